@@ -1,0 +1,131 @@
+/** The insureflow command line: serve, migrate, deploy, user management. Reads the same env as the server. */
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.ts';
+import { openDb, migrate } from './persistence/db.ts';
+import { createEngine, readProcessDir, serve } from './server.ts';
+import { InsureflowError } from './errors.ts';
+import { ROLES, SYSTEM, type Role } from './persistence/users.ts';
+
+const usage = `usage: insureflow <command>
+
+  serve                                   migrate, deploy $INSUREFLOW_PROCESSES_DIR and serve HTTP
+  migrate                                 apply database migrations
+  deploy <file|dir>                       deploy BPMN, DMN and form schemas
+  user add <name> --roles r1,r2 [--groups g1,g2]   create a user and print its token once
+  user list                               list users
+  user disable <name> | user enable <name> | user remove <name>
+
+environment: PORT, HOST, DATABASE_URL, INSUREFLOW_PROCESSES_DIR, INSUREFLOW_ADMIN_TOKEN, LOG_LEVEL`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`insureflow: ${message}\n`);
+  process.exit(code);
+}
+
+const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { roles: { type: 'string' }, groups: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [cmd, sub, arg] = positionals;
+  if (values.help || !cmd) {
+    process.stdout.write(usage + '\n');
+    return;
+  }
+  const config = loadConfig();
+  switch (cmd) {
+    case 'serve': {
+      const server = await serve(config);
+      let signalled = false;
+      const stop = (sig: string) => {
+        if (signalled) return;
+        signalled = true;
+        server.app.log.info({ signal: sig }, 'shutting down');
+        const force = setTimeout(() => process.exit(1), 20_000);
+        force.unref();
+        server.close().then(
+          () => process.exit(0),
+          (err) => {
+            server.app.log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      return;
+    }
+    case 'migrate': {
+      const db = await openDb({ url: config.databaseUrl });
+      const log = await migrate(db);
+      process.stdout.write(log.length ? `applied: ${log.join(', ')}\n` : 'database is up to date\n');
+      await db.destroy();
+      return;
+    }
+    case 'deploy': {
+      if (!sub) fail('deploy needs a file or directory');
+      const { engine, db } = await createEngine(config);
+      try {
+        const st = await stat(sub).catch(() => fail(`${sub}: no such file or directory`));
+        const resources = st.isDirectory() ? await readProcessDir(sub) : [{ name: basename(sub), content: await readFile(sub, 'utf8') }];
+        if (!st.isDirectory() && /\.bpmn$/i.test(sub)) {
+          // a lone diagram may need the shared forms and decisions of its folder
+          const siblings = await readProcessDir(dirname(sub)).catch(() => []);
+          for (const r of siblings) if (!/\.bpmn$/i.test(r.name)) resources.push(r);
+        }
+        const res = await engine.deploy(resources, { source: 'cli', name: basename(sub), actor: SYSTEM });
+        for (const d of res.definitions) process.stdout.write(`${d.key} v${d.version}${d.created ? ' (new)' : ' (unchanged)'}  ${d.id}\n`);
+      } finally {
+        await db.destroy();
+      }
+      return;
+    }
+    case 'user': {
+      const db = await openDb({ url: config.databaseUrl });
+      await migrate(db);
+      const { UserStore } = await import('./persistence/users.ts');
+      const users = new UserStore(db, Date.now);
+      try {
+        if (sub === 'add') {
+          if (!arg) fail('user add needs a name');
+          const roles = list(values.roles) as Role[];
+          if (!roles.length) fail(`user add needs --roles (${ROLES.join(', ')})`);
+          const { user, token } = await users.add({ name: arg, roles, groups: list(values.groups) });
+          process.stdout.write(`created user ${user.name} (roles: ${user.roles.join(', ')}; groups: ${user.groups.join(', ') || '-'})\ntoken (shown once): ${token}\n`);
+        } else if (sub === 'list') {
+          for (const u of await users.list()) process.stdout.write(`${u.name}\t${u.roles.join(',')}\t${u.groups.join(',')}\t${u.disabled ? 'disabled' : 'active'}\n`);
+        } else if (sub === 'disable' || sub === 'enable') {
+          if (!arg) fail(`user ${sub} needs a name`);
+          await users.update(arg, { disabled: sub === 'disable' });
+          process.stdout.write(`user ${arg} ${sub}d\n`);
+        } else if (sub === 'remove') {
+          if (!arg) fail('user remove needs a name');
+          await users.remove(arg);
+          process.stdout.write(`user ${arg} removed (tokens revoked)\n`);
+        } else fail(`unknown user command "${sub ?? ''}"\n${usage}`);
+      } finally {
+        await db.destroy();
+      }
+      return;
+    }
+    default:
+      fail(`unknown command "${cmd}"\n${usage}`);
+  }
+}
+
+const isMain = process.argv[1] && /cli\.ts$/.test(process.argv[1]);
+if (isMain) {
+  main(process.argv.slice(2)).catch((err) => {
+    if (err instanceof InsureflowError) {
+      const details = Array.isArray(err.details) ? '\n' + err.details.map((d: any) => `  - ${d.resource ? d.resource + ': ' : ''}${d.element ? d.element + ': ' : ''}${d.message ?? JSON.stringify(d)}`).join('\n') : '';
+      fail(`${err.code}: ${err.message}${details}`, 1);
+    }
+    fail(err instanceof Error ? err.message : String(err), 1);
+  });
+}

@@ -1,0 +1,658 @@
+/**
+ * Deployment checks of a parsed BPMN document against what this engine can run and what is registered.
+ * Every problem is reported at once, each with the id of the element to fix and a sentence an analyst
+ * understands.
+ *
+ * Scope: structural checks (element kinds the engine cannot run, unresolved references, misspelt elements or
+ * attributes) cover the whole file, because bpmn-engine loads the whole file. Binding, form, expression and timer
+ * checks cover executable processes and the processes their call activities call; a non-executable pool that
+ * only documents a partner is not checked for handlers.
+ *
+ * Forms are looked up by the form key exactly as written in the diagram (`camunda:formKey`, else
+ * `camunda:formRef`; `zeebe:formDefinition formKey`, else `formId`): a prefix such as `embedded:app:` or
+ * `camunda-forms:` is part of the key, so register the schema under that very key.
+ */
+import * as Elements from 'bpmn-elements';
+import { parseExpression } from 'feelin';
+import {
+  calledElementOf,
+  decisionRefOf,
+  expressionBody,
+  extAttr,
+  extensionElementsOf,
+  handlerBindingOf,
+  isExpressionValue,
+  messageSubscriptionOf,
+  userTaskSpecOf,
+  camundaAttr,
+} from './bindings.ts';
+import {
+  describeElement,
+  moddleWarningProblems,
+  problemElementId,
+  type Dialect,
+  type ModdleWarning,
+  type ParsedBpmn,
+  type Problem,
+} from './parse.ts';
+
+export type { Problem } from './parse.ts';
+
+export interface ValidationContext {
+  /** names of the registered service handlers */
+  handlers: Set<string>;
+  /** form keys that have a schema */
+  forms: Set<string>;
+  /** ids of the deployed decisions */
+  decisions: Set<string>;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* FEEL                                                                                                           */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+function withoutStrings(expr: string): string {
+  return expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+}
+
+/**
+ * Why a FEEL expression (without its `=` or `${ }`) does not parse, as a phrase; null when it parses. Also
+ * catches `==`, which parses but never compares equal in FEEL.
+ */
+export function feelSyntaxError(expression: string): string | null {
+  const body = String(expression ?? '');
+  if (!body.trim()) return 'the expression is empty';
+  const bare = withoutStrings(body);
+  const hints: string[] = [];
+  if (/&&|\|\|/.test(bare)) hints.push('FEEL writes "and" and "or" instead of && and ||');
+  if (/'/.test(bare)) hints.push('FEEL strings use double quotes');
+  if (/(^|[^<>!=])!(?!=)/.test(bare)) hints.push('FEEL writes not(x) instead of !x');
+
+  let first: { from: number; to: number } | null = null;
+  try {
+    const tree = parseExpression(body, {}, undefined);
+    tree.iterate({
+      enter(node) {
+        if (!first && node.type.isError) first = { from: node.from, to: node.to };
+        return !first;
+      },
+    });
+  } catch (err: any) {
+    return `it could not be parsed (${String(err?.message ?? err)})`;
+  }
+  const hint = hints.length ? `; ${hints.join('; ')}` : '';
+  if (first) {
+    const { from, to } = first as { from: number; to: number };
+    if (from >= body.trimEnd().length) return `it ends too early${hint}`;
+    const snippet = body.slice(from, Math.max(to, from + 1));
+    return `unexpected "${snippet}" at character ${from + 1}${hint}`;
+  }
+  if (/={2,}/.test(bare.replace(/[<>!]=/g, ''))) {
+    return 'FEEL compares with a single "=": "==" is never true';
+  }
+  return null;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* ISO 8601 timer values                                                                                          */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+const NUM = '\\d+(?:[.,]\\d+)?';
+const DURATION_RE = new RegExp(
+  `^P(?!$)(?:${NUM}Y)?(?:${NUM}M)?(?:${NUM}W)?(?:${NUM}D)?(?:T(?=\\d)(?:${NUM}H)?(?:${NUM}M)?(?:${NUM}S)?)?$`,
+);
+const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+export function isIsoDuration(value: string): boolean {
+  return DURATION_RE.test(value);
+}
+
+/** 'ok', 'invalid', or 'no-offset' (a valid local date-time, which would depend on the server's time zone). */
+export function checkIsoDateTime(value: string): 'ok' | 'invalid' | 'no-offset' {
+  const m = DATE_TIME_RE.exec(value);
+  if (!m) return 'invalid';
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return 'invalid';
+  if (hour > 23 || minute > 59 || second > 59) return 'invalid';
+  if (m[7] && m[7] !== 'Z') {
+    const off = /^[+-](\d{2}):?(\d{2})?$/.exec(m[7]);
+    if (!off || Number(off[1]) > 14 || Number(off[2] ?? 0) > 59) return 'invalid';
+  }
+  return m[7] ? 'ok' : 'no-offset';
+}
+
+function looksLikeCron(value: string): boolean {
+  const parts = value.trim().split(/\s+/);
+  return parts.length >= 5 && parts.length <= 7 && parts.every((p) => /^[\d*?/,LW#A-Z-]+$/i.test(p));
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* validation                                                                                                     */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/** Types moddle-context-serializer resolves without bpmn-elements having a behaviour of the same name. */
+const SPECIALLY_RESOLVED = new Set(['bpmn:DataObjectReference', 'bpmn:Error', 'bpmn:DataObject', 'bpmn:DataStoreReference']);
+const CONTAINERS = new Set(['bpmn:SubProcess', 'bpmn:Transaction', 'bpmn:AdHocSubProcess']);
+
+function isRunnableType(type: string): boolean {
+  if (SPECIALLY_RESOLVED.has(type)) return true;
+  const local = type.startsWith('bpmn:') ? type.slice(5) : null;
+  return local !== null && typeof (Elements as Record<string, unknown>)[local] === 'function';
+}
+
+function list(values: Iterable<string>, max = 25): string {
+  const sorted = [...values].sort((a, b) => a.localeCompare(b));
+  if (sorted.length <= max) return sorted.join(', ');
+  return `${sorted.slice(0, max).join(', ')} and ${sorted.length - max} more`;
+}
+
+function registered(values: Set<string>, plural: string): string {
+  return values.size ? `Registered ${plural}: ${list(values)}.` : `No ${plural} are registered.`;
+}
+
+function q(value: string): string {
+  return JSON.stringify(value);
+}
+
+class Validator {
+  readonly problems: Problem[] = [];
+  private readonly unresolvedMessageRefs = new Set<unknown>();
+  private readonly processIds: Set<string>;
+
+  constructor(
+    private readonly parsed: ParsedBpmn,
+    private readonly ctx: ValidationContext,
+  ) {
+    const warnings: ModdleWarning[] = parsed.moddleContext?.warnings ?? [];
+    for (const w of warnings) {
+      if (w.property === 'bpmn:messageRef' && String(w.message).startsWith('unresolved reference')) {
+        this.unresolvedMessageRefs.add(w.element);
+      }
+    }
+    this.processIds = new Set(parsed.processes.map((p) => p.id));
+  }
+
+  private get dialect(): Dialect {
+    return this.parsed.dialect;
+  }
+
+  private add(el: any, message: string): void {
+    this.problems.push({ element: problemElementId(el), message });
+  }
+
+  run(): Problem[] {
+    const root = this.parsed.moddleContext?.rootElement;
+    const rootElements: any[] = root?.rootElements ?? [];
+
+    for (const p of moddleWarningProblems(this.parsed)) this.problems.push(p);
+
+    if (!this.parsed.processes.some((p) => p.isExecutable)) {
+      const ids = this.parsed.processes.map((p) => p.id);
+      this.problems.push({
+        element: typeof root?.id === 'string' ? root.id : null,
+        message: ids.length
+          ? `The diagram has no executable process: mark the process that should run as executable ` +
+            `(isExecutable="true"; "Executable" in the modeler). Processes in the file: ${list(ids)}.`
+          : 'The diagram contains no process at all.',
+      });
+    }
+
+    for (const el of rootElements) {
+      const type: string = el?.$type ?? '';
+      if (type === 'bpmn:Process' || type === 'bpmn:Collaboration') continue;
+      if (!isRunnableType(type)) this.unsupported(el);
+    }
+
+    const processes = rootElements.filter((e) => e?.$type === 'bpmn:Process');
+    const checked = this.processesToCheck(processes);
+    for (const p of processes) this.walk(p, checked.has(p.id));
+
+    return this.problems;
+  }
+
+  /** Executable processes, plus those their call activities call (transitively). */
+  private processesToCheck(processes: any[]): Set<string> {
+    const byId = new Map<string, any>(processes.map((p) => [p.id, p]));
+    const result = new Set<string>();
+    const queue = processes.filter((p) => p.isExecutable === true).map((p) => p.id as string);
+    while (queue.length) {
+      const id = queue.pop()!;
+      if (result.has(id)) continue;
+      result.add(id);
+      const visit = (container: any) => {
+        for (const el of container?.flowElements ?? []) {
+          if (el.$type === 'bpmn:CallActivity') {
+            const called = calledElementOf(el);
+            if (called?.processId && byId.has(called.processId)) queue.push(called.processId);
+          }
+          if (CONTAINERS.has(el.$type)) visit(el);
+        }
+      };
+      visit(byId.get(id));
+    }
+    return result;
+  }
+
+  private unsupported(el: any): void {
+    this.add(el, `${describeElement(el)} is a kind of element the engine cannot run (${el.$type}); remove it or replace it.`);
+  }
+
+  private walk(container: any, check: boolean): void {
+    const elements: any[] = container.flowElements ?? [];
+    const outgoing = new Map<string, any[]>();
+    const incoming = new Map<string, any[]>();
+    for (const f of elements) {
+      if (f.$type !== 'bpmn:SequenceFlow') continue;
+      if (f.sourceRef?.id) outgoing.set(f.sourceRef.id, [...(outgoing.get(f.sourceRef.id) ?? []), f]);
+      if (f.targetRef?.id) incoming.set(f.targetRef.id, [...(incoming.get(f.targetRef.id) ?? []), f]);
+    }
+
+    for (const el of elements) {
+      if (!isRunnableType(el.$type)) {
+        this.unsupported(el);
+        continue;
+      }
+      if (check) this.checkElement(el, outgoing.get(el.id) ?? [], incoming.get(el.id) ?? []);
+      if (CONTAINERS.has(el.$type)) this.walk(el, check);
+    }
+    for (const a of container.artifacts ?? []) {
+      if (!isRunnableType(a.$type)) this.unsupported(a);
+    }
+  }
+
+  private checkElement(el: any, outgoing: any[], incoming: any[]): void {
+    switch (el.$type) {
+      case 'bpmn:ServiceTask':
+      case 'bpmn:SendTask':
+        this.checkHandler(el);
+        break;
+      case 'bpmn:BusinessRuleTask':
+        this.checkBusinessRule(el);
+        break;
+      case 'bpmn:UserTask':
+        this.checkUserTask(el);
+        break;
+      case 'bpmn:StartEvent':
+        this.checkForm(el);
+        break;
+      case 'bpmn:ScriptTask':
+        this.checkScriptTask(el);
+        break;
+      case 'bpmn:ExclusiveGateway':
+        this.checkGatewayConditions(el, outgoing);
+        break;
+      case 'bpmn:InclusiveGateway':
+        if (incoming.length > 1) {
+          this.add(
+            el,
+            `${describeElement(el)} joins ${incoming.length} flows. The engine does not wait for the other ` +
+              'branches at an inclusive gateway (every branch passes through on its own, so what follows runs ' +
+              'more than once): join with a parallel gateway when all branches always run, or restructure the diagram.',
+          );
+        }
+        this.checkGatewayConditions(el, outgoing);
+        break;
+      case 'bpmn:SequenceFlow':
+        if (el.conditionExpression) this.checkCondition(el, el.conditionExpression, 'condition');
+        break;
+      case 'bpmn:CallActivity':
+        this.checkCallActivity(el);
+        break;
+      case 'bpmn:ReceiveTask':
+        this.checkMessage(el, el.messageRef, el);
+        break;
+    }
+
+    const eventDefinitions: any[] = Array.isArray(el.eventDefinitions) ? el.eventDefinitions : [];
+    const catching = ['bpmn:StartEvent', 'bpmn:IntermediateCatchEvent', 'bpmn:BoundaryEvent'].includes(el.$type);
+    for (const ed of eventDefinitions) {
+      switch (ed?.$type) {
+        case 'bpmn:TimerEventDefinition':
+          this.checkTimer(el, ed);
+          break;
+        case 'bpmn:MessageEventDefinition':
+          if (catching) this.checkMessage(el, ed.messageRef, ed);
+          break;
+        case 'bpmn:ConditionalEventDefinition':
+          if (ed.condition) this.checkCondition(el, ed.condition, 'event condition');
+          else this.add(el, `${describeElement(el)} is a conditional event without a condition: write one in FEEL (for example =amount > 1000).`);
+          break;
+      }
+    }
+
+    this.checkLoop(el);
+    this.checkIoMappings(el);
+  }
+
+  /* -- expressions -------------------------------------------------------------------------------------------- */
+
+  /** Parses `raw` when it is a FEEL expression (`=x`, `${x}`, `#{x}`); literals are left alone. */
+  private checkExpression(el: any, what: string, raw: unknown): void {
+    if (typeof raw !== 'string' || !raw.trim()) return;
+    const e = expressionBody(raw);
+    if (e.kind !== 'feel') return;
+    const error = feelSyntaxError(e.body);
+    if (error) this.add(el, `${describeElement(el)}: ${what} ${q(raw)} is not a valid FEEL expression: ${error}.`);
+  }
+
+  private checkCondition(el: any, expr: any, what: string): void {
+    const language: string | undefined = typeof expr.language === 'string' && expr.language.trim() ? expr.language : undefined;
+    const body: string = typeof expr.body === 'string' ? expr.body : '';
+    const d = describeElement(el);
+    if (language && !/feel/i.test(language)) {
+      this.add(
+        el,
+        `${d} has a ${what} written in ${language}. Diagrams never run code: write the ${what} in FEEL instead ` +
+          '(for example =amount > 1000).',
+      );
+      return;
+    }
+    if (!body.trim()) {
+      this.add(el, `${d} has an empty ${what}: write it in FEEL (for example =amount > 1000), or remove it.`);
+      return;
+    }
+    const e = expressionBody(body);
+    if (e.kind === 'literal') {
+      this.add(
+        el,
+        `${d} has the ${what} ${q(body.trim())}, which is plain text rather than an expression, so it would always ` +
+          `count as true: write it as =${body.trim()} (or \${${body.trim()}}).`,
+      );
+      return;
+    }
+    if (e.kind === 'service') {
+      this.add(el, `${d} has a ${what} that refers to the service "${e.body}"; a ${what} must be a FEEL expression.`);
+      return;
+    }
+    this.checkExpression(el, `the ${what}`, body);
+  }
+
+  private checkGatewayConditions(gateway: any, outgoing: any[]): void {
+    if (outgoing.length < 2) return;
+    const defaultId = gateway.default?.id;
+    for (const flow of outgoing) {
+      if (flow.id === defaultId || flow.conditionExpression) continue;
+      this.add(
+        flow,
+        `${describeElement(flow)} leaves ${describeElement(gateway)} without a condition and is not the gateway's ` +
+          'default flow: add a condition (e.g. =amount > 1000) or make it the default flow.',
+      );
+    }
+  }
+
+  /* -- tasks ---------------------------------------------------------------------------------------------------- */
+
+  private howToBind(): string {
+    switch (this.dialect) {
+      case 'camunda':
+        return 'set its implementation to "External" with a topic that names a registered handler (camunda:type="external" camunda:topic="...")';
+      case 'zeebe':
+        return 'set its job type to the name of a registered handler (<zeebe:taskDefinition type="..."/>)';
+      default:
+        return 'set implementation="${environment.services.<handler>}" to the name of a registered handler';
+    }
+  }
+
+  private checkHandler(el: any): void {
+    const d = describeElement(el);
+    const handlers = registered(this.ctx.handlers, 'handlers');
+    const binding = handlerBindingOf(el);
+    if (!binding) {
+      this.add(el, `${d} is not bound to any handler, so the engine would not know what to call: ${this.howToBind()}. ${handlers}`);
+      return;
+    }
+    switch (binding.kind) {
+      case 'java-class':
+        this.add(
+          el,
+          `${d} calls the Java class ${q(binding.raw ?? '')} (camunda:class). Java delegates cannot run in this ` +
+            `engine: ${this.howToBind()}. ${handlers}`,
+        );
+        return;
+      case 'java-expression':
+        this.add(
+          el,
+          `${d} calls the Java expression ${q(binding.raw ?? '')} (camunda:expression). Java expressions cannot run ` +
+            `in this engine: ${this.howToBind()}. ${handlers}`,
+        );
+        return;
+      case 'connector':
+        this.add(el, `${d} uses the Camunda connector ${q(binding.raw ?? '')}, which this engine does not support: ${this.howToBind()}. ${handlers}`);
+        return;
+      case 'dynamic':
+        this.add(
+          el,
+          `${d} computes the handler to call with the expression ${q(binding.raw ?? '')}. The handler must be named ` +
+            `literally so that it can be checked before deployment. ${handlers}`,
+        );
+        return;
+    }
+    if (!binding.name) {
+      this.add(el, `${d} has an empty handler name: ${this.howToBind()}. ${handlers}`);
+      return;
+    }
+    if (!this.ctx.handlers.has(binding.name)) {
+      this.add(el, `${d} calls handler ${q(binding.name)}, which is not registered. ${handlers}`);
+    }
+  }
+
+  private checkBusinessRule(el: any): void {
+    const d = describeElement(el);
+    const decision = decisionRefOf(el);
+    const decisions = this.ctx.decisions.size
+      ? `Deployed decisions: ${list(this.ctx.decisions)}.`
+      : 'No decisions are deployed.';
+    if (decision) {
+      if (isExpressionValue(decision.decisionId)) {
+        this.add(
+          el,
+          `${d} chooses its decision with the expression ${q(decision.decisionId)}. The decision must be named ` +
+            `literally so that it can be checked before deployment. ${decisions}`,
+        );
+      } else if (!this.ctx.decisions.has(decision.decisionId)) {
+        this.add(el, `${d} evaluates decision ${q(decision.decisionId)}, which is not deployed. ${decisions}`);
+      }
+      return;
+    }
+    if (!handlerBindingOf(el)) {
+      const how =
+        this.dialect === 'zeebe'
+          ? 'choose the decision it evaluates (<zeebe:calledDecision decisionId="..." resultVariable="..."/>)'
+          : 'choose the decision it evaluates (camunda:decisionRef, with camunda:resultVariable)';
+      this.add(
+        el,
+        `${d} is bound neither to a decision nor to a handler: ${how}, or bind it to a handler. ${decisions} ` +
+          registered(this.ctx.handlers, 'handlers'),
+      );
+      return;
+    }
+    this.checkHandler(el);
+  }
+
+  private checkScriptTask(el: any): void {
+    const zeebeScript = extensionElementsOf(el, 'zeebe:Script')[0];
+    const format: string | null =
+      typeof el.scriptFormat === 'string' && el.scriptFormat.trim() ? el.scriptFormat.trim() : zeebeScript ? 'FEEL' : null;
+    this.add(
+      el,
+      `${describeElement(el)} is a script task${format ? ` (${format})` : ''}. Diagrams never run code: move this ` +
+        'logic into a registered handler (a service task) or a decision (a business rule task).',
+    );
+  }
+
+  private checkForm(el: any): void {
+    const { formKey } = userTaskSpecOf(el);
+    if (!formKey) return;
+    const d = describeElement(el);
+    const forms = registered(this.ctx.forms, 'forms');
+    if (isExpressionValue(formKey)) {
+      this.add(el, `${d} chooses its form with the expression ${q(formKey)}. The form must be named literally so that it can be checked before deployment. ${forms}`);
+    } else if (!this.ctx.forms.has(formKey)) {
+      this.add(el, `${d} uses form ${q(formKey)}, but no form schema is registered under that key. ${forms}`);
+    }
+  }
+
+  private checkUserTask(el: any): void {
+    this.checkForm(el);
+    const spec = userTaskSpecOf(el);
+    this.checkExpression(el, 'the assignee', spec.assignee);
+    this.checkExpression(el, 'the candidate users', spec.candidateUsers);
+    this.checkExpression(el, 'the candidate groups', spec.candidateGroups);
+    this.checkExpression(el, 'the due date', spec.dueDate);
+    this.checkExpression(el, 'the follow-up date', spec.followUpDate);
+    if (typeof spec.priority === 'string') {
+      if (isExpressionValue(spec.priority)) this.checkExpression(el, 'the priority', spec.priority);
+      else this.add(el, `${describeElement(el)} has the priority ${q(spec.priority)}, which is not a whole number.`);
+    }
+  }
+
+  private checkCallActivity(el: any): void {
+    const d = describeElement(el);
+    const called = calledElementOf(el);
+    const inFile = `Processes in this file: ${list(this.processIds)}.`;
+    if (!called) {
+      this.add(el, `${d} does not say which process it calls: set the called process to the id of a process in this file. ${inFile}`);
+      return;
+    }
+    if (called.dynamic || !called.processId) {
+      this.add(
+        el,
+        `${d} chooses the process to call with the expression ${q(called.raw ?? '')}. The engine can only call a ` +
+          `process of the same file, named literally. ${inFile}`,
+      );
+      return;
+    }
+    if (!this.processIds.has(called.processId)) {
+      this.add(
+        el,
+        `${d} calls process ${q(called.processId)}, which is not in this file. The engine can only call a process ` +
+          'defined in the same BPMN file: add that process to this diagram (as another pool), or replace the call ' +
+          `with a message exchange. ${inFile}`,
+      );
+    }
+  }
+
+  /* -- events --------------------------------------------------------------------------------------------------- */
+
+  private checkMessage(el: any, messageRef: any, holder: any): void {
+    const d = describeElement(el);
+    if (!messageRef) {
+      if (!this.unresolvedMessageRefs.has(holder)) {
+        this.add(el, `${d} waits for a message but does not say which one: choose the message it waits for.`);
+      }
+      return;
+    }
+    const sub = messageSubscriptionOf(messageRef);
+    if (!sub?.messageName) {
+      this.add(
+        el,
+        `${d} waits for message ${messageRef.id ?? ''}, which has no name: give the message a name so that ` +
+          'incoming messages can be matched to it.',
+      );
+      return;
+    }
+    this.checkExpression(el, 'the message name', sub.messageName);
+    this.checkExpression(el, 'the correlation key', sub.correlationKey);
+  }
+
+  private checkTimer(el: any, ed: any): void {
+    const d = describeElement(el);
+    const kinds = (['timeDuration', 'timeDate', 'timeCycle'] as const).filter((k) => ed[k]);
+    if (!kinds.length) {
+      this.add(el, `${d} is a timer without a time: set a duration (e.g. PT15M), a date (e.g. 2030-01-31T09:00:00Z) or a cycle (e.g. R3/PT1H).`);
+      return;
+    }
+    for (const kind of kinds) {
+      const raw: string = typeof ed[kind]?.body === 'string' ? ed[kind].body : '';
+      const label = kind === 'timeDuration' ? 'timer duration' : kind === 'timeDate' ? 'timer date' : 'timer cycle';
+      if (!raw.trim()) {
+        this.add(el, `${d} has an empty ${label}.`);
+        continue;
+      }
+      const e = expressionBody(raw);
+      if (e.kind === 'feel') {
+        this.checkExpression(el, `the ${label}`, raw);
+        continue;
+      }
+      if (isExpressionValue(raw)) continue; // text with an embedded ${...}: resolved at run time
+      const value = raw;
+      const spaces = value !== value.trim() ? ' Remove the spaces or line breaks around it.' : '';
+      if (looksLikeCron(value.trim())) {
+        this.add(
+          el,
+          `${d} uses the cron expression ${q(value.trim())} as its ${label}. Cron is not supported: write an ISO 8601 ` +
+            'cycle instead, e.g. R/P1D for every day, or R/2030-01-01T08:00:00Z/P1D for every day at 08:00 UTC.',
+        );
+        continue;
+      }
+      if (kind === 'timeDuration') {
+        if (!isIsoDuration(value)) {
+          this.add(el, `${d} has the ${label} ${q(value)}, which is not an ISO 8601 duration (e.g. PT15M, PT2H, P3D).${spaces}`);
+        }
+      } else if (kind === 'timeDate') {
+        const status = checkIsoDateTime(value);
+        if (status === 'invalid') {
+          this.add(el, `${d} has the ${label} ${q(value)}, which is not an ISO 8601 date and time (e.g. 2030-01-31T09:00:00Z).${spaces}`);
+        } else if (status === 'no-offset') {
+          this.add(
+            el,
+            `${d} has the ${label} ${q(value)} without a time zone, so it would depend on the server's clock ` +
+              `settings: add Z (UTC) or an offset such as +01:00.`,
+          );
+        }
+      } else {
+        const m = /^R(\d*)\/(?:([^/]+)\/)?([^/]+)$/.exec(value);
+        const startOk = !m?.[2] || checkIsoDateTime(m[2]) === 'ok';
+        if (!m || !startOk || !isIsoDuration(m[3])) {
+          this.add(
+            el,
+            `${d} has the ${label} ${q(value)}, which is not an ISO 8601 repeating interval: write R<count>/<duration> ` +
+              '(e.g. R3/PT1H; R/PT1H repeats forever) or R<count>/<start>/<duration> (e.g. R/2030-01-01T08:00:00Z/P1D).' +
+              spaces,
+          );
+        }
+      }
+    }
+  }
+
+  /* -- other expressions ---------------------------------------------------------------------------------------- */
+
+  private checkLoop(el: any): void {
+    const loop = el.loopCharacteristics;
+    if (!loop) return;
+    if (loop.$type === 'bpmn:MultiInstanceLoopCharacteristics') {
+      this.checkExpression(el, 'the loop cardinality', loop.loopCardinality?.body);
+      this.checkExpression(el, 'the completion condition', loop.completionCondition?.body);
+      this.checkExpression(el, 'the collection', camundaAttr(loop, 'collection'));
+      for (const zl of extensionElementsOf(loop, 'zeebe:LoopCharacteristics')) {
+        this.checkExpression(el, 'the input collection', extAttr(zl, 'inputCollection'));
+        this.checkExpression(el, 'the output element', extAttr(zl, 'outputElement'));
+      }
+    } else if (loop.$type === 'bpmn:StandardLoopCharacteristics') {
+      this.checkExpression(el, 'the loop condition', loop.loopCondition?.body);
+    }
+  }
+
+  private checkIoMappings(el: any): void {
+    for (const io of extensionElementsOf(el, 'zeebe:IoMapping')) {
+      for (const p of [...(io.inputParameters ?? []), ...(io.outputParameters ?? [])]) {
+        const target = extAttr(p, 'target');
+        this.checkExpression(el, `the mapping${target ? ` to ${q(target)}` : ''}`, extAttr(p, 'source'));
+      }
+    }
+  }
+}
+
+/**
+ * Every problem of a parsed document at once (empty when it can be deployed). See the module comment for the
+ * scope; the rules: an executable process exists; service/send tasks call a registered handler (Camunda 7 Java
+ * bindings refused); business-rule tasks evaluate a deployed decision or call a handler; forms of user tasks and
+ * start events have a schema; every FEEL expression parses; no script tasks and no non-FEEL condition languages;
+ * no converging inclusive gateway; ISO 8601 timers (no cron, dates with a time zone); conditions on every
+ * non-default flow out of an exclusive/inclusive gateway that splits; call activities call a process of the same
+ * file; awaited messages have a name; every element kind is one bpmn-engine can run.
+ */
+export function validateBpmn(parsed: ParsedBpmn, ctx: ValidationContext): Problem[] {
+  return new Validator(parsed, ctx).run();
+}

@@ -1,0 +1,51 @@
+/** JSON Schema forms: compiled once per schema version with ajv; errors are per field and readable. */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import AjvDraft7 from 'ajv';
+import addFormats from 'ajv-formats';
+import type { ValidateFunction, ErrorObject } from 'ajv';
+
+function makeAjv(kind: '2020' | '07') {
+  const ajv: any = kind === '2020' ? new (Ajv2020 as any)({ allErrors: true, strict: false }) : new (AjvDraft7 as any)({ allErrors: true, strict: false });
+  (addFormats as any)(ajv);
+  return ajv;
+}
+
+const ajv2020 = makeAjv('2020');
+const ajv07 = makeAjv('07');
+
+export interface FieldError {
+  field: string;
+  message: string;
+  keyword: string;
+}
+
+export function fieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
+  return (errors ?? []).map((e) => {
+    let field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '';
+    if (e.keyword === 'required') field = [field, (e.params as any).missingProperty].filter(Boolean).join('.');
+    if (e.keyword === 'additionalProperties') field = [field, (e.params as any).additionalProperty].filter(Boolean).join('.');
+    return { field: field || '(root)', message: e.message ?? 'is invalid', keyword: e.keyword };
+  });
+}
+
+/** Compile a form schema; throws with a readable message when the schema itself is not valid. */
+export function compileSchema(schema: unknown): ValidateFunction {
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) throw new Error('a form schema must be a JSON object');
+  const s = schema as Record<string, unknown>;
+  const ajv = typeof s.$schema === 'string' && s.$schema.includes('draft-07') ? ajv07 : ajv2020;
+  const copy = { ...s };
+  delete copy.$id; // schemas are keyed by form key and version, not by $id (a redeploy would clash)
+  return ajv.compile(copy);
+}
+
+export class FormCache {
+  private readonly compiled = new Map<number, ValidateFunction>();
+  get(id: number, schemaText: string): ValidateFunction {
+    let fn = this.compiled.get(id);
+    if (!fn) {
+      fn = compileSchema(JSON.parse(schemaText));
+      this.compiled.set(id, fn);
+    }
+    return fn;
+  }
+}

@@ -1,0 +1,30 @@
+/** ISO 8601 durations and repeating intervals, through the same parser bpmn-elements uses (@0dep/piso). */
+import { parseDuration, parseInterval } from '@0dep/piso';
+
+/** Milliseconds of a duration such as PT5M, or null when it is not a valid ISO 8601 duration. */
+export function durationMs(text: string, from: Date = new Date(0)): number | null {
+  try {
+    return parseDuration(text.trim()).toMilliseconds(from);
+  } catch {
+    return null;
+  }
+}
+
+/** The repetition count of a cycle (R3/PT1H -> 3, R/P1D -> -1 for unbounded), or null when not a cycle. */
+export function cycleRepeats(text: string): number | null {
+  try {
+    const parsed: any = parseInterval(text.trim());
+    if (parsed.repeat === undefined) return null;
+    return parsed.repeat;
+  } catch {
+    return null;
+  }
+}
+
+/** `R5/PT5M` -> { retries: 5, backoff: 'PT5M' }; null when the text is not such a cycle. */
+export function parseRetryCycle(text: string): { retries: number; backoff: string | null } | null {
+  const m = /^R(\d+)\/(P.+)$/.exec(text.trim());
+  if (!m) return null;
+  if (durationMs(m[2]) === null) return null;
+  return { retries: Number(m[1]), backoff: m[2] };
+}

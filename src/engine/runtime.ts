@@ -1,0 +1,525 @@
+/**
+ * Runs one transition of one process instance: recover the engine from its saved state (or start it),
+ * apply one action (complete a task, deliver a message, fire a timer, retry a handler), run until the
+ * engine is stable again, and report what the persistence layer must commit: the new state, the waits
+ * (user tasks, message subscriptions), the timers, the parked handler calls and the history events.
+ * No I/O happens here except the handlers themselves; the engine is dropped after every run.
+ */
+import { EventEmitter } from 'node:events';
+import { Engine } from 'bpmn-engine';
+import type { Clock } from './clock.ts';
+import { createEngineExpressions, resolveValue } from './expressions.ts';
+import { BpmnError } from '../errors.ts';
+import type { CachedDefinition } from './definitions.ts';
+import { type ActivityInfo } from './definitions.ts';
+import { cycleRepeats, durationMs } from './iso.ts';
+
+export type Variables = Record<string, unknown>;
+
+export interface HandlerContext {
+  instanceId: string;
+  businessKey: string | null;
+  activityId: string;
+  executionId: string;
+  attempt: number;
+  variables: Readonly<Variables>;
+  idempotencyKey: string;
+  signal: AbortSignal;
+}
+
+export type Handler = (ctx: HandlerContext) => Promise<Variables | void> | Variables | void;
+
+export interface HandlerOptions {
+  /** ms before the call counts as failed (default 30 s) */
+  timeoutMs?: number;
+  /** default retries when the diagram says nothing (default 3 attempts) */
+  retries?: number;
+}
+
+export interface RegisteredHandler {
+  name: string;
+  fn: Handler;
+  options: HandlerOptions;
+}
+
+export interface DecisionEvaluator {
+  evaluate(decisionId: string, context: Variables): { result: unknown; matchedRules: string[] };
+}
+
+/** What the persistence layer knows about a handler call still pending for an activity execution. */
+export interface PendingCall {
+  executionId: string;
+  attempts: number;
+  /** 'retry': waiting for its back-off job; 'incident': waiting for an operator */
+  state: 'retry' | 'incident';
+}
+
+export type Action =
+  | { kind: 'start'; variables: Variables; startActivityId?: string }
+  | { kind: 'signal'; executionId: string; variables?: Variables; event: 'task.completed' | 'message.received' | 'signal.received'; data?: Variables }
+  | { kind: 'timer'; executionId: string }
+  | { kind: 'retry'; executionId: string; variables?: Variables }
+  | { kind: 'resume' };
+
+export interface HistoryDraft {
+  at: number;
+  type: string;
+  activityId?: string | null;
+  activityType?: string | null;
+  actor?: string | null;
+  data?: Record<string, unknown>;
+}
+
+export interface WaitItem {
+  kind: 'userTask' | 'message' | 'signal' | 'receive';
+  activityId: string;
+  executionId: string;
+  name: string | null;
+  /** message or signal name for subscriptions */
+  eventName?: string | null;
+  isNew: boolean;
+}
+
+export interface TimerItem {
+  activityId: string;
+  executionId: string;
+  timerType: string;
+  value: string;
+  /** set when the timer was (re)armed in this run; undefined means keep the stored due time */
+  dueAt?: number;
+  repeat?: number;
+}
+
+export interface FailureItem {
+  executionId: string;
+  activityId: string;
+  handler: string;
+  attempt: number;
+  error: string;
+  /** next attempt time, or null when attempts are exhausted (incident) */
+  retryAt: number | null;
+}
+
+export interface RunInput {
+  instanceId: string;
+  businessKey: string | null;
+  definition: CachedDefinition;
+  /** saved state (without source), or null to start */
+  state: any | null;
+  action: Action;
+  actor: string | null;
+  pending: Map<string, PendingCall>;
+}
+
+export interface RunOutput {
+  state: any;
+  status: 'active' | 'completed' | 'cancelled';
+  variables: Variables;
+  waits: WaitItem[];
+  timers: TimerItem[];
+  failures: FailureItem[];
+  /** executionIds of handler calls that succeeded or were abandoned in this run */
+  settled: string[];
+  events: HistoryDraft[];
+  /** the action targeted an execution the engine no longer has */
+  actionMissed: boolean;
+  /** ids of the activities the instance is in after the run */
+  activeActivities: string[];
+}
+
+export interface RuntimeDeps {
+  clock: Clock;
+  handlers: Map<string, RegisteredHandler>;
+  decisions: DecisionEvaluator;
+  logger?: { warn(obj: unknown, msg?: string): void };
+}
+
+const quietLogger = () => ({ debug() {}, error() {}, warn() {} });
+
+/** A timer registry that never arms anything in memory: the scheduler fires timers from job rows. */
+class DurableTimers {
+  readonly callbacks = new Map<string, () => void>();
+  executing: unknown[] = [];
+  register(owner: { executionId?: string }) {
+    return {
+      setTimeout: (cb: (...a: unknown[]) => void, _delay: number, ...args: unknown[]) => {
+        const ref = { owner, cb, args };
+        if (owner?.executionId) this.callbacks.set(owner.executionId, () => cb(...args));
+        return ref;
+      },
+      clearTimeout: (ref: any) => {
+        if (ref?.owner?.executionId) this.callbacks.delete(ref.owner.executionId);
+      },
+    };
+  }
+  setTimeout(_cb: unknown, _delay: number) {
+    // bpmn-elements only uses unregistered timeouts for activity timeouts we do not use; never arm.
+    return { unarmed: true };
+  }
+  clearTimeout(ref: any) {
+    if (ref?.owner?.executionId) this.callbacks.delete(ref.owner.executionId);
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+function clone<T>(v: T): T {
+  return v === undefined ? v : JSON.parse(JSON.stringify(v));
+}
+
+export function retryDelayMs(backoff: string | null, attempt: number): number {
+  if (backoff) {
+    const ms = durationMs(backoff);
+    if (ms !== null) return ms;
+  }
+  // default back-off: 10 s, 20 s, 40 s ... capped at 10 minutes
+  return Math.min(10_000 * 2 ** Math.max(0, attempt - 1), 600_000);
+}
+
+export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise<RunOutput> {
+  const { clock } = deps;
+  const def = input.definition;
+  const events: HistoryDraft[] = [];
+  const waits = new Map<string, WaitItem>();
+  const timers = new Map<string, TimerItem>();
+  const failures: FailureItem[] = [];
+  const settled: string[] = [];
+  const inflight = new Set<Promise<unknown>>();
+  const durableTimers = new DurableTimers();
+  let ended: 'completed' | 'cancelled' | null = null;
+  let engineError: unknown = null;
+  const actor = input.actor;
+  const push = (e: Omit<HistoryDraft, 'at'>) => events.push({ at: clock.now(), actor: e.actor ?? actor ?? 'system', ...e });
+  const infoOf = (id: string): ActivityInfo | undefined => def.activities.get(id);
+
+  let envVariables: Variables | null = null;
+
+  const expressions = createEngineExpressions((expr, warnings) =>
+    deps.logger?.warn({ instanceId: input.instanceId, expression: expr, warnings }, 'FEEL warnings'),
+  );
+
+  // One extension hooks every activity: handler-bound tasks get our Service implementation; every task's
+  // output is merged into the process variables when it ends (bpmn-engine does not do this by itself).
+  const extension = (activity: any) => {
+    const info = infoOf(activity.id);
+    if (!info) return;
+    if (info.handler || info.decision) {
+      activity.behaviour.Service = function InsureflowService() {
+        return {
+          type: 'insureflow:service',
+          execute: (executionMessage: any, callback: (err: unknown, out?: unknown) => void) =>
+            executeService(activity, info, executionMessage, callback),
+        };
+      };
+    }
+    return {
+      activate() {
+        activity.on('end', (api: any) => {
+          const out = api.content?.output;
+          if (info.kind === 'userTask' || info.kind === 'receiveTask' || info.kind === 'catchEvent') {
+            if (out && typeof out === 'object' && !Array.isArray(out)) mergeVariables(activity, out);
+          }
+        }, { consumerTag: '_insureflow-output' });
+      },
+      deactivate() {
+        activity.broker.cancel('_insureflow-output');
+      },
+    };
+  };
+
+  function mergeVariables(activity: any, vars: Variables) {
+    const target = activity.environment.variables;
+    for (const [k, v] of Object.entries(vars)) {
+      if (k.startsWith('_')) continue;
+      target[k] = clone(v);
+    }
+  }
+
+  function executeService(activity: any, info: ActivityInfo, msg: any, callback: (err: unknown, out?: unknown) => void) {
+    const executionId: string = msg.content.executionId;
+    const pending = input.pending.get(executionId);
+    const isTargeted = input.action.kind === 'retry' && input.action.executionId === executionId;
+    if (pending && !isTargeted) return; // parked: waits for its retry job or an operator
+    const variables = Object.freeze(clone({ ...activity.environment.variables }));
+
+    if (info.decision) {
+      try {
+        const { result, matchedRules } = deps.decisions.evaluate(info.decision.decisionId, variables);
+        const resultVariable = info.decision.resultVariable ?? info.decision.decisionId;
+        push({ type: 'decision.evaluated', activityId: activity.id, activityType: activity.type, actor: 'system', data: { decisionId: info.decision.decisionId, matchedRules, result: clone(result) as any } });
+        mergeVariables(activity, { [resultVariable]: result });
+        settled.push(executionId);
+        return callback(null, { [resultVariable]: result });
+      } catch (err) {
+        // a decision that cannot be evaluated fails the same way every time: open an incident at once
+        const message = `decision ${info.decision.decisionId} failed: ${errorText(err)}`;
+        push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { decision: info.decision.decisionId, attempt: (pending?.attempts ?? 0) + 1, error: message, incident: true } });
+        failures.push({ executionId, activityId: activity.id, handler: `decision:${info.decision.decisionId}`, attempt: (pending?.attempts ?? 0) + 1, error: message, retryAt: null });
+        return;
+      }
+    }
+
+    const handlerName = info.handler as string;
+    const registered = deps.handlers.get(handlerName);
+    const attempt = (pending?.attempts ?? 0) + 1;
+    if (!registered) return fail(new Error(`handler "${handlerName}" is not registered`), attempt, handlerName);
+    const controller = new AbortController();
+    const timeoutMs = registered.options.timeoutMs ?? 30_000;
+    push({ type: 'handler.called', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: handlerName, attempt } });
+    const ctx: HandlerContext = {
+      instanceId: input.instanceId,
+      businessKey: input.businessKey,
+      activityId: activity.id,
+      executionId,
+      attempt,
+      variables,
+      idempotencyKey: `${input.instanceId}:${activity.id}:${executionId}`,
+      signal: controller.signal,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const p = Promise.race([
+      Promise.resolve().then(() => registered.fn(ctx)),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(new Error(`handler "${handlerName}" timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
+      }),
+    ]).then(
+      (out) => {
+        clearTimeout(timer);
+        const output = out && typeof out === 'object' ? clone(out as Variables) : {};
+        push({ type: 'handler.completed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: handlerName, attempt, output } });
+        mergeVariables(activity, output);
+        settled.push(executionId);
+        callback(null, output);
+      },
+      (err) => {
+        clearTimeout(timer);
+        fail(err, attempt, handlerName);
+      },
+    );
+    inflight.add(p);
+    p.finally(() => inflight.delete(p));
+
+    function fail(err: unknown, att: number, name: string) {
+      if (err instanceof BpmnError || (err as any)?.name === 'BpmnError') {
+        const e = err as BpmnError;
+        push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: name, attempt: att, bpmnError: e.code, error: e.message } });
+        if (info.catches.includes(String(e.code)) || info.catches.includes('*')) {
+          if (e.variables) mergeVariables(activity, e.variables);
+          settled.push(executionId);
+          return callback(Object.assign(new Error(e.message), { code: String(e.code), name: 'BpmnError', type: 'BpmnError' }));
+        }
+        // no boundary event catches this code: an operator must look at it
+        failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: `business error ${e.code} (${e.message}) is not caught by any boundary event`, retryAt: null });
+        return;
+      }
+      const retries = info.retries ?? deps.handlers.get(name)?.options.retries ?? 3;
+      const retryAt = att < retries ? clock.now() + retryDelayMs(info.retryBackoff ?? null, att) : null;
+      push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: name, attempt: att, error: errorText(err), retryAt: retryAt === null ? null : new Date(retryAt).toISOString(), incident: retryAt === null } });
+      failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: errorText(err), retryAt });
+      // no callback: the call stays pending in the saved state and is made again by the retry job
+    }
+  }
+
+  const listener = new EventEmitter();
+  const entered = new Set<string>();
+  const isReplay = (api: any) => Boolean(api?.fields?.redelivered || api?.content?.isRecovered || api?.content?.isResumed);
+
+  listener.on('process.start', (api: any) => {
+    if (input.state) return;
+    push({ type: 'instance.started', activityId: api.id, activityType: 'bpmn:Process', data: { definitionId: def.id, version: def.version } });
+  });
+  listener.on('activity.enter', (api: any) => {
+    entered.add(api.executionId);
+  });
+  listener.on('activity.start', (api: any) => {
+    entered.add(api.executionId);
+    if (isReplay(api)) return;
+    push({ type: 'activity.started', activityId: api.id, activityType: api.type, data: { name: api.name ?? null, executionId: api.executionId } });
+  });
+  listener.on('activity.end', (api: any) => {
+    push({ type: 'activity.completed', activityId: api.id, activityType: api.type, data: { name: api.name ?? null, executionId: api.executionId } });
+    waits.delete(api.executionId);
+  });
+  listener.on('activity.leave', (api: any) => {
+    for (const [execId, w] of waits) if (w.activityId === api.id && execId.startsWith(api.id)) waits.delete(execId);
+  });
+  listener.on('activity.discard', (api: any) => {
+    if (!entered.has(api.executionId) && !waits.has(api.executionId)) return; // a path not taken
+    push({ type: 'activity.cancelled', activityId: api.id, activityType: api.type, data: { name: api.name ?? null, executionId: api.executionId } });
+    waits.delete(api.executionId);
+  });
+  listener.on('flow.take', (api: any) => {
+    push({ type: 'flow.taken', activityId: api.id, activityType: api.type, data: { sourceId: api.content?.sourceId ?? null, targetId: api.content?.targetId ?? null } });
+  });
+  listener.on('activity.timer', (api: any) => {
+    const c = api.content;
+    const execId: string = c.executionId;
+    const timerType: string = c.timerType ?? 'timeDuration';
+    const value = String(c[timerType] ?? '');
+    const resumed = Boolean(c.isResumed || api.fields?.redelivered);
+    const item: TimerItem = { activityId: api.id, executionId: execId, timerType, value };
+    if (!resumed) {
+      const nowEngine = Date.now();
+      const expireAt = c.expireAt ? new Date(c.expireAt).getTime() : nowEngine;
+      item.dueAt = timerType === 'timeDate' ? expireAt : clock.now() + Math.max(0, expireAt - nowEngine);
+      if (timerType === 'timeCycle') item.repeat = cycleRepeats(value) ?? undefined;
+      push({ type: 'timer.scheduled', activityId: api.id, activityType: api.type, actor: 'system', data: { timerType, value, dueAt: new Date(item.dueAt).toISOString(), executionId: execId } });
+    }
+    timers.set(execId, item);
+  });
+  listener.on('activity.timeout', (api: any) => {
+    const execId = api.content?.executionId;
+    timers.delete(execId);
+    if (api.content?.state === 'timeout') push({ type: 'timer.fired', activityId: api.id, activityType: api.type, actor: 'system', data: { executionId: execId } });
+  });
+  listener.on('activity.wait', (api: any) => {
+    const info = infoOf(api.id);
+    if (!info) return;
+    const c = api.content ?? {};
+    let kind: WaitItem['kind'] | null = null;
+    let eventName: string | null = null;
+    if (info.kind === 'userTask') kind = 'userTask';
+    else if (info.kind === 'receiveTask') { kind = 'receive'; eventName = info.messageName ?? null; }
+    else if (info.message) { kind = 'message'; eventName = info.messageName ?? null; }
+    else if (info.signal) { kind = 'signal'; eventName = info.signalName ?? null; }
+    if (!kind) return;
+    if (info.kind === 'userTask' && c.executionId !== api.executionId) return;
+    const executionId: string = kind === 'userTask' ? api.executionId : api.executionId;
+    waits.set(executionId, { kind, activityId: api.id, executionId, name: info.name, eventName, isNew: !c.isRecovered && !api.fields?.redelivered });
+  });
+  listener.on('process.end', () => {
+    ended = 'completed';
+  });
+
+  const engine = new Engine({
+    name: input.instanceId,
+    sourceContext: def.sourceContext,
+    moddleOptions: def.moddleOptions,
+    expressions,
+    extensions: { insureflow: extension },
+    timers: durableTimers,
+    // not strict: technical failures never reach the engine (they are parked for retry), so an error
+    // boundary only ever sees business errors, matched by code
+    settings: { strict: false, enableDummyService: false },
+    Logger: quietLogger,
+  } as any);
+
+  let previousVars: Variables = {};
+  let execution: any;
+  const settledPromise = new Promise<void>((resolve) => {
+    engine.once('end', () => resolve());
+    engine.once('stop', () => resolve());
+    engine.once('error', (err: unknown) => {
+      engineError = err;
+      resolve();
+    });
+  });
+  void settledPromise;
+
+  if (!input.state) {
+    if (input.action.kind !== 'start') throw new Error('only a start action can run without state');
+    previousVars = {};
+    execution = await engine.execute({ listener, variables: clone(input.action.variables) } as any);
+  } else {
+    engine.recover(clone(input.state));
+    previousVars = processVariables(input.state);
+    execution = await engine.resume({ listener } as any);
+  }
+
+  await stable();
+
+  let actionMissed = false;
+  const action = input.action;
+  if (!ended && !engineError) {
+    if (action.kind === 'signal') {
+      const target = execution.getPostponed().find((a: any) => a.executionId === action.executionId)
+        ?? findByExecution(execution, action.executionId);
+      if (!target) actionMissed = true;
+      else {
+        push({ type: action.event, activityId: target.id, activityType: target.type, data: action.data ?? { variables: action.variables ?? {} } });
+        target.signal(clone(action.variables ?? {}));
+      }
+    } else if (action.kind === 'timer') {
+      const fire = durableTimers.callbacks.get(action.executionId);
+      if (fire) fire();
+      else actionMissed = !timers.has(action.executionId) ? true : false;
+    } else if (action.kind === 'retry') {
+      // the pending call was already re-made by resume (executeService lets the targeted call through)
+      if (action.variables) for (const d of execution.definitions) Object.assign(d.environment.variables, clone(action.variables));
+    }
+    await stable();
+  }
+
+  if (engineError) {
+    const err = engineError as any;
+    const failingId = err?.source?.content?.id ?? err?.activityId ?? null;
+    throw Object.assign(new Error(`process failed: ${errorText(err)}`), { activityId: failingId, cause: err });
+  }
+
+  const state = await engine.getState();
+  for (const d of state.definitions ?? []) delete d.source;
+  const variables = processVariables(state);
+
+  const changed: Record<string, { old: unknown; new: unknown }> = {};
+  for (const k of new Set([...Object.keys(previousVars), ...Object.keys(variables)])) {
+    if (JSON.stringify(previousVars[k]) !== JSON.stringify(variables[k])) changed[k] = { old: previousVars[k] ?? null, new: variables[k] ?? null };
+  }
+  if (Object.keys(changed).length) push({ type: 'variables.changed', data: { changes: changed } });
+  if (ended === 'completed') push({ type: 'instance.completed', actor: 'system' });
+
+  return {
+    state,
+    status: ended ?? 'active',
+    variables,
+    waits: ended ? [] : [...waits.values()],
+    timers: ended ? [] : [...timers.values()],
+    failures,
+    settled,
+    events,
+    actionMissed,
+    activeActivities: ended ? [] : [...new Set<string>(execution.getPostponed().map((a: any) => a.id as string))],
+  };
+
+  async function stable() {
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      if (!inflight.size) {
+        await new Promise((r) => setImmediate(r));
+        if (!inflight.size) return;
+      }
+      await Promise.allSettled([...inflight]);
+    }
+  }
+}
+
+/** Keys bpmn-elements writes into a process environment's variables (the run message); not ours. */
+export const RESERVED_VARIABLES = new Set(['fields', 'content', 'properties']);
+
+/** The process variables of a saved state: the running process's environment, else the definition's. */
+export function processVariables(state: any): Variables {
+  const out: Variables = {};
+  for (const d of state?.definitions ?? []) {
+    Object.assign(out, d.environment?.variables ?? {});
+    for (const p of d.execution?.processes ?? []) Object.assign(out, p.environment?.variables ?? {});
+  }
+  for (const k of RESERVED_VARIABLES) delete out[k];
+  return clone(out);
+}
+
+function findByExecution(execution: any, executionId: string): any {
+  for (const d of execution.definitions ?? []) {
+    for (const p of d.getPostponed?.() ?? []) {
+      if (p.executionId === executionId) return p;
+      for (const c of p.getPostponed?.() ?? []) if (c.executionId === executionId) return c;
+    }
+  }
+  return null;
+}
+
+export { resolveValue };

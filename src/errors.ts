@@ -1,0 +1,70 @@
+/**
+ * The one registry of error codes. Every error that reaches a caller (HTTP or library) is an
+ * InsureflowError with a stable code; the HTTP layer maps it to a response in one place.
+ */
+export const ErrorCodes = {
+  VALIDATION_FAILED: 400,
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  DEFINITION_NOT_FOUND: 404,
+  INSTANCE_NOT_FOUND: 404,
+  TASK_NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
+  INCIDENT_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  MESSAGE_NOT_CORRELATED: 404,
+  TASK_ALREADY_CLAIMED: 409,
+  TASK_NOT_OPEN: 409,
+  TASK_NOT_CLAIMED: 409,
+  INSTANCE_NOT_ACTIVE: 409,
+  INCIDENT_NOT_OPEN: 409,
+  JOB_NOT_TIMER: 409,
+  MESSAGE_AMBIGUOUS: 409,
+  CONCURRENT_MODIFICATION: 409,
+  USER_EXISTS: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  BPMN_INVALID: 422,
+  DMN_INVALID: 422,
+  FORM_SCHEMA_INVALID: 422,
+  EXPRESSION_FAILED: 422,
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface ErrorDetail {
+  [key: string]: unknown;
+}
+
+export class InsureflowError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'InsureflowError';
+    this.code = code;
+    this.statusCode = ErrorCodes[code];
+    if (details !== undefined) this.details = details;
+  }
+}
+
+export function notFound(code: ErrorCode, what: string, id: string): InsureflowError {
+  return new InsureflowError(code, `${what} ${JSON.stringify(id)} was not found`);
+}
+
+/** A business error thrown by a handler: routed to the error boundary event whose errorCode matches. */
+export class BpmnError extends Error {
+  readonly code: string;
+  readonly variables?: Record<string, unknown>;
+  constructor(code: string, message?: string, variables?: Record<string, unknown>) {
+    super(message ?? code);
+    this.name = 'BpmnError';
+    this.code = code;
+    if (variables) this.variables = variables;
+  }
+}

@@ -1,0 +1,74 @@
+/** The only place that knows how to open the database: SQLite (default, embedded) or PostgreSQL. */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+// bigint columns hold epoch ms: safe as JS numbers
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+export const migrationsDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DbOptions {
+  url: string;
+  /** PostgreSQL schema (tests use one per suite) */
+  schema?: string;
+}
+
+export function dialectOf(url: string): Dialect {
+  return /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
+}
+
+export function sqlitePath(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/, '');
+}
+
+export async function openDb(opts: DbOptions): Promise<Knex> {
+  if (dialectOf(opts.url) === 'postgres') {
+    const knex = knexFactory({
+      client: 'pg',
+      connection: opts.url,
+      pool: { min: 0, max: 10 },
+      ...(opts.schema ? { searchPath: [opts.schema] } : {}),
+    });
+    if (opts.schema) await knex.raw(`create schema if not exists "${opts.schema.replace(/"/g, '')}"`);
+    return knex;
+  }
+  const file = sqlitePath(opts.url);
+  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  const knex = knexFactory({
+    client: 'sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+        conn.serialize(() => {
+          conn.run('PRAGMA journal_mode = WAL');
+          conn.run('PRAGMA synchronous = NORMAL');
+          conn.run('PRAGMA foreign_keys = ON');
+          conn.run('PRAGMA busy_timeout = 5000', (err: Error | null) => done(err, conn));
+        });
+      },
+    },
+  });
+  return knex;
+}
+
+export async function migrate(knex: Knex): Promise<string[]> {
+  const [, log] = await knex.migrate.latest({ directory: migrationsDir, loadExtensions: ['.ts'] });
+  return log as string[];
+}
+
+export async function rollbackAll(knex: Knex): Promise<void> {
+  await knex.migrate.rollback({ directory: migrationsDir, loadExtensions: ['.ts'] }, true);
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as any;
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test(e?.message ?? '') || /UNIQUE constraint failed/.test(e?.message ?? '');
+}

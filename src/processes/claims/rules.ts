@@ -1,0 +1,225 @@
+/**
+ * Pure claim-handling rules: payout, fraud scoring, coverage, deadlines and numbering. No I/O; every function
+ * validates its inputs and throws RangeError on nonsense (negative money, invalid dates...).
+ * Dates are compared by UTC calendar day.
+ */
+
+export type DateInput = Date | string;
+
+const DAY_MS = 86_400_000;
+
+function assertNumber(name: string, value: unknown, { min = 0, integer = false }: { min?: number; integer?: boolean } = {}): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
+  if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
+  if (integer && !Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
+  return value;
+}
+
+function toDate(name: string, value: DateInput): Date {
+  const d = value instanceof Date ? new Date(value.getTime()) : typeof value === 'string' && value.trim() ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`${name} must be a valid date (ISO 8601), got ${String(value)}`);
+  return d;
+}
+
+/** Whole days from `from` to `to`, counted on UTC calendar days (negative when `to` is earlier). */
+function daysBetween(from: Date, to: Date): number {
+  const day = (d: Date) => Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  return Math.round((day(to) - day(from)) / DAY_MS);
+}
+
+/** Rounds half away from zero to `decimals`, immune to binary artefacts such as 1.005 * 100 = 100.4999... */
+function roundTo(value: number, decimals: number): number {
+  const f = 10 ** decimals;
+  const rounded = Math.round(Number((Math.abs(value) * f).toPrecision(15))) / f;
+  return value < 0 ? -rounded : rounded + 0; // + 0 turns -0 into 0
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Payout
+
+export interface PayoutInput {
+  lossAmount: number;
+  deductible: number;
+  sumInsured: number;
+  /** share of the loss the insurer pays, in (0, 1]; default 1 */
+  coinsurance?: number;
+}
+
+export interface PayoutResult {
+  payout: number;
+  /** the loss net of the deductible exceeded the sum insured */
+  cappedAtSumInsured: boolean;
+}
+
+/** payout = min(max(loss - deductible, 0), sumInsured) * coinsurance, rounded to cents. */
+export function computePayout({ lossAmount, deductible, sumInsured, coinsurance = 1 }: PayoutInput): PayoutResult {
+  assertNumber('lossAmount', lossAmount);
+  assertNumber('deductible', deductible);
+  assertNumber('sumInsured', sumInsured);
+  if (typeof coinsurance !== 'number' || !Number.isFinite(coinsurance) || coinsurance <= 0 || coinsurance > 1) {
+    throw new RangeError(`coinsurance must be in (0, 1], got ${String(coinsurance)}`);
+  }
+  const net = Math.max(lossAmount - deductible, 0);
+  const cappedAtSumInsured = net > sumInsured;
+  return { payout: roundTo(Math.min(net, sumInsured) * coinsurance, 2), cappedAtSumInsured };
+}
+
+/** True when the payout exceeds what the handler (or the automatic path) may approve alone. */
+export function requiresSupervisorApproval(payout: number, authorityLimit: number): boolean {
+  assertNumber('payout', payout);
+  assertNumber('authorityLimit', authorityLimit);
+  return payout > authorityLimit;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fraud
+
+export interface FraudIndicator {
+  indicator: string;
+  weight: number;
+}
+
+export type FraudLevel = 'low' | 'medium' | 'high';
+
+export interface FraudScore {
+  /** sum of the indicators' weights, capped at 100 */
+  score: number;
+  /** high >= 50, medium >= 25, low otherwise */
+  level: FraudLevel;
+  indicators: string[];
+}
+
+export const FRAUD_MEDIUM_THRESHOLD = 25;
+export const FRAUD_HIGH_THRESHOLD = 50;
+
+/**
+ * Combines the FraudIndicators decision's output (COLLECT list) into a score. An indicator listed twice counts
+ * once (its highest weight); null/undefined input (no rule matched) counts as no indicator.
+ */
+export function aggregateFraudScore(indicators: FraudIndicator[] | null | undefined): FraudScore {
+  const list = indicators ?? [];
+  if (!Array.isArray(list)) throw new RangeError('indicators must be a list of { indicator, weight }');
+  const weights = new Map<string, number>();
+  for (const item of list) {
+    if (!item || typeof item.indicator !== 'string' || item.indicator === '') {
+      throw new RangeError(`each indicator needs a name, got ${JSON.stringify(item)}`);
+    }
+    const weight = assertNumber(`weight of ${item.indicator}`, item.weight);
+    weights.set(item.indicator, Math.max(weights.get(item.indicator) ?? 0, weight));
+  }
+  const score = Math.min(100, roundTo([...weights.values()].reduce((a, b) => a + b, 0), 2));
+  const level: FraudLevel = score >= FRAUD_HIGH_THRESHOLD ? 'high' : score >= FRAUD_MEDIUM_THRESHOLD ? 'medium' : 'low';
+  return { score, level, indicators: [...weights.keys()] };
+}
+
+export interface FraudFacts {
+  lossDate: DateInput;
+  reportDate: DateInput;
+  policyStart: DateInput;
+  claimsLast12Months: number;
+  claimedAmount: number;
+  sumInsured: number;
+  /** when the cover (sum insured) was last raised, if ever */
+  coverChangedAt?: DateInput | null;
+}
+
+/** The inputs of the FraudIndicators decision. */
+export interface FraudIndicatorInputs {
+  /** days from policy start to loss (negative when the loss predates the policy) */
+  daysSinceInception: number;
+  claimsLast12Months: number;
+  amountToSumInsuredRatio: number;
+  /** days from loss to report */
+  reportDelayDays: number;
+  /** cover raised within `coverChangeWindowDays` before (or on the day of) the loss */
+  policyChangedRecently: boolean;
+}
+
+export const COVER_CHANGE_WINDOW_DAYS = 60;
+
+export function fraudInputs(facts: FraudFacts, coverChangeWindowDays = COVER_CHANGE_WINDOW_DAYS): FraudIndicatorInputs {
+  const lossDate = toDate('lossDate', facts.lossDate);
+  const reportDate = toDate('reportDate', facts.reportDate);
+  const policyStart = toDate('policyStart', facts.policyStart);
+  assertNumber('claimsLast12Months', facts.claimsLast12Months, { integer: true });
+  assertNumber('claimedAmount', facts.claimedAmount);
+  assertNumber('sumInsured', facts.sumInsured);
+  if (facts.sumInsured === 0) throw new RangeError('sumInsured must be greater than 0');
+  assertNumber('coverChangeWindowDays', coverChangeWindowDays);
+
+  const reportDelayDays = daysBetween(lossDate, reportDate);
+  if (reportDelayDays < 0) throw new RangeError(`reportDate (${facts.reportDate}) is before lossDate (${facts.lossDate})`);
+
+  let policyChangedRecently = false;
+  if (facts.coverChangedAt !== undefined && facts.coverChangedAt !== null) {
+    const daysBeforeLoss = daysBetween(toDate('coverChangedAt', facts.coverChangedAt), lossDate);
+    policyChangedRecently = daysBeforeLoss >= 0 && daysBeforeLoss <= coverChangeWindowDays;
+  }
+
+  return {
+    daysSinceInception: daysBetween(policyStart, lossDate),
+    claimsLast12Months: facts.claimsLast12Months,
+    amountToSumInsuredRatio: facts.claimedAmount / facts.sumInsured,
+    reportDelayDays,
+    policyChangedRecently,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Coverage
+
+export interface PolicyForCoverage {
+  status: string;
+  startDate: DateInput;
+  endDate: DateInput;
+  perils: string[];
+  sumInsured: number;
+}
+
+export type CoverageReason = 'POLICY_NOT_ACTIVE' | 'LOSS_OUTSIDE_PERIOD' | 'PERIL_NOT_COVERED' | 'NO_SUM_INSURED';
+
+export interface CoverageResult {
+  covered: boolean;
+  reason?: CoverageReason;
+}
+
+/**
+ * Whether the policy covers a loss. The period is inclusive on both ends, by UTC calendar day; status and
+ * perils are compared case-insensitively. Checks in order: status, period, peril, sum insured.
+ */
+export function policyCoversLoss({ policy, lossDate, peril }: { policy: PolicyForCoverage; lossDate: DateInput; peril: string }): CoverageResult {
+  if (!policy || typeof policy !== 'object') throw new RangeError('policy is required');
+  const loss = toDate('lossDate', lossDate);
+  const start = toDate('policy.startDate', policy.startDate);
+  const end = toDate('policy.endDate', policy.endDate);
+  if (daysBetween(start, end) < 0) throw new RangeError('policy.endDate is before policy.startDate');
+  if (typeof peril !== 'string' || peril.trim() === '') throw new RangeError('peril is required');
+  if (!Array.isArray(policy.perils)) throw new RangeError('policy.perils must be a list');
+
+  if (String(policy.status ?? '').trim().toLowerCase() !== 'active') return { covered: false, reason: 'POLICY_NOT_ACTIVE' };
+  if (daysBetween(start, loss) < 0 || daysBetween(loss, end) < 0) return { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' };
+  const wanted = peril.trim().toLowerCase();
+  if (!policy.perils.some((p) => typeof p === 'string' && p.trim().toLowerCase() === wanted)) {
+    return { covered: false, reason: 'PERIL_NOT_COVERED' };
+  }
+  if (!(typeof policy.sumInsured === 'number' && policy.sumInsured > 0)) return { covered: false, reason: 'NO_SUM_INSURED' };
+  return { covered: true };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Deadlines and numbering
+
+/** The settlement SLA: `hours` calendar hours after the survey was completed (default 72). */
+export function settlementDeadline(surveyCompletedAt: Date, hours = 72): Date {
+  const at = toDate('surveyCompletedAt', surveyCompletedAt);
+  assertNumber('hours', hours);
+  return new Date(at.getTime() + hours * 3_600_000);
+}
+
+/** 'CLM-20261125-000042': the UTC date and the sequence padded to 6 digits (longer sequences keep all digits). */
+export function claimNumber(seq: number, date: Date): string {
+  assertNumber('seq', seq, { integer: true });
+  const d = toDate('date', date);
+  const ymd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+  return `CLM-${ymd}-${String(seq).padStart(6, '0')}`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Pure sales rules: premium, policy numbering and the dates a quote or policy lives by. No I/O; invalid inputs
+ * throw RangeError. Dates are shifted by whole UTC days (24 h each).
+ */
+
+const DAY_MS = 86_400_000;
+
+function assertNumber(name: string, value: unknown, { min = 0, integer = false }: { min?: number; integer?: boolean } = {}): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
+  if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
+  if (integer && !Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
+  return value;
+}
+
+function assertDate(name: string, value: unknown): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new RangeError(`${name} must be a valid Date, got ${String(value)}`);
+  return value;
+}
+
+/** Rounds half away from zero to cents, immune to binary artefacts such as 1.005 * 100 = 100.4999... */
+function toCents(value: number): number {
+  const rounded = Math.round(Number((Math.abs(value) * 100).toPrecision(15))) / 100;
+  return value < 0 ? -rounded : rounded + 0;
+}
+
+export interface PremiumInput {
+  /** premium per unit of sum insured, e.g. 0.0025 */
+  baseRate: number;
+  sumInsured: number;
+  /** from the RiskFactor decision */
+  riskFactor: number;
+  /** from the CreditGradeFactor decision */
+  creditFactor: number;
+  /** 0..100; default 0 */
+  discountPercent?: number;
+}
+
+export interface Premium {
+  grossPremium: number;
+  discount: number;
+  netPremium: number;
+}
+
+/**
+ * grossPremium = sumInsured * baseRate * riskFactor * creditFactor; discount = gross * discountPercent / 100;
+ * each amount rounded to cents and netPremium = grossPremium - discount (so the three always add up).
+ * A missing factor (null: the decision matched no rule) is refused rather than priced as 0.
+ */
+export function computePremium({ baseRate, sumInsured, riskFactor, creditFactor, discountPercent = 0 }: PremiumInput): Premium {
+  assertNumber('baseRate', baseRate);
+  assertNumber('sumInsured', sumInsured);
+  assertNumber('riskFactor', riskFactor);
+  assertNumber('creditFactor', creditFactor);
+  if (riskFactor === 0) throw new RangeError('riskFactor must be greater than 0');
+  if (creditFactor === 0) throw new RangeError('creditFactor must be greater than 0');
+  assertNumber('discountPercent', discountPercent);
+  if (discountPercent > 100) throw new RangeError(`discountPercent must be <= 100, got ${discountPercent}`);
+
+  const grossPremium = toCents(sumInsured * baseRate * riskFactor * creditFactor);
+  const discount = toCents((grossPremium * discountPercent) / 100);
+  return { grossPremium, discount, netPremium: toCents(grossPremium - discount) };
+}
+
+/** 'POL-HOME-2026-000042': upper-cased product code, the UTC year and the sequence padded to 6 digits. */
+export function policyNumber(productCode: string, seq: number, date: Date): string {
+  if (typeof productCode !== 'string' || !/^[A-Za-z0-9]+$/.test(productCode)) {
+    throw new RangeError(`productCode must be letters and digits only, got ${JSON.stringify(productCode)}`);
+  }
+  assertNumber('seq', seq, { integer: true });
+  const d = assertDate('date', date);
+  return `POL-${productCode.toUpperCase()}-${d.getUTCFullYear()}-${String(seq).padStart(6, '0')}`;
+}
+
+/** When to remind the customer of the renewal: `daysBefore` days (default 30) before the policy ends. */
+export function renewalReminderDate(policyEnd: Date, daysBefore = 30): Date {
+  assertDate('policyEnd', policyEnd);
+  assertNumber('daysBefore', daysBefore, { integer: true });
+  return new Date(policyEnd.getTime() - daysBefore * DAY_MS);
+}
+
+/** When a quote lapses: `days` days (default 30) after it was issued. */
+export function offerExpiry(quotedAt: Date, days = 30): Date {
+  assertDate('quotedAt', quotedAt);
+  assertNumber('days', days, { integer: true });
+  return new Date(quotedAt.getTime() + days * DAY_MS);
+}
