@@ -151,6 +151,14 @@ function registered(values: Set<string>, plural: string): string {
   return values.size ? `Registered ${plural}: ${list(values)}.` : `No ${plural} are registered.`;
 }
 
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
 function q(value: string): string {
   return JSON.stringify(value);
 }
@@ -333,7 +341,7 @@ class Validator {
     const e = expressionBody(raw);
     if (e.kind !== 'feel') return;
     const error = feelSyntaxError(e.body);
-    if (error) this.add(el, `${describeElement(el)}: ${what} ${q(raw)} is not a valid FEEL expression: ${error}.`);
+    if (error) this.add(el, `${describeElement(el)}: the expression ${q(raw)} (${what}) is not valid FEEL: ${error}.`);
   }
 
   private checkCondition(el: any, expr: any, what: string): void {
@@ -343,7 +351,7 @@ class Validator {
     if (language && !/feel/i.test(language)) {
       this.add(
         el,
-        `${d} has a ${what} written in ${language}. Diagrams never run code: write the ${what} in FEEL instead ` +
+        `${d} has ${article(what)} ${what} written in ${language}. Diagrams never run code: write the ${what} in FEEL instead ` +
           '(for example =amount > 1000).',
       );
       return;
@@ -362,10 +370,10 @@ class Validator {
       return;
     }
     if (e.kind === 'service') {
-      this.add(el, `${d} has a ${what} that refers to the service "${e.body}"; a ${what} must be a FEEL expression.`);
+      this.add(el, `${d} has ${article(what)} ${what} that refers to the service "${e.body}"; it must be a FEEL expression.`);
       return;
     }
-    this.checkExpression(el, `the ${what}`, body);
+    this.checkExpression(el, what, body);
   }
 
   private checkGatewayConditions(gateway: any, outgoing: any[]): void {
@@ -375,7 +383,7 @@ class Validator {
       if (flow.id === defaultId || flow.conditionExpression) continue;
       this.add(
         flow,
-        `${describeElement(flow)} leaves ${describeElement(gateway)} without a condition and is not the gateway's ` +
+        `${describeElement(flow)} leaves ${lowerFirst(describeElement(gateway))} without a condition and is not the gateway's ` +
           'default flow: add a condition (e.g. =amount > 1000) or make it the default flow.',
       );
     }
@@ -476,7 +484,7 @@ class Validator {
       typeof el.scriptFormat === 'string' && el.scriptFormat.trim() ? el.scriptFormat.trim() : zeebeScript ? 'FEEL' : null;
     this.add(
       el,
-      `${describeElement(el)} is a script task${format ? ` (${format})` : ''}. Diagrams never run code: move this ` +
+      `${describeElement(el)} runs ${format ? `a ${format}` : 'a'} script. Diagrams never run code: move this ` +
         'logic into a registered handler (a service task) or a decision (a business rule task).',
     );
   }
@@ -496,13 +504,13 @@ class Validator {
   private checkUserTask(el: any): void {
     this.checkForm(el);
     const spec = userTaskSpecOf(el);
-    this.checkExpression(el, 'the assignee', spec.assignee);
-    this.checkExpression(el, 'the candidate users', spec.candidateUsers);
-    this.checkExpression(el, 'the candidate groups', spec.candidateGroups);
-    this.checkExpression(el, 'the due date', spec.dueDate);
-    this.checkExpression(el, 'the follow-up date', spec.followUpDate);
+    this.checkExpression(el, 'assignee', spec.assignee);
+    this.checkExpression(el, 'candidate users', spec.candidateUsers);
+    this.checkExpression(el, 'candidate groups', spec.candidateGroups);
+    this.checkExpression(el, 'due date', spec.dueDate);
+    this.checkExpression(el, 'follow-up date', spec.followUpDate);
     if (typeof spec.priority === 'string') {
-      if (isExpressionValue(spec.priority)) this.checkExpression(el, 'the priority', spec.priority);
+      if (isExpressionValue(spec.priority)) this.checkExpression(el, 'priority', spec.priority);
       else this.add(el, `${describeElement(el)} has the priority ${q(spec.priority)}, which is not a whole number.`);
     }
   }
@@ -552,8 +560,8 @@ class Validator {
       );
       return;
     }
-    this.checkExpression(el, 'the message name', sub.messageName);
-    this.checkExpression(el, 'the correlation key', sub.correlationKey);
+    this.checkExpression(el, 'message name', sub.messageName);
+    this.checkExpression(el, 'correlation key', sub.correlationKey);
   }
 
   private checkTimer(el: any, ed: any): void {
@@ -572,7 +580,7 @@ class Validator {
       }
       const e = expressionBody(raw);
       if (e.kind === 'feel') {
-        this.checkExpression(el, `the ${label}`, raw);
+        this.checkExpression(el, label, raw);
         continue;
       }
       if (isExpressionValue(raw)) continue; // text with an embedded ${...}: resolved at run time
@@ -622,15 +630,15 @@ class Validator {
     const loop = el.loopCharacteristics;
     if (!loop) return;
     if (loop.$type === 'bpmn:MultiInstanceLoopCharacteristics') {
-      this.checkExpression(el, 'the loop cardinality', loop.loopCardinality?.body);
-      this.checkExpression(el, 'the completion condition', loop.completionCondition?.body);
-      this.checkExpression(el, 'the collection', camundaAttr(loop, 'collection'));
+      this.checkExpression(el, 'loop cardinality', loop.loopCardinality?.body);
+      this.checkExpression(el, 'completion condition', loop.completionCondition?.body);
+      this.checkExpression(el, 'collection', camundaAttr(loop, 'collection'));
       for (const zl of extensionElementsOf(loop, 'zeebe:LoopCharacteristics')) {
-        this.checkExpression(el, 'the input collection', extAttr(zl, 'inputCollection'));
-        this.checkExpression(el, 'the output element', extAttr(zl, 'outputElement'));
+        this.checkExpression(el, 'input collection', extAttr(zl, 'inputCollection'));
+        this.checkExpression(el, 'output element', extAttr(zl, 'outputElement'));
       }
     } else if (loop.$type === 'bpmn:StandardLoopCharacteristics') {
-      this.checkExpression(el, 'the loop condition', loop.loopCondition?.body);
+      this.checkExpression(el, 'loop condition', loop.loopCondition?.body);
     }
   }
 
@@ -638,7 +646,7 @@ class Validator {
     for (const io of extensionElementsOf(el, 'zeebe:IoMapping')) {
       for (const p of [...(io.inputParameters ?? []), ...(io.outputParameters ?? [])]) {
         const target = extAttr(p, 'target');
-        this.checkExpression(el, `the mapping${target ? ` to ${q(target)}` : ''}`, extAttr(p, 'source'));
+        this.checkExpression(el, `mapping${target ? ` to variable ${q(target)}` : ''}`, extAttr(p, 'source'));
       }
     }
   }

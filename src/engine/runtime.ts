@@ -12,7 +12,7 @@ import { createEngineExpressions, resolveValue } from './expressions.ts';
 import { BpmnError } from '../errors.ts';
 import type { CachedDefinition } from './definitions.ts';
 import { type ActivityInfo } from './definitions.ts';
-import { cycleRepeats, durationMs } from './iso.ts';
+import { cycleRepeats, durationMs, timerDueAt } from './iso.ts';
 
 export type Variables = Record<string, unknown>;
 
@@ -367,7 +367,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     if (!resumed) {
       const nowEngine = Date.now();
       const expireAt = c.expireAt ? new Date(c.expireAt).getTime() : nowEngine;
-      item.dueAt = timerType === 'timeDate' ? expireAt : clock.now() + Math.max(0, expireAt - nowEngine);
+      item.dueAt = timerDueAt(timerType, value, clock.now()) ?? (timerType === 'timeDate' ? expireAt : clock.now() + Math.max(0, expireAt - nowEngine));
       if (timerType === 'timeCycle') item.repeat = cycleRepeats(value) ?? undefined;
       push({ type: 'timer.scheduled', activityId: api.id, activityType: api.type, actor: 'system', data: { timerType, value, dueAt: new Date(item.dueAt).toISOString(), executionId: execId } });
     }

@@ -1005,8 +1005,8 @@ export class InsureflowEngine {
     const inc = await this.getIncident(id);
     if (inc.status !== 'open') throw new InsureflowError('INCIDENT_NOT_OPEN', `incident ${id} is ${inc.status}`);
     await this.withLock(inc.processInstanceId, () =>
-      this.transition(inc.processInstanceId, { kind: 'retry', executionId: inc.executionId, variables }, actor, undefined, async () => [
-        await this.incidentEvent(inc.processInstanceId, 'incident.retried', inc.activityId, actor, { incidentId: id, variables: variables ?? null }),
+      this.transition(inc.processInstanceId, { kind: 'retry', executionId: inc.executionId, variables }, actor, undefined, async (trx) => [
+        await this.incidentEvent(inc.processInstanceId, 'incident.retried', inc.activityId, actor, { incidentId: id, variables: variables ?? null }, trx),
       ]),
     );
     return this.getIncident(id);

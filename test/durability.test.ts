@@ -1,0 +1,152 @@
+/** Durable timers, retries and incidents, driven by an injected clock and the scheduler by hand. */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fixture, testEngine, admin, ops, type TestEngine } from './helpers.ts';
+import { InsureflowEngine } from '../src/engine/service.ts';
+
+const HOUR = 3600_000;
+const bundle = (...names: string[]) => names.map((n) => ({ name: n, content: fixture(n) }));
+
+const timers = suite<{ t: TestEngine; reminded: Map<string, number> }>('timers');
+timers.before(async (ctx) => {
+  ctx.t = await testEngine();
+  ctx.reminded = new Map();
+  ctx.t.engine.registerHandler('remind', ({ instanceId }) => {
+    ctx.reminded.set(instanceId, (ctx.reminded.get(instanceId) ?? 0) + 1);
+    return { reminded: true };
+  });
+  await ctx.t.engine.deploy(bundle('timer.bpmn'));
+});
+timers.after(async (ctx) => ctx.t.close());
+
+timers('boundary timers become job rows with due times from the injected clock', async ({ t }) => {
+  const inst = await t.engine.startInstance('timer-test', { variables: { deadline: 'PT72H' } });
+  const jobs = (await t.engine.listJobs({ processInstanceId: inst.id })).items;
+  assert.is(jobs.length, 2);
+  const byActivity = Object.fromEntries(jobs.map((j) => [j.activityId, j]));
+  assert.is(byActivity.Timer_Reminder.dueAt, new Date(t.clock.now() + HOUR).toISOString());
+  assert.is(byActivity.Timer_Deadline.dueAt, new Date(t.clock.now() + 72 * HOUR).toISOString());
+  assert.is(await t.engine.runDueJobs(), 0, 'nothing is due yet');
+});
+
+timers('non-interrupting reminder fires once and the task stays; interrupting deadline cancels the task', async (ctx) => {
+  const { t } = ctx;
+  const inst = await t.engine.startInstance('timer-test', { variables: { deadline: 'PT72H' } });
+  t.clock.advance(HOUR + 1000);
+  assert.ok((await t.engine.runDueJobs()) >= 1);
+  assert.is(ctx.reminded.get(inst.id), 1);
+  let now = await t.engine.getInstance(inst.id);
+  assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Settle']);
+  assert.is(now.variables.reminded, true);
+  await t.engine.runDueJobs();
+  assert.is(ctx.reminded.get(inst.id), 1, 'fired once');
+  t.clock.advance(72 * HOUR);
+  await t.engine.runDueJobs();
+  now = await t.engine.getInstance(inst.id);
+  assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Escalate']);
+  const hist = await t.engine.history(inst.id);
+  assert.ok(hist.some((h) => h.type === 'task.cancelled' && h.activityId === 'Task_Settle'));
+  assert.is(hist.filter((h) => h.type === 'timer.fired').length, 2);
+  assert.is((await t.engine.listJobs({ processInstanceId: inst.id })).total, 0);
+});
+
+timers('completing the task removes its boundary timer jobs', async ({ t }) => {
+  const inst = await t.engine.startInstance('timer-test', { variables: { deadline: 'PT2S' } });
+  await t.engine.completeTask(inst.openTasks[0].id, {}, ops('a', 'adjusters'));
+  assert.is((await t.engine.getInstance(inst.id)).status, 'completed');
+  assert.is((await t.engine.listJobs({ processInstanceId: inst.id })).total, 0);
+});
+
+timers('a one-year timer fires after a year, also from a new engine (downtime)', async ({ t }) => {
+  const inst = await t.engine.startInstance('timer-test', { variables: { deadline: 'P1Y' } });
+  const deadline = (await t.engine.listJobs({ processInstanceId: inst.id })).items.find((j) => j.activityId === 'Timer_Deadline')!;
+  assert.is(Date.parse(deadline.dueAt) - t.clock.now(), 365 * 24 * HOUR);
+  const restarted = new InsureflowEngine({ db: t.tdb.db, clock: t.clock }).registerHandler('remind', () => ({}));
+  t.clock.advance(366 * 24 * HOUR);
+  await restarted.runDueJobs();
+  const now = await restarted.getInstance(inst.id);
+  assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Escalate']);
+});
+
+timers('an admin moves a waiting timer', async ({ t }) => {
+  const inst = await t.engine.startInstance('timer-test', { variables: { deadline: 'P30D' } });
+  const job = (await t.engine.listJobs({ processInstanceId: inst.id })).items.find((j) => j.activityId === 'Timer_Deadline')!;
+  const soon = new Date(t.clock.now() + 5000).toISOString();
+  const moved = await t.engine.setJobDue(job.id, soon, admin);
+  assert.is(moved.dueAt, soon);
+  t.clock.advance(6000);
+  await t.engine.runDueJobs();
+  const now = await t.engine.getInstance(inst.id);
+  assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Escalate']);
+  assert.ok((await t.engine.history(inst.id)).some((h) => h.type === 'timer.rescheduled' && h.actor === 'admin'));
+});
+
+timers.run();
+
+const retries = suite<{ t: TestEngine; calls: Map<string, number>; keys: Set<string>; failUntil: number }>('retries');
+retries.before(async (ctx) => {
+  ctx.t = await testEngine();
+  ctx.calls = new Map();
+  ctx.keys = new Set();
+  ctx.failUntil = 2;
+  ctx.t.engine.registerHandler('pay', ({ instanceId, idempotencyKey, attempt, variables }) => {
+    ctx.calls.set(instanceId, (ctx.calls.get(instanceId) ?? 0) + 1);
+    ctx.keys.add(idempotencyKey);
+    if (variables.alwaysFail) throw new Error('bank unavailable');
+    if (attempt <= ctx.failUntil) throw new Error(`bank timeout (attempt ${attempt})`);
+    return { paid: true, attempt };
+  });
+  await ctx.t.engine.deploy(bundle('retry.bpmn'));
+});
+retries.after(async (ctx) => ctx.t.close());
+
+retries('a handler failing twice then succeeding completes with three attempts in the history', async (ctx) => {
+  const { t } = ctx;
+  const inst = await t.engine.startInstance('retry-test', {});
+  assert.is((await t.engine.getInstance(inst.id)).status, 'active');
+  const job = (await t.engine.listJobs({ processInstanceId: inst.id, type: 'retry' })).items[0];
+  assert.is(Date.parse(job.dueAt) - t.clock.now(), 5 * 60_000, 'R3/PT5M back-off');
+  assert.match(job.lastError ?? '', /attempt 1/);
+  t.clock.advance(5 * 60_000);
+  await t.engine.runDueJobs();
+  t.clock.advance(5 * 60_000);
+  await t.engine.runDueJobs();
+  const done = await t.engine.getInstance(inst.id);
+  assert.is(done.status, 'completed');
+  assert.is(done.variables.attempt, 3);
+  const hist = await t.engine.history(inst.id);
+  assert.equal(hist.filter((h) => h.type.startsWith('handler.')).map((h) => `${h.type}#${h.data.attempt}`), [
+    'handler.called#1', 'handler.failed#1', 'handler.called#2', 'handler.failed#2', 'handler.called#3', 'handler.completed#3',
+  ]);
+  assert.is(ctx.calls.get(inst.id), 3);
+});
+
+retries('a handler that always fails opens an incident; retry with corrected variables completes', async (ctx) => {
+  const { t } = ctx;
+  const inst = await t.engine.startInstance('retry-test', { variables: { alwaysFail: true } });
+  for (let i = 0; i < 3; i++) {
+    t.clock.advance(5 * 60_000);
+    await t.engine.runDueJobs();
+  }
+  const stuck = await t.engine.getInstance(inst.id);
+  assert.is(stuck.status, 'incident');
+  assert.equal(stuck.activeActivities, ['Task_Pay']);
+  const incidents = await t.engine.listIncidents({ processInstanceId: inst.id });
+  assert.is(incidents.total, 1);
+  assert.is(incidents.items[0].attempts, 3);
+  assert.match(incidents.items[0].errorMessage, /bank unavailable/);
+  assert.is((await t.engine.listJobs({ processInstanceId: inst.id })).total, 0, 'no more automatic attempts');
+  const keysBefore = ctx.keys.size;
+  await t.engine.retryIncident(incidents.items[0].id, { alwaysFail: false }, admin);
+  const done = await t.engine.getInstance(inst.id);
+  assert.is(done.status, 'completed');
+  assert.is(done.variables.paid, true);
+  assert.is(ctx.keys.size, keysBefore, 'the idempotency key is the same on every attempt');
+  const resolved = await t.engine.getIncident(incidents.items[0].id);
+  assert.is(resolved.status, 'resolved');
+  const hist = await t.engine.history(inst.id);
+  assert.ok(hist.some((h) => h.type === 'incident.opened'));
+  assert.ok(hist.some((h) => h.type === 'incident.retried' && h.actor === 'admin'));
+});
+
+retries.run();
