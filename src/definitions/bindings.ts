@@ -491,3 +491,17 @@ export function calledElementOf(el: BpmnElementLike): CalledElement | null {
   }
   return null;
 }
+
+/**
+ * An `extendFn` for moddle-context-serializer that copies what bpmn-engine needs but does not read from the
+ * Camunda 8 extensions: today the called process of `<zeebe:calledElement processId="P"/>`, which otherwise
+ * leaves a call activity waiting forever. Use it when serializing:
+ * `serializer(parsed.moddleContext, TypeResolver(Elements), extendBehaviour)`. The serializer keeps the element's
+ * own properties over the returned ones, so a BPMN `calledElement` attribute still wins.
+ */
+export function extendBehaviour(behaviour: BpmnElementLike): Record<string, unknown> {
+  const b = unwrapElement(behaviour);
+  if (!b || b.$type !== 'bpmn:CallActivity' || bpmnAttr(b, 'calledElement')) return {};
+  const called = calledElementOf(b);
+  return called?.processId && !called.dynamic ? { calledElement: called.processId } : {};
+}

@@ -566,6 +566,14 @@ class Validator {
 
   private checkTimer(el: any, ed: any): void {
     const d = describeElement(el);
+    if (el.$type === 'bpmn:StartEvent' && el.$parent?.triggeredByEvent) {
+      this.add(
+        el,
+        `${d} starts an event sub-process with a timer, which the engine (bpmn-elements) never arms. ` +
+          'Use a timer boundary event on the activity instead (cancelActivity="false" for a reminder).',
+      );
+      return;
+    }
     const kinds = (['timeDuration', 'timeDate', 'timeCycle'] as const).filter((k) => ed[k]);
     if (!kinds.length) {
       this.add(el, `${d} is a timer without a time: set a duration (e.g. PT15M), a date (e.g. 2030-01-31T09:00:00Z) or a cycle (e.g. R3/PT1H).`);
@@ -600,18 +608,13 @@ class Validator {
         }
       } else if (kind === 'timeDate') {
         const status = checkIsoDateTime(value);
+        // a date-time without an offset is read as UTC (documented), never as the server's local time
         if (status === 'invalid') {
           this.add(el, `${d} has the ${label} ${q(value)}, which is not an ISO 8601 date and time (e.g. 2030-01-31T09:00:00Z).${spaces}`);
-        } else if (status === 'no-offset') {
-          this.add(
-            el,
-            `${d} has the ${label} ${q(value)} without a time zone, so it would depend on the server's clock ` +
-              `settings: add Z (UTC) or an offset such as +01:00.`,
-          );
         }
       } else {
         const m = /^R(\d*)\/(?:([^/]+)\/)?([^/]+)$/.exec(value);
-        const startOk = !m?.[2] || checkIsoDateTime(m[2]) === 'ok';
+        const startOk = !m?.[2] || checkIsoDateTime(m[2]) !== 'invalid';
         if (!m || !startOk || !isIsoDuration(m[3])) {
           this.add(
             el,

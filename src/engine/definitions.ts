@@ -12,6 +12,7 @@ import {
   userTaskSpecOf,
   retryCycleOf,
   messageSubscriptionOf,
+  extendBehaviour,
 } from '../definitions/bindings.ts';
 
 export type ActivityKind =
@@ -51,6 +52,8 @@ export interface ActivityInfo {
   signal: boolean;
   signalName: string | null;
   timer: boolean;
+  /** the raw timer value (literal or FEEL) of a timer event */
+  timerSpec: { type: 'timeDuration' | 'timeDate' | 'timeCycle'; value: string } | null;
   attachedTo: string | null;
   /** error codes caught by error boundary events attached to this activity ('*' = any) */
   catches: string[];
@@ -97,12 +100,21 @@ function kindOf(type: string): ActivityKind {
   }
 }
 
+function timerSpecOf(timerDef: any): ActivityInfo['timerSpec'] {
+  if (!timerDef) return null;
+  for (const type of ['timeDuration', 'timeDate', 'timeCycle'] as const) {
+    const body = timerDef[type]?.body;
+    if (typeof body === 'string' && body.trim()) return { type, value: body.trim() };
+  }
+  return null;
+}
+
 /** Build the runtime index from an already parsed document for one process of it. */
 export function compileDefinition(
   parsed: ParsedBpmn,
   meta: { id: string; key: string; version: number; name: string | null },
 ): CachedDefinition {
-  const sourceContext: any = serializer(parsed.moddleContext, typeResolver);
+  const sourceContext: any = serializer(parsed.moddleContext, typeResolver, extendBehaviour as any);
   const byId: Record<string, any> = parsed.moddleContext.elementsById ?? {};
   const activities = new Map<string, ActivityInfo>();
   const messageStarts = new Map<string, string>();
@@ -137,6 +149,7 @@ export function compileDefinition(
       signal: Boolean(sigDef),
       signalName: sigDef?.signalRef?.name ?? null,
       timer: Boolean(timerDef),
+      timerSpec: timerSpecOf(timerDef),
       attachedTo: el?.attachedToRef?.id ?? null,
       catches: [],
     };

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { DefinitionCache, compileDefinition, type CachedDefinition, type ActivityInfo } from './definitions.ts';
 import { evaluateFeel, feelBody, resolveValue } from './expressions.ts';
 import { FormCache, compileSchema, fieldErrors } from './forms.ts';
-import { durationMs } from './iso.ts';
+import { cycleRepeats, durationMs, timerDueAt } from './iso.ts';
 import {
   runTransition,
   type Action,
@@ -308,8 +308,55 @@ export class InsureflowEngine {
       }
     });
     for (const c of compiled) this.definitions.put(c);
+    if (compiled.some((c) => c.timerStarts.length)) await this.scheduleTimerStarts(compiled);
     for (const d of dmn) this.decisions.add(d.tables);
     return result;
+  }
+
+  /**
+   * Timer start events: one 'timer-start' job per start event of the latest version; deploying a new
+   * version replaces the jobs of the older ones (as in Camunda).
+   */
+  private async scheduleTimerStarts(defs: CachedDefinition[]): Promise<void> {
+    const now = this.clock.now();
+    await this.db.transaction(async (trx) => {
+      for (const def of defs) {
+        const older = (await trx('process_definitions').where({ key: def.key }).whereNot({ id: def.id }).select('id')).map((r: any) => r.id);
+        if (older.length) await trx('jobs').where({ type: 'timer-start' }).whereIn('definition_id', older).delete();
+        for (const activityId of def.timerStarts) {
+          const spec = def.activities.get(activityId)?.timerSpec;
+          if (!spec) continue;
+          const value = String(resolveValue(spec.value, {}));
+          const due = timerDueAt(spec.type, value, now);
+          if (due === null) continue;
+          const repeat = spec.type === 'timeCycle' ? cycleRepeats(value) : null;
+          await trx('jobs').insert({ id: randomUUID(), type: 'timer-start', process_instance_id: null, definition_id: def.id, activity_id: activityId, execution_id: `${def.id}#${activityId}`, due_at: due, payload: JSON.stringify({ timerType: spec.type, value, repeat, fired: 0 }), attempts: 0, created_at: now });
+        }
+      }
+    });
+  }
+
+  /** Fire a timer start event: start an instance and pass its start timer; a cycle schedules its next run. */
+  private async runTimerStart(job: JobRow): Promise<void> {
+    const payload = parseJson<{ timerType: string; value: string; repeat: number | null; fired: number }>(job.payload, `jobs ${job.id} payload`, { timerType: 'timeDate', value: '', repeat: null, fired: 0 });
+    const id = randomUUID();
+    await this.withLock(id, async () => {
+      await this.transition(id, { kind: 'start', variables: {} }, SYSTEM, { definitionId: job.definition_id as string, businessKey: null }, async (trx) => {
+        const fired = payload.fired + 1;
+        const more = payload.timerType === 'timeCycle' && (payload.repeat === -1 || (payload.repeat ?? 1) > fired);
+        const next = more ? timerDueAt('timeCycle', payload.value.replace(/^R\d*\/[^P/][^/]*\//, 'R/'), Number(job.due_at)) : null;
+        const n = more && next !== null
+          ? await trx('jobs').where({ id: job.id, lock_owner: this.nodeId }).update({ due_at: next, lock_owner: null, lock_expires_at: null, payload: JSON.stringify({ ...payload, fired }) })
+          : await trx('jobs').where({ id: job.id, lock_owner: this.nodeId }).delete();
+        if (n !== 1) throw new InsureflowError('CONCURRENT_MODIFICATION', `job ${job.id} was taken over by another node`);
+      });
+      const startTimer = await this.db('jobs').where({ process_instance_id: id, type: 'timer', activity_id: job.activity_id }).first();
+      if (startTimer) {
+        await this.transition(id, { kind: 'timer', executionId: startTimer.execution_id }, SYSTEM, undefined, async (trx) => {
+          await trx('jobs').where({ id: startTimer.id }).delete();
+        });
+      }
+    });
   }
 
   async listDefinitions(): Promise<ProcessDefinition[]> {
@@ -963,6 +1010,7 @@ export class InsureflowEngine {
   }
 
   private async runJob(job: JobRow): Promise<void> {
+    if (job.type === 'timer-start') return this.runTimerStart(job);
     if (!job.process_instance_id) {
       await this.db('jobs').where({ id: job.id }).delete();
       return;

@@ -64,8 +64,9 @@ function mapFastifyCode(err: any): { code: ErrorCode; status: number } | null {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { engine } = opts;
+  const givenLogger = opts.logger as any;
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(givenLogger && typeof givenLogger.info === 'function' ? { loggerInstance: givenLogger } : { logger: givenLogger ?? false }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [addFormats as any] },
   });
