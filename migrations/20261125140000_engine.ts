@@ -74,6 +74,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('status', 20).notNullable().comment('active | incident | completed | cancelled');
     t.text('state').nullable().comment('engine state JSON (null once ended)');
     t.text('variables').notNullable().comment('process variables JSON (copy for queries and display)');
+    t.text('exec_meta').notNullable().defaultTo('{"counters":{},"keys":{}}').comment('occurrence counters and idempotency keys of pending handler calls');
     t.text('active_activities').notNullable().defaultTo('[]').comment('JSON array of activity ids the instance waits in');
     t.string('started_by', 100).nullable();
     t.bigInteger('started_at').notNullable();

@@ -11,6 +11,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** scheduler poll interval (ms) */
   jobPollMs: number;
+  /** extra handler modules (paths); each exports `register(engine)` */
+  handlerModules: string[];
 }
 
 const schema = {
@@ -23,6 +25,7 @@ const schema = {
     INSUREFLOW_PROCESSES_DIR: { type: 'string', minLength: 1 },
     INSUREFLOW_ADMIN_TOKEN: { type: 'string', minLength: 16 },
     INSUREFLOW_JOB_POLL_MS: { type: 'string', pattern: '^[0-9]+$' },
+    INSUREFLOW_HANDLERS: { type: 'string', minLength: 1 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   },
 } as const;
@@ -49,5 +52,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     adminToken: relevant.INSUREFLOW_ADMIN_TOKEN ?? null,
     logLevel: (relevant.LOG_LEVEL ?? 'info') as Config['logLevel'],
     jobPollMs: Number(relevant.INSUREFLOW_JOB_POLL_MS ?? 1000),
+    handlerModules: (relevant.INSUREFLOW_HANDLERS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
   });
 }

@@ -1,6 +1,7 @@
 /** Starts the service: migrate, register handlers, bootstrap the admin, deploy processes/, serve, schedule. */
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
@@ -25,11 +26,17 @@ export async function readProcessDir(dir: string): Promise<Resource[]> {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export async function createEngine(config: Pick<Config, 'databaseUrl'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex }> {
+export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex }> {
   const db = await openDb({ url: config.databaseUrl });
   await migrate(db);
   const engine = new InsureflowEngine({ db, logger });
   registerInsuranceDomain(engine);
+  for (const mod of config.handlerModules) {
+    // an embedding team's own handlers: a module exporting register(engine)
+    const m = await import(pathToFileURL(resolve(mod)).href);
+    if (typeof m.register !== 'function') throw new Error(`INSUREFLOW_HANDLERS: ${mod} does not export register(engine)`);
+    await m.register(engine);
+  }
   return { engine, db };
 }
 

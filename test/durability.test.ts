@@ -231,3 +231,44 @@ async function rejectsCode(p: Promise<unknown>, code: string) {
   }
   assert.unreachable(`expected ${code}`);
 }
+
+const effects = suite<{ t: TestEngine; keys: string[]; sabotage: boolean }>('exactly-once effects');
+effects.before(async (ctx) => {
+  ctx.t = await testEngine();
+  ctx.keys = [];
+  ctx.sabotage = true;
+  ctx.t.engine.registerHandler('pay', async ({ instanceId, idempotencyKey }) => {
+    ctx.keys.push(idempotencyKey);
+    if (ctx.sabotage) {
+      // another writer advances the instance meanwhile: this transition must not commit
+      ctx.sabotage = false;
+      await ctx.t.tdb.db('process_instances').where({ id: instanceId }).increment('rev', 1);
+    }
+    return { paid: true };
+  });
+  await ctx.t.engine.deploy(bundle('retry.bpmn'));
+});
+effects.after(async (ctx) => ctx.t.close());
+
+effects('the instance is committed before a handler runs, and a transition done again reuses the idempotency key', async (ctx) => {
+  const { t } = ctx;
+  try {
+    await t.engine.startInstance('retry-test', { businessKey: 'PAY-1' });
+    assert.unreachable('the stale commit must fail');
+  } catch (err) {
+    assert.is((err as { code?: string }).code, 'CONCURRENT_MODIFICATION');
+  }
+  const list = await t.engine.listInstances({ businessKey: 'PAY-1' });
+  assert.is(list.total, 1, 'the instance exists although its first handler call did not commit');
+  const id = list.items[0].id;
+  assert.equal((await t.engine.getInstance(id)).activeActivities, ['Task_Pay']);
+  t.clock.advance(61_000); // the lock of the interrupted continuation expires
+  await t.engine.runDueJobs();
+  const done = await t.engine.getInstance(id);
+  assert.is(done.status, 'completed');
+  assert.is(ctx.keys.length, 2, 'the handler ran twice (at least once)');
+  assert.is(ctx.keys[0], ctx.keys[1], 'with the same idempotency key both times');
+  assert.is(ctx.keys[0], `${id}:Task_Pay:1`);
+});
+
+effects.run();

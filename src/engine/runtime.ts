@@ -98,6 +98,8 @@ export interface FailureItem {
   error: string;
   /** next attempt time, or null when attempts are exhausted (incident) */
   retryAt: number | null;
+  /** not a failure: a call parked so the instance is committed before the handler runs */
+  deferred?: boolean;
 }
 
 export interface RunInput {
@@ -109,6 +111,20 @@ export interface RunInput {
   action: Action;
   actor: string | null;
   pending: Map<string, PendingCall>;
+  /** committed execution bookkeeping (see ExecMeta) */
+  meta?: ExecMeta;
+  /** park every handler call behind an immediate job, so the instance is committed before any effect */
+  deferHandlers?: boolean;
+}
+
+/**
+ * Per-instance bookkeeping that makes idempotency keys survive a transition that is done again after a crash
+ * or a lost race: bpmn-engine gives every new activity run a random execution id, so keys are built from the
+ * committed occurrence count of the activity instead, and remembered for calls that stay pending.
+ */
+export interface ExecMeta {
+  counters: Record<string, number>;
+  keys: Record<string, string>;
 }
 
 export interface RunOutput {
@@ -125,6 +141,7 @@ export interface RunOutput {
   actionMissed: boolean;
   /** ids of the activities the instance is in after the run */
   activeActivities: string[];
+  meta: ExecMeta;
 }
 
 export interface RuntimeDeps {
@@ -243,6 +260,17 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     const pending = input.pending.get(executionId);
     const isTargeted = input.action.kind === 'retry' && input.action.executionId === executionId;
     if (pending && !isTargeted) return; // parked: waits for its retry job or an operator
+    let idempotencyKey = meta.keys[executionId];
+    if (!idempotencyKey) {
+      const n = (meta.counters[activity.id] ?? 0) + 1;
+      meta.counters[activity.id] = n;
+      idempotencyKey = meta.keys[executionId] = `${input.instanceId}:${activity.id}:${n}`;
+    }
+    if (input.deferHandlers && !info.decision) {
+      // park behind a job due now: the caller commits the instance first, then runs the job
+      failures.push({ executionId, activityId: activity.id, handler: info.handler as string, attempt: 0, error: '', retryAt: clock.now(), deferred: true });
+      return;
+    }
     const variables = Object.freeze(clone({ ...activity.environment.variables }));
 
     if (info.decision) {
@@ -276,7 +304,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       executionId,
       attempt,
       variables,
-      idempotencyKey: `${input.instanceId}:${activity.id}:${executionId}`,
+      idempotencyKey,
       signal: controller.signal,
     };
     let timer: NodeJS.Timeout | undefined;
@@ -326,6 +354,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     }
   }
 
+  const meta: ExecMeta = clone(input.meta ?? { counters: {}, keys: {} });
   const listener = new EventEmitter();
   const entered = new Set<string>();
   const isReplay = (api: any) => Boolean(api?.fields?.redelivered || api?.content?.isRecovered || api?.content?.isResumed);
@@ -484,6 +513,10 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     events,
     actionMissed,
     activeActivities: ended ? [] : [...new Set<string>(execution.getPostponed().map((a: any) => a.id as string))],
+    meta: {
+      counters: meta.counters,
+      keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),
+    },
   };
 
   async function stable() {

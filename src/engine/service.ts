@@ -356,6 +356,7 @@ export class InsureflowEngine {
           await trx('jobs').where({ id: startTimer.id }).delete();
         });
       }
+      await this.continueDeferred(id);
     });
   }
 
@@ -451,8 +452,27 @@ export class InsureflowEngine {
     const startForm = await this.latestForm(this.db, `${key}.start`);
     if (startForm) this.validateForm(startForm.id, startForm.schema, variables, `start variables of "${key}"`);
     const id = randomUUID();
-    await this.withLock(id, () => this.transition(id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null }));
+    await this.withLock(id, async () => {
+      await this.transition(id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null });
+      await this.continueDeferred(id);
+    });
     return this.getInstance(id);
+  }
+
+  /**
+   * Run, right away and under the caller's lock, the handler calls a start transition parked behind jobs
+   * (the instance is committed before any handler effect). If this process dies first, the scheduler runs them.
+   */
+  private async continueDeferred(instanceId: string): Promise<void> {
+    for (let guard = 0; guard < 1000; guard++) {
+      const job: JobRow | undefined = await this.db('jobs').where({ process_instance_id: instanceId, type: 'retry', attempts: 0 }).whereNull('lock_owner').orderBy('created_at').first();
+      if (!job) return;
+      const n = await this.db('jobs').where({ id: job.id }).whereNull('lock_owner').update({ lock_owner: this.nodeId, lock_expires_at: this.clock.now() + this.jobLockMs });
+      if (n !== 1) return;
+      await this.transition(instanceId, { kind: 'retry', executionId: job.execution_id }, SYSTEM, undefined, async (trx) => {
+        await trx('jobs').where({ id: job.id, lock_owner: this.nodeId }).delete();
+      });
+    }
   }
 
   private async pendingCalls(trx: Trx, instanceId: string): Promise<Map<string, PendingCall>> {
@@ -500,7 +520,17 @@ export class InsureflowEngine {
     try {
       out = await runTransition(
         { clock: this.clock, handlers: this.handlers, decisions: this.decisionEvaluator(), logger: this.logger },
-        { instanceId, businessKey, definition: def, state, action, actor: actor.name, pending },
+        {
+          instanceId,
+          businessKey,
+          definition: def,
+          state,
+          action,
+          actor: actor.name,
+          pending,
+          meta: row ? parseJson(row.exec_meta, `process_instances ${instanceId} exec_meta`, undefined) : undefined,
+          deferHandlers: action.kind === 'start',
+        },
       );
     } catch (err) {
       const e = err as any;
@@ -544,6 +574,10 @@ export class InsureflowEngine {
       // handler failures: retry jobs or incidents
       for (const f of out.failures) {
         await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: f.executionId }).delete();
+        if (f.deferred) {
+          await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: f.activityId, execution_id: f.executionId, due_at: f.retryAt ?? now, payload: JSON.stringify({ handler: f.handler, deferred: true }), attempts: 0, created_at: now });
+          continue;
+        }
         if (f.retryAt !== null) {
           await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: f.activityId, execution_id: f.executionId, due_at: f.retryAt, payload: JSON.stringify({ handler: f.handler }), attempts: f.attempt, last_error: f.error.slice(0, 4000), created_at: now });
         } else if (!incidentExecs.has(f.executionId)) {
@@ -571,6 +605,7 @@ export class InsureflowEngine {
         state: ended ? null : JSON.stringify(out.state),
         variables: JSON.stringify(out.variables),
         active_activities: JSON.stringify(out.activeActivities),
+        exec_meta: JSON.stringify(out.meta),
         updated_at: now,
         ended_at: ended ? now : null,
       };
@@ -918,6 +953,7 @@ export class InsureflowEngine {
       await this.transition(id, { kind: 'start', variables: m.variables ?? {} }, actor, { definitionId: defId, businessKey: m.businessKey ?? null });
       const sub = await this.db('subscriptions').where({ process_instance_id: id, activity_id: activityId }).first();
       if (sub) await this.transition(id, { kind: 'signal', executionId: sub.execution_id, variables: m.variables ?? {}, event: 'message.received', data: { message: m.name, variables: m.variables ?? {} } }, actor);
+      await this.continueDeferred(id);
     });
     return id;
   }

@@ -59,6 +59,7 @@ export interface InstanceRow {
   status: string;
   state: string | null;
   variables: string;
+  exec_meta: string;
   started_by: string | null;
   started_at: number;
   ended_at: number | null;

@@ -1,0 +1,679 @@
+/**
+ * Repositories of the insurance domain (tables of migrations/20261125150000_insurance.ts): every SQL statement
+ * the claims, sales and product-development handlers need. Rows are snake_case; the domain objects returned are
+ * camelCase with numbers as numbers (PostgreSQL returns decimals as strings), booleans as booleans and JSON
+ * parsed here, with the record in any parse error.
+ */
+import type { Knex } from 'knex';
+import { parseJson } from './store.ts';
+
+export type Db = Knex | Knex.Transaction;
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : v === true || v === 1 || v === '1' || v === 't');
+const json = (v: unknown) => JSON.stringify(v ?? null);
+
+// ------------------------------------------------------------------------------------------------ domain types
+
+export interface Customer {
+  id: string;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  creditGrade: string | null;
+  createdAt: number;
+}
+
+export interface Policy {
+  policyNo: string;
+  customerId: string;
+  productCode: string;
+  productVersion: number | null;
+  status: string;
+  startDate: string;
+  endDate: string;
+  sumInsured: number;
+  deductible: number;
+  coinsurance: number;
+  perils: string[];
+  premium: number;
+  coverChangedAt: number | null;
+  quoteNo: string | null;
+  schedule: Record<string, unknown>;
+  processInstanceId: string | null;
+}
+
+export interface Claim {
+  claimNo: string;
+  processInstanceId: string;
+  policyNo: string;
+  customerId: string | null;
+  channel: string;
+  lossDate: string;
+  reportedAt: number;
+  peril: string;
+  description: string | null;
+  claimedAmount: number;
+  approvedAmount: number | null;
+  assessedLoss: number | null;
+  payout: number | null;
+  status: string;
+  stage: string;
+  classification: string | null;
+  fraudScore: number | null;
+  fraudLevel: string | null;
+  fraudIndicators: string[] | null;
+  surveyReport: Record<string, unknown> | null;
+  surveyCompletedAt: number | null;
+  documents: Record<string, unknown> | null;
+  slaDeadline: number | null;
+  slaBreached: boolean;
+  slaBreachedAt: number | null;
+  slaMet: boolean | null;
+  rejectionCode: string | null;
+  rejectionReason: string | null;
+  paidAt: number | null;
+  closedAt: number | null;
+  cycleTimeMs: number | null;
+  analysis: Record<string, unknown> | null;
+  updatedAt: number;
+}
+
+export interface Payment {
+  id: number;
+  idempotencyKey: string;
+  direction: 'payout' | 'premium';
+  claimNo: string | null;
+  policyNo: string | null;
+  quoteNo: string | null;
+  amount: number;
+  currency: string;
+  counterparty: string | null;
+  status: 'pending' | 'completed';
+  reference: string | null;
+  createdAt: number;
+  completedAt: number | null;
+}
+
+export interface Notification {
+  id: number;
+  messageKey: string;
+  channel: string;
+  recipient: string | null;
+  topic: string;
+  subject: string;
+  body: string;
+  payload: Record<string, unknown>;
+  businessRef: string | null;
+  status: string;
+  processInstanceId: string | null;
+  createdAt: number;
+}
+
+export interface Product {
+  productCode: string;
+  version: number;
+  name: string;
+  line: string | null;
+  baseRate: number | null;
+  parameters: Record<string, unknown>;
+  status: string;
+  launchedAt: number | null;
+  processInstanceId: string | null;
+}
+
+export interface Quote {
+  quoteNo: string;
+  processInstanceId: string;
+  customerId: string | null;
+  productCode: string;
+  productVersion: number;
+  sumInsured: number;
+  baseRate: number;
+  riskFactor: number;
+  creditFactor: number;
+  discountPercent: number;
+  grossPremium: number;
+  netPremium: number;
+  riskProfile: Record<string, unknown>;
+  coverStart: string | null;
+  status: string;
+  offeredAt: number | null;
+  expiresAt: number | null;
+}
+
+// ------------------------------------------------------------------------------------------------ mappers
+
+function toCustomer(r: any): Customer {
+  return { id: r.id, name: r.name, email: r.email, phone: r.phone, creditGrade: r.credit_grade, createdAt: Number(r.created_at) };
+}
+
+function toPolicy(r: any): Policy {
+  const what = `policies ${r.policy_no}`;
+  return {
+    policyNo: r.policy_no,
+    customerId: r.customer_id,
+    productCode: r.product_code,
+    productVersion: num(r.product_version),
+    status: r.status,
+    startDate: r.start_date,
+    endDate: r.end_date,
+    sumInsured: Number(r.sum_insured),
+    deductible: Number(r.deductible ?? 0),
+    coinsurance: Number(r.coinsurance),
+    perils: parseJson<string[]>(r.perils, `${what} perils`, []),
+    premium: Number(r.premium ?? 0),
+    coverChangedAt: num(r.cover_changed_at),
+    quoteNo: r.quote_no,
+    schedule: parseJson(r.schedule, `${what} schedule`, {}),
+    processInstanceId: r.process_instance_id,
+  };
+}
+
+function toClaim(r: any): Claim {
+  const what = `claims ${r.claim_no}`;
+  return {
+    claimNo: r.claim_no,
+    processInstanceId: r.process_instance_id,
+    policyNo: r.policy_no,
+    customerId: r.customer_id,
+    channel: r.channel,
+    lossDate: r.loss_date,
+    reportedAt: Number(r.reported_at),
+    peril: r.peril,
+    description: r.description,
+    claimedAmount: Number(r.claimed_amount),
+    approvedAmount: num(r.approved_amount),
+    assessedLoss: num(r.assessed_loss),
+    payout: num(r.payout),
+    status: r.status,
+    stage: r.stage,
+    classification: r.classification,
+    fraudScore: num(r.fraud_score),
+    fraudLevel: r.fraud_level,
+    fraudIndicators: parseJson(r.fraud_indicators, `${what} fraud_indicators`, null),
+    surveyReport: parseJson(r.survey_report, `${what} survey_report`, null),
+    surveyCompletedAt: num(r.survey_completed_at),
+    documents: parseJson(r.documents, `${what} documents`, null),
+    slaDeadline: num(r.sla_deadline),
+    slaBreached: bool(r.sla_breached) ?? false,
+    slaBreachedAt: num(r.sla_breached_at),
+    slaMet: bool(r.sla_met),
+    rejectionCode: r.rejection_code,
+    rejectionReason: r.rejection_reason,
+    paidAt: num(r.paid_at),
+    closedAt: num(r.closed_at),
+    cycleTimeMs: num(r.cycle_time_ms),
+    analysis: parseJson(r.analysis, `${what} analysis`, null),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toPayment(r: any): Payment {
+  return {
+    id: Number(r.id),
+    idempotencyKey: r.idempotency_key,
+    direction: r.direction,
+    claimNo: r.claim_no,
+    policyNo: r.policy_no,
+    quoteNo: r.quote_no,
+    amount: Number(r.amount),
+    currency: r.currency,
+    counterparty: r.counterparty,
+    status: r.status,
+    reference: r.reference,
+    createdAt: Number(r.created_at),
+    completedAt: num(r.completed_at),
+  };
+}
+
+function toNotification(r: any): Notification {
+  return {
+    id: Number(r.id),
+    messageKey: r.message_key,
+    channel: r.channel,
+    recipient: r.recipient,
+    topic: r.topic,
+    subject: r.subject,
+    body: r.body,
+    payload: parseJson(r.payload, `outbox ${r.message_key} payload`, {}),
+    businessRef: r.business_ref,
+    status: r.status,
+    processInstanceId: r.process_instance_id,
+    createdAt: Number(r.created_at),
+  };
+}
+
+function toProduct(r: any): Product {
+  return {
+    productCode: r.product_code,
+    version: Number(r.version),
+    name: r.name,
+    line: r.line,
+    baseRate: num(r.base_rate),
+    parameters: parseJson(r.parameters, `product_catalogue ${r.product_code} v${r.version} parameters`, {}),
+    status: r.status,
+    launchedAt: num(r.launched_at),
+    processInstanceId: r.process_instance_id,
+  };
+}
+
+function toQuote(r: any): Quote {
+  return {
+    quoteNo: r.quote_no,
+    processInstanceId: r.process_instance_id,
+    customerId: r.customer_id,
+    productCode: r.product_code,
+    productVersion: Number(r.product_version),
+    sumInsured: Number(r.sum_insured),
+    baseRate: Number(r.base_rate),
+    riskFactor: Number(r.risk_factor),
+    creditFactor: Number(r.credit_factor),
+    discountPercent: Number(r.discount_percent),
+    grossPremium: Number(r.gross_premium),
+    netPremium: Number(r.net_premium),
+    riskProfile: parseJson(r.risk_profile, `quotes ${r.quote_no} risk_profile`, {}),
+    coverStart: r.cover_start,
+    status: r.status,
+    offeredAt: num(r.offered_at),
+    expiresAt: num(r.expires_at),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ inputs
+
+export interface NewClaim {
+  claimNo: string;
+  processInstanceId: string;
+  policyNo: string;
+  channel: string;
+  lossDate: string;
+  reportedAt: number;
+  peril: string;
+  description: string | null;
+  claimedAmount: number;
+}
+
+export type ClaimPatch = Partial<Omit<Claim, 'claimNo' | 'processInstanceId' | 'reportedAt'>>;
+
+const CLAIM_COLUMNS: Record<string, string> = {
+  policyNo: 'policy_no',
+  customerId: 'customer_id',
+  channel: 'channel',
+  lossDate: 'loss_date',
+  peril: 'peril',
+  description: 'description',
+  claimedAmount: 'claimed_amount',
+  approvedAmount: 'approved_amount',
+  assessedLoss: 'assessed_loss',
+  payout: 'payout',
+  status: 'status',
+  stage: 'stage',
+  classification: 'classification',
+  fraudScore: 'fraud_score',
+  fraudLevel: 'fraud_level',
+  fraudIndicators: 'fraud_indicators',
+  surveyReport: 'survey_report',
+  surveyCompletedAt: 'survey_completed_at',
+  documents: 'documents',
+  slaDeadline: 'sla_deadline',
+  slaBreached: 'sla_breached',
+  slaBreachedAt: 'sla_breached_at',
+  slaMet: 'sla_met',
+  rejectionCode: 'rejection_code',
+  rejectionReason: 'rejection_reason',
+  paidAt: 'paid_at',
+  closedAt: 'closed_at',
+  cycleTimeMs: 'cycle_time_ms',
+  analysis: 'analysis',
+  updatedAt: 'updated_at',
+};
+const CLAIM_JSON = new Set(['fraudIndicators', 'surveyReport', 'documents', 'analysis']);
+
+export interface NewNotification {
+  messageKey: string;
+  channel: 'email' | 'sms' | 'internal';
+  recipient: string | null;
+  topic: string;
+  subject: string;
+  body: string;
+  payload?: Record<string, unknown>;
+  businessRef?: string | null;
+  processInstanceId?: string | null;
+}
+
+export interface NewPayment {
+  idempotencyKey: string;
+  direction: 'payout' | 'premium';
+  claimNo?: string | null;
+  policyNo?: string | null;
+  quoteNo?: string | null;
+  amount: number;
+  currency?: string;
+  counterparty?: string | null;
+  processInstanceId?: string | null;
+}
+
+// ------------------------------------------------------------------------------------------------ the store
+
+export class InsuranceStore {
+  constructor(
+    readonly db: Knex,
+    private readonly now: () => number,
+  ) {}
+
+  /** The next number of a sequence (claim, policy, quote, customer); gaps are possible, duplicates are not. */
+  async nextNumber(name: 'claim' | 'policy' | 'quote' | 'customer'): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      const n = await trx('insurance_sequences').where({ name }).increment('value', 1);
+      if (!n) throw new Error(`sequence ${name} is missing (run the migrations)`);
+      const row = await trx('insurance_sequences').where({ name }).first('value');
+      return Number(row.value);
+    });
+  }
+
+  // customers
+  async customer(id: string): Promise<Customer | null> {
+    const r = await this.db('customers').where({ id }).first();
+    return r ? toCustomer(r) : null;
+  }
+
+  async insertCustomer(c: Omit<Customer, 'createdAt'>, db: Db = this.db): Promise<void> {
+    await db('customers').insert({ id: c.id, name: c.name, email: c.email, phone: c.phone, credit_grade: c.creditGrade, created_at: this.now() }).onConflict('id').ignore();
+  }
+
+  // policies
+  async policy(policyNo: string): Promise<Policy | null> {
+    const r = await this.db('policies').where({ policy_no: policyNo }).first();
+    return r ? toPolicy(r) : null;
+  }
+
+  async policyByQuote(quoteNo: string): Promise<Policy | null> {
+    const r = await this.db('policies').where({ quote_no: quoteNo }).first();
+    return r ? toPolicy(r) : null;
+  }
+
+  async insertPolicy(p: Policy, db: Db = this.db): Promise<void> {
+    const now = this.now();
+    await db('policies')
+      .insert({
+        policy_no: p.policyNo,
+        customer_id: p.customerId,
+        product_code: p.productCode,
+        product_version: p.productVersion,
+        status: p.status,
+        start_date: p.startDate,
+        end_date: p.endDate,
+        sum_insured: p.sumInsured,
+        deductible: p.deductible,
+        coinsurance: p.coinsurance,
+        perils: json(p.perils),
+        premium: p.premium,
+        cover_changed_at: p.coverChangedAt,
+        quote_no: p.quoteNo,
+        schedule: json(p.schedule),
+        process_instance_id: p.processInstanceId,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict('policy_no')
+      .ignore();
+  }
+
+  async setPolicyStatus(policyNo: string, status: string): Promise<void> {
+    await this.db('policies').where({ policy_no: policyNo }).update({ status, updated_at: this.now() });
+  }
+
+  // claims
+  async claim(claimNo: string): Promise<Claim | null> {
+    const r = await this.db('claims').where({ claim_no: claimNo }).first();
+    return r ? toClaim(r) : null;
+  }
+
+  async claimOfInstance(processInstanceId: string): Promise<Claim | null> {
+    const r = await this.db('claims').where({ process_instance_id: processInstanceId }).first();
+    return r ? toClaim(r) : null;
+  }
+
+  /** Inserts the claim unless this instance already registered one (a retried handler); returns the stored claim. */
+  async registerClaim(c: NewClaim): Promise<Claim> {
+    await this.db('claims')
+      .insert({
+        claim_no: c.claimNo,
+        process_instance_id: c.processInstanceId,
+        policy_no: c.policyNo,
+        channel: c.channel,
+        loss_date: c.lossDate,
+        reported_at: c.reportedAt,
+        peril: c.peril,
+        description: c.description,
+        claimed_amount: c.claimedAmount,
+        status: 'open',
+        stage: 'reported',
+        sla_breached: false,
+        updated_at: this.now(),
+      })
+      .onConflict('process_instance_id')
+      .ignore();
+    return (await this.claimOfInstance(c.processInstanceId)) as Claim;
+  }
+
+  async claimNumberTaken(claimNo: string): Promise<boolean> {
+    return Boolean(await this.db('claims').where({ claim_no: claimNo }).first('id'));
+  }
+
+  async updateClaim(claimNo: string, patch: ClaimPatch): Promise<Claim> {
+    const row: Record<string, unknown> = { updated_at: this.now() };
+    for (const [k, v] of Object.entries(patch)) {
+      const col = CLAIM_COLUMNS[k];
+      if (!col || v === undefined) continue;
+      row[col] = CLAIM_JSON.has(k) ? (v === null ? null : json(v)) : v;
+    }
+    await this.db('claims').where({ claim_no: claimNo }).update(row);
+    const c = await this.claim(claimNo);
+    if (!c) throw new Error(`claim ${claimNo} was not found`);
+    return c;
+  }
+
+  /** Claims on a policy with a loss in the 12 months before `lossDate` (inclusive), other than `exceptClaimNo`. */
+  async claimsInYearBefore(policyNo: string, lossDate: string, exceptClaimNo: string): Promise<number> {
+    const from = new Date(Date.parse(`${lossDate}T00:00:00Z`) - 365 * 86_400_000).toISOString().slice(0, 10);
+    const r = await this.db('claims')
+      .where({ policy_no: policyNo })
+      .andWhere('loss_date', '>=', from)
+      .andWhere('loss_date', '<=', lossDate)
+      .andWhereNot({ claim_no: exceptClaimNo })
+      .count({ n: '*' })
+      .first();
+    return Number((r as any)?.n ?? 0);
+  }
+
+  // payments ledger
+  /**
+   * Writes a ledger row once: a second call with the same idempotency key (a retry) or, for payouts, for the same
+   * claim (a second path to payment) inserts nothing. Returns the row that is in the ledger.
+   */
+  async recordPayment(p: NewPayment): Promise<Payment> {
+    await this.db('payments')
+      .insert({
+        idempotency_key: p.idempotencyKey,
+        direction: p.direction,
+        claim_no: p.direction === 'payout' ? (p.claimNo ?? null) : null,
+        policy_no: p.policyNo ?? null,
+        quote_no: p.quoteNo ?? null,
+        amount: p.amount,
+        currency: p.currency ?? 'CNY',
+        counterparty: p.counterparty ?? null,
+        status: 'pending',
+        process_instance_id: p.processInstanceId ?? null,
+        created_at: this.now(),
+      })
+      .onConflict()
+      .ignore();
+    let r = await this.db('payments').where({ idempotency_key: p.idempotencyKey }).first();
+    if (!r && p.direction === 'payout' && p.claimNo) r = await this.db('payments').where({ claim_no: p.claimNo }).first();
+    if (!r) throw new Error(`payment ${p.idempotencyKey} could not be recorded`);
+    return toPayment(r);
+  }
+
+  async completePayment(id: number, reference: string): Promise<Payment> {
+    await this.db('payments').where({ id, status: 'pending' }).update({ status: 'completed', reference, completed_at: this.now() });
+    return toPayment(await this.db('payments').where({ id }).first());
+  }
+
+  async payments(filter: { claimNo?: string; quoteNo?: string }): Promise<Payment[]> {
+    let q = this.db('payments');
+    if (filter.claimNo) q = q.where({ claim_no: filter.claimNo });
+    if (filter.quoteNo) q = q.where({ quote_no: filter.quoteNo });
+    return (await q.orderBy('id')).map(toPayment);
+  }
+
+  // outbox
+  /** Queues a notification once per message key; returns the stored one. */
+  async notify(n: NewNotification): Promise<Notification> {
+    await this.db('outbox')
+      .insert({
+        message_key: n.messageKey,
+        channel: n.channel,
+        recipient: n.recipient,
+        topic: n.topic,
+        subject: n.subject,
+        body: n.body,
+        payload: json(n.payload ?? {}),
+        business_ref: n.businessRef ?? null,
+        status: 'pending',
+        process_instance_id: n.processInstanceId ?? null,
+        created_at: this.now(),
+      })
+      .onConflict('message_key')
+      .ignore();
+    return toNotification(await this.db('outbox').where({ message_key: n.messageKey }).first());
+  }
+
+  async notifications(filter: { businessRef?: string; topic?: string }): Promise<Notification[]> {
+    let q = this.db('outbox');
+    if (filter.businessRef) q = q.where({ business_ref: filter.businessRef });
+    if (filter.topic) q = q.where({ topic: filter.topic });
+    return (await q.orderBy('id')).map(toNotification);
+  }
+
+  // product catalogue
+  async launchedProduct(productCode: string): Promise<Product | null> {
+    const r = await this.db('product_catalogue').where({ product_code: productCode, status: 'launched' }).orderBy('version', 'desc').first();
+    return r ? toProduct(r) : null;
+  }
+
+  async productVersion(productCode: string, version: number): Promise<Product | null> {
+    const r = await this.db('product_catalogue').where({ product_code: productCode, version }).first();
+    return r ? toProduct(r) : null;
+  }
+
+  async productDraftOf(processInstanceId: string): Promise<Product | null> {
+    const r = await this.db('product_catalogue').where({ process_instance_id: processInstanceId }).orderBy('version', 'desc').first();
+    return r ? toProduct(r) : null;
+  }
+
+  /** The draft this instance works on (created at its first design), updated with the latest design. */
+  async saveProductDraft(p: { productCode: string; name: string; line: string | null; parameters: Record<string, unknown>; processInstanceId: string }): Promise<Product> {
+    const now = this.now();
+    const existing = await this.productDraftOf(p.processInstanceId);
+    if (existing) {
+      await this.db('product_catalogue')
+        .where({ product_code: existing.productCode, version: existing.version })
+        .update({ name: p.name, line: p.line, parameters: json(p.parameters), updated_at: now });
+      return (await this.productVersion(existing.productCode, existing.version)) as Product;
+    }
+    return this.db.transaction(async (trx) => {
+      const last = await trx('product_catalogue').where({ product_code: p.productCode }).max({ v: 'version' }).first();
+      const version = Number((last as any)?.v ?? 0) + 1;
+      await trx('product_catalogue').insert({
+        product_code: p.productCode,
+        version,
+        name: p.name,
+        line: p.line,
+        base_rate: null,
+        parameters: json(p.parameters),
+        status: 'draft',
+        launched_at: null,
+        process_instance_id: p.processInstanceId,
+        created_at: now,
+        updated_at: now,
+      });
+      return toProduct(await trx('product_catalogue').where({ product_code: p.productCode, version }).first());
+    });
+  }
+
+  async setProductPricing(productCode: string, version: number, baseRate: number, pricing: Record<string, unknown>): Promise<Product> {
+    const current = (await this.productVersion(productCode, version)) as Product;
+    await this.db('product_catalogue')
+      .where({ product_code: productCode, version })
+      .update({ base_rate: baseRate, parameters: json({ ...current.parameters, pricing }), updated_at: this.now() });
+    return (await this.productVersion(productCode, version)) as Product;
+  }
+
+  /** Publishes a version: it becomes the launched one and earlier launched versions are superseded. Idempotent. */
+  async launchProduct(productCode: string, version: number): Promise<Product> {
+    const now = this.now();
+    await this.db.transaction(async (trx) => {
+      const row = await trx('product_catalogue').where({ product_code: productCode, version }).first('status');
+      if (row?.status === 'launched') return;
+      await trx('product_catalogue').where({ product_code: productCode, status: 'launched' }).update({ status: 'superseded', updated_at: now });
+      await trx('product_catalogue').where({ product_code: productCode, version }).update({ status: 'launched', launched_at: now, updated_at: now });
+    });
+    return (await this.productVersion(productCode, version)) as Product;
+  }
+
+  /** Inserts a launched product version directly (demo seed). */
+  async seedProduct(p: Omit<Product, 'launchedAt' | 'processInstanceId'>): Promise<void> {
+    const now = this.now();
+    await this.db('product_catalogue')
+      .insert({ product_code: p.productCode, version: p.version, name: p.name, line: p.line, base_rate: p.baseRate, parameters: json(p.parameters), status: p.status, launched_at: p.status === 'launched' ? now : null, process_instance_id: null, created_at: now, updated_at: now })
+      .onConflict(['product_code', 'version'])
+      .ignore();
+  }
+
+  // quotes
+  async quote(quoteNo: string): Promise<Quote | null> {
+    const r = await this.db('quotes').where({ quote_no: quoteNo }).first();
+    return r ? toQuote(r) : null;
+  }
+
+  async quoteOfInstance(processInstanceId: string): Promise<Quote | null> {
+    const r = await this.db('quotes').where({ process_instance_id: processInstanceId }).first();
+    return r ? toQuote(r) : null;
+  }
+
+  /** One quote per sales instance: created at the first pricing, re-priced afterwards. */
+  async saveQuote(q: Omit<Quote, 'status' | 'offeredAt' | 'expiresAt'> & { status?: string }): Promise<Quote> {
+    const now = this.now();
+    const values = {
+      customer_id: q.customerId,
+      product_code: q.productCode,
+      product_version: q.productVersion,
+      sum_insured: q.sumInsured,
+      base_rate: q.baseRate,
+      risk_factor: q.riskFactor,
+      credit_factor: q.creditFactor,
+      discount_percent: q.discountPercent,
+      gross_premium: q.grossPremium,
+      net_premium: q.netPremium,
+      risk_profile: json(q.riskProfile),
+      cover_start: q.coverStart,
+      status: q.status ?? 'draft',
+      updated_at: now,
+    };
+    const existing = await this.quoteOfInstance(q.processInstanceId);
+    if (existing) await this.db('quotes').where({ quote_no: existing.quoteNo }).update(values);
+    else await this.db('quotes').insert({ quote_no: q.quoteNo, process_instance_id: q.processInstanceId, ...values, created_at: now }).onConflict('process_instance_id').ignore();
+    return (await this.quoteOfInstance(q.processInstanceId)) as Quote;
+  }
+
+  async updateQuote(quoteNo: string, patch: { status?: string; offeredAt?: number; expiresAt?: number }): Promise<Quote> {
+    const row: Record<string, unknown> = { updated_at: this.now() };
+    if (patch.status !== undefined) row.status = patch.status;
+    if (patch.offeredAt !== undefined) row.offered_at = patch.offeredAt;
+    if (patch.expiresAt !== undefined) row.expires_at = patch.expiresAt;
+    await this.db('quotes').where({ quote_no: quoteNo }).update(row);
+    return (await this.quote(quoteNo)) as Quote;
+  }
+}
