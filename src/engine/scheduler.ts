@@ -3,9 +3,7 @@
  * second engine process on the same file is refused at start-up (one writer); on PostgreSQL nodes share.
  */
 import { hostname } from 'node:os';
-import type { InsureflowEngine } from './service.ts';
-
-export const HEARTBEAT_STALE_MS = 15_000;
+import { HEARTBEAT_STALE_MS, type InsureflowEngine } from './service.ts';
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -17,6 +15,10 @@ export class Scheduler {
   async register(): Promise<void> {
     const db = this.engine.db;
     const now = Date.now();
+    // nodes of this host whose process is gone are dead for sure: forget them so their job locks free up now
+    const sameHost = await db('engine_nodes').where({ host: hostname() }).whereNot({ id: this.engine.nodeId });
+    const dead = sameHost.filter((o: any) => !isAlive(Number(o.pid)));
+    if (dead.length) await db('engine_nodes').whereIn('id', dead.map((o: any) => o.id)).delete();
     if (this.engine.dialect === 'sqlite') {
       const others = await db('engine_nodes').whereNot({ id: this.engine.nodeId }).where('heartbeat_at', '>', now - HEARTBEAT_STALE_MS);
       const alive = others.filter((o: any) => o.host !== hostname() || isAlive(Number(o.pid)));

@@ -47,6 +47,9 @@ import {
 } from '../persistence/store.ts';
 import { SYSTEM, UserStore, type Actor } from '../persistence/users.ts';
 
+/** a node whose heartbeat is older than this is considered dead (its job locks can be taken over) */
+export const HEARTBEAT_STALE_MS = 15_000;
+
 export interface Logger {
   info(obj: unknown, msg?: string): void;
   warn(obj: unknown, msg?: string): void;
@@ -1020,9 +1023,16 @@ export class InsureflowEngine {
     if (this.closing) return 0;
     const now = this.clock.now();
     const acquired: JobRow[] = await this.db.transaction(async (trx) => {
+      // a lock is free when it expired, or when its node stopped beating (crashed); our own locks are ours
+      const liveNodes = trx('engine_nodes').where('heartbeat_at', '>', Date.now() - HEARTBEAT_STALE_MS).select('id');
       let q = trx('jobs')
         .where('due_at', '<=', now)
-        .andWhere((w) => w.whereNull('lock_owner').orWhere('lock_expires_at', '<', now))
+        .andWhere((w) =>
+          w
+            .whereNull('lock_owner')
+            .orWhere('lock_expires_at', '<', now)
+            .orWhere((x) => x.whereNot('lock_owner', this.nodeId).whereNotIn('lock_owner', liveNodes)),
+        )
         .orderBy('due_at')
         .limit(limit);
       if (this.dialect === 'postgres') q = q.forUpdate().skipLocked();

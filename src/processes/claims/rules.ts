@@ -223,3 +223,113 @@ export function claimNumber(seq: number, date: Date): string {
   const ymd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
   return `CLM-${ymd}-${String(seq).padStart(6, '0')}`;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Assessment, rejection reasons, SLA and closure figures (used by the claims handlers)
+
+/** An adjuster may approve payouts up to this amount alone; above it a claims supervisor approves. */
+export const ADJUSTER_AUTHORITY_LIMIT = 20_000;
+/** Missing documents: the customer is reminded after 7 days, the request lapses after 14. */
+export const DOCUMENTS_REMINDER_AFTER = 'P7D';
+export const DOCUMENTS_DEADLINE_AFTER = 'P14D';
+
+/**
+ * The loss retained for the payout: the lowest of what the customer claimed, what the adjuster approved
+ * (partial approval) and what the surveyor estimated on site. Missing values are ignored.
+ */
+export function assessedLoss({ claimedAmount, approvedAmount, surveyedLoss }: { claimedAmount: number; approvedAmount?: number | null; surveyedLoss?: number | null }): number {
+  assertNumber('claimedAmount', claimedAmount);
+  const values = [claimedAmount];
+  if (approvedAmount !== undefined && approvedAmount !== null) values.push(assertNumber('approvedAmount', approvedAmount));
+  if (surveyedLoss !== undefined && surveyedLoss !== null) values.push(assertNumber('surveyedLoss', surveyedLoss));
+  return roundTo(Math.min(...values), 2);
+}
+
+export type RejectionCode =
+  | CoverageReason
+  | 'POLICY_NOT_FOUND'
+  | 'INVALID_LOSS_DATE'
+  | 'FRAUD_CONFIRMED'
+  | 'REJECTED_ON_REVIEW'
+  | 'REJECTED_BY_SUPERVISOR';
+
+export interface Rejection {
+  code: RejectionCode;
+  /** the sentence sent to the customer */
+  reason: string;
+}
+
+const COVERAGE_TEXT: Record<string, string> = {
+  POLICY_NOT_FOUND: 'we could not find the policy number you gave us',
+  INVALID_LOSS_DATE: 'the date of loss is after the date the claim was reported',
+  POLICY_NOT_ACTIVE: 'the policy was not in force',
+  LOSS_OUTSIDE_PERIOD: 'the loss happened outside the period of cover',
+  PERIL_NOT_COVERED: 'the policy does not cover this kind of loss',
+  NO_SUM_INSURED: 'the policy has no sum insured for this cover',
+};
+
+/** The customer-facing wording of a coverage refusal. */
+export function coverageRejection(code: CoverageReason | 'POLICY_NOT_FOUND' | 'INVALID_LOSS_DATE'): Rejection {
+  return { code, reason: `Your claim cannot be accepted because ${COVERAGE_TEXT[code] ?? 'the policy does not cover it'}.` };
+}
+
+/**
+ * Why a claim was rejected, from the process variables of whichever step rejected it: a coverage refusal (set
+ * by the policy check), a fraud finding, a supervisor's refusal, or the adjuster's rejection. Null when nothing
+ * in the variables says the claim was rejected.
+ */
+export function rejectionOf(v: Record<string, unknown>): Rejection | null {
+  const text = (x: unknown) => (typeof x === 'string' && x.trim() ? x.trim() : null);
+  if (typeof v.rejectionCode === 'string' && v.rejectionCode && text(v.rejectionReason)) {
+    return { code: v.rejectionCode as RejectionCode, reason: text(v.rejectionReason)! };
+  }
+  if (v.investigationOutcome === 'fraud-confirmed') {
+    return { code: 'FRAUD_CONFIRMED', reason: text(v.rejectionReason) ?? 'Our investigation found that the claim does not reflect a genuine insured loss.' };
+  }
+  if (v.supervisorDecision === 'reject') {
+    return { code: 'REJECTED_BY_SUPERVISOR', reason: text(v.rejectionReason) ?? 'The claim was not approved at the final approval stage.' };
+  }
+  if (v.reviewDecision === 'reject') {
+    return { code: 'REJECTED_ON_REVIEW', reason: text(v.rejectionReason) ?? 'The claims adjuster could not accept the claim.' };
+  }
+  return null;
+}
+
+/** An ISO 8601 duration (whole seconds, at least 0) from `from` to `to`, for timers computed by a handler. */
+export function durationUntil(from: number, to: number): string {
+  if (!Number.isFinite(from) || !Number.isFinite(to)) throw new RangeError('from and to must be epoch milliseconds');
+  return `PT${Math.max(0, Math.ceil((to - from) / 1000))}S`;
+}
+
+export interface ClosureFigures {
+  /** report to closure, in hours (2 decimals) */
+  cycleTimeHours: number;
+  /** paid before the settlement deadline and never escalated; null for claims that were not paid */
+  slaMet: boolean | null;
+  /** loss-ratio inputs: incurred (payout) over earned premium */
+  incurred: number;
+  earnedPremium: number;
+  /** incurred / earned premium (4 decimals); null without premium */
+  lossRatio: number | null;
+}
+
+/** What the claim contributes to the loss-ratio, cycle-time and SLA analyses when it is closed. */
+export function closureFigures(c: { reportedAt: number; closedAt: number; payout: number | null; paidAt: number | null; slaDeadline: number | null; slaBreached: boolean; premium: number | null }): ClosureFigures {
+  if (c.closedAt < c.reportedAt) throw new RangeError('closedAt is before reportedAt');
+  const incurred = c.payout ?? 0;
+  assertNumber('payout', incurred);
+  const earnedPremium = c.premium ?? 0;
+  const slaMet = c.paidAt === null ? null : !c.slaBreached && (c.slaDeadline === null || c.paidAt <= c.slaDeadline);
+  return {
+    cycleTimeHours: roundTo((c.closedAt - c.reportedAt) / 3_600_000, 2),
+    slaMet,
+    incurred,
+    earnedPremium,
+    lossRatio: earnedPremium > 0 ? roundTo(incurred / earnedPremium, 4) : null,
+  };
+}
+
+/** Claim numbers as claimNumber() makes them. */
+export function isClaimNumber(text: unknown): text is string {
+  return typeof text === 'string' && /^CLM-\d{8}-\d{6,}$/.test(text);
+}
