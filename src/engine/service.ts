@@ -501,6 +501,26 @@ export class InsureflowEngine {
     create?: { definitionId: string; businessKey: string | null },
     inTx?: (trx: Knex.Transaction, out: RunOutput) => Promise<NewEvent[] | void>,
   ): Promise<RunOutput> {
+    // another node may advance the same instance meanwhile (a timer while a task is completed): the loser
+    // re-reads and runs its transition again; handlers see the same idempotency keys the second time
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transitionOnce(instanceId, action, actor, create, inTx);
+      } catch (err) {
+        if (create || attempt >= 4 || !(err instanceof InsureflowError) || err.code !== 'CONCURRENT_MODIFICATION') throw err;
+        this.logger.warn({ instanceId, attempt }, 'instance changed by another writer; running the transition again');
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  private async transitionOnce(
+    instanceId: string,
+    action: Action,
+    actor: Actor,
+    create?: { definitionId: string; businessKey: string | null },
+    inTx?: (trx: Knex.Transaction, out: RunOutput) => Promise<NewEvent[] | void>,
+  ): Promise<RunOutput> {
     let row: InstanceRow | undefined;
     let def: CachedDefinition;
     let pending = new Map<string, PendingCall>();

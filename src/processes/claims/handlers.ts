@@ -1,0 +1,382 @@
+/**
+ * Handlers of processes/claims.bpmn: thin adapters between the diagram, the pure rules (rules.ts) and the
+ * insurance tables. Business refusals are BpmnErrors the diagram routes; everything else is a technical failure
+ * the engine retries. Every write is idempotent (the engine may call a handler again after a crash or a retry):
+ * the claim row is keyed by the instance, the payout by the idempotency key and the claim, notifications by
+ * their message key.
+ */
+import type { Knex } from 'knex';
+import type { Clock } from '../../engine/clock.ts';
+import type { Handler, HandlerContext } from '../../engine/runtime.ts';
+import { BpmnError } from '../../errors.ts';
+import { InsuranceStore, type Claim, type Policy } from '../../persistence/insurance.ts';
+import {
+  ADJUSTER_AUTHORITY_LIMIT,
+  DOCUMENTS_DEADLINE_AFTER,
+  DOCUMENTS_REMINDER_AFTER,
+  aggregateFraudScore,
+  assessedLoss,
+  claimNumber,
+  closureFigures,
+  computePayout,
+  coverageRejection,
+  durationUntil,
+  fraudInputs,
+  isClaimNumber,
+  policyCoversLoss,
+  rejectionOf,
+  requiresSupervisorApproval,
+  settlementDeadline,
+  type FraudIndicator,
+} from './rules.ts';
+import { durationMs } from '../../engine/iso.ts';
+
+/** The bank or payment provider. It must honour the idempotency key: the same key never moves money twice. */
+export interface PaymentGateway {
+  transfer(req: { idempotencyKey: string; amount: number; currency: string; payee: string | null; reference: string }): Promise<{ reference: string }>;
+}
+
+/** The default gateway books the payout in the ledger only (a relay to the bank reads completed payouts). */
+export const ledgerOnlyGateway: PaymentGateway = {
+  async transfer(req) {
+    return { reference: `LEDGER-${req.reference}` };
+  },
+};
+
+export interface ClaimDeps {
+  db: Knex;
+  clock: Clock;
+  payments?: PaymentGateway;
+  /** payouts above this need a claims supervisor (default ADJUSTER_AUTHORITY_LIMIT) */
+  adjusterAuthorityLimit?: number;
+  /** the settlement SLA in hours after the survey (default 72) */
+  settlementHours?: number;
+  documentsReminderAfter?: string;
+  documentsDeadlineAfter?: string;
+}
+
+export const CLAIM_HANDLERS = [
+  'claims.register',
+  'claims.verifyPolicy',
+  'claims.scoreFraud',
+  'claims.assessAutomatically',
+  'claims.requestDocuments',
+  'claims.remindDocuments',
+  'claims.fileDocuments',
+  'claims.markDocumentsOverdue',
+  'claims.startSettlementClock',
+  'claims.adjudicate',
+  'claims.pay',
+  'claims.recordSlaBreach',
+  'claims.notifyPayment',
+  'claims.notifyRejection',
+  'claims.close',
+] as const;
+
+export type ClaimHandlerName = (typeof CLAIM_HANDLERS)[number];
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const day = (ms: number) => iso(ms).slice(0, 10);
+const money = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
+const numberOr = (v: unknown, fallback: number | null = null): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+
+export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, Handler> {
+  const now = () => deps.clock.now();
+  const store = new InsuranceStore(deps.db, now);
+  const gateway = deps.payments ?? ledgerOnlyGateway;
+  const authorityLimit = deps.adjusterAuthorityLimit ?? ADJUSTER_AUTHORITY_LIMIT;
+  const settlementHours = deps.settlementHours ?? 72;
+  const reminderAfter = deps.documentsReminderAfter ?? DOCUMENTS_REMINDER_AFTER;
+  const deadlineAfter = deps.documentsDeadlineAfter ?? DOCUMENTS_DEADLINE_AFTER;
+
+  async function claimOf(ctx: HandlerContext): Promise<Claim> {
+    const c = await store.claimOfInstance(ctx.instanceId);
+    if (!c) throw new Error(`instance ${ctx.instanceId} has no registered claim`);
+    return c;
+  }
+
+  async function policyOf(c: Claim): Promise<Policy | null> {
+    return store.policy(c.policyNo);
+  }
+
+  /** Where to write to the customer: the policyholder's e-mail, else the contact given at the report. */
+  async function customerAddress(c: Claim, v: Readonly<Record<string, unknown>>): Promise<string | null> {
+    const customer = c.customerId ? await store.customer(c.customerId) : null;
+    return customer?.email ?? str(v.contactEmail) ?? str(v.contactPhone);
+  }
+
+  async function tellCustomer(ctx: HandlerContext, c: Claim, key: string, topic: string, subject: string, body: string, payload: Record<string, unknown> = {}) {
+    const recipient = await customerAddress(c, ctx.variables);
+    return store.notify({ messageKey: key, channel: recipient?.includes('@') ? 'email' : 'sms', recipient, topic, subject, body, payload: { claimNo: c.claimNo, ...payload }, businessRef: c.claimNo, processInstanceId: ctx.instanceId });
+  }
+
+  return {
+    /** Numbers the claim (the FNOL API passes its number as business key) and records the first notice of loss. */
+    async 'claims.register'(ctx) {
+      const v = ctx.variables;
+      let claim = await store.claimOfInstance(ctx.instanceId);
+      if (!claim) {
+        const reportedAt = now();
+        const claimNo = isClaimNumber(ctx.businessKey) && !(await store.claimNumberTaken(ctx.businessKey)) ? ctx.businessKey : claimNumber(await store.nextNumber('claim'), new Date(reportedAt));
+        claim = await store.registerClaim({
+          claimNo,
+          processInstanceId: ctx.instanceId,
+          policyNo: String(v.policyNo),
+          channel: String(v.channel),
+          lossDate: String(v.lossDate),
+          reportedAt,
+          peril: String(v.peril),
+          description: str(v.description),
+          claimedAmount: Number(v.claimedAmount),
+        });
+      }
+      return {
+        claimNo: claim.claimNo,
+        reportedAt: iso(claim.reportedAt),
+        reportDate: day(claim.reportedAt),
+        injuries: v.injuries === true,
+        thirdPartyInvolved: v.thirdPartyInvolved === true,
+      };
+    },
+
+    /** Policy in force on the loss date, peril covered, sum insured; a refusal is the CLAIM_NOT_COVERED error. */
+    async 'claims.verifyPolicy'(ctx) {
+      const claim = await claimOf(ctx);
+      const refuse = async (code: Parameters<typeof coverageRejection>[0]) => {
+        const r = coverageRejection(code);
+        throw new BpmnError('CLAIM_NOT_COVERED', r.reason, { rejectionCode: r.code, rejectionReason: r.reason });
+      };
+      const policy = await policyOf(claim);
+      if (!policy) return refuse('POLICY_NOT_FOUND');
+      const reportDate = day(claim.reportedAt);
+      if (claim.lossDate > reportDate) return refuse('INVALID_LOSS_DATE');
+      const coverage = policyCoversLoss({ policy, lossDate: claim.lossDate, peril: claim.peril });
+      if (!coverage.covered) return refuse(coverage.reason!);
+      const claimsLast12Months = await store.claimsInYearBefore(policy.policyNo, claim.lossDate, claim.claimNo);
+      const facts = fraudInputs({
+        lossDate: claim.lossDate,
+        reportDate,
+        policyStart: policy.startDate,
+        claimsLast12Months,
+        claimedAmount: claim.claimedAmount,
+        sumInsured: policy.sumInsured,
+        coverChangedAt: policy.coverChangedAt === null ? null : new Date(policy.coverChangedAt),
+      });
+      await store.updateClaim(claim.claimNo, { customerId: policy.customerId, stage: 'verified' });
+      return {
+        policyVerified: true,
+        customerId: policy.customerId,
+        productCode: policy.productCode,
+        sumInsured: policy.sumInsured,
+        deductible: policy.deductible,
+        coinsurance: policy.coinsurance,
+        ...facts,
+      };
+    },
+
+    /** Turns the FraudIndicators decision into a score and level; stores the screening result. */
+    async 'claims.scoreFraud'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const score = aggregateFraudScore(v.fraudIndicators as FraudIndicator[] | null);
+      const classification = (v.classification ?? {}) as { complexity?: string; autoApprovalLimit?: number; surveyRequired?: boolean };
+      const complexity = classification.complexity === 'simple' ? 'simple' : 'complex';
+      await store.updateClaim(claim.claimNo, { classification: complexity, fraudScore: score.score, fraudLevel: score.level, fraudIndicators: score.indicators, stage: 'screened' });
+      return {
+        fraudScore: score.score,
+        fraudLevel: score.level,
+        fraudFlags: score.indicators,
+        complexity,
+        autoApprovalLimit: numberOr(classification.autoApprovalLimit, 0),
+        surveyRequired: classification.surveyRequired === true,
+      };
+    },
+
+    /** Simple claims: the payout the claim would get, approved without a person when within the automatic limit. */
+    async 'claims.assessAutomatically'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const { payout } = computePayout({ lossAmount: claim.claimedAmount, deductible: Number(v.deductible), sumInsured: Number(v.sumInsured), coinsurance: Number(v.coinsurance) });
+      const limit = numberOr(v.autoApprovalLimit, 0)!;
+      const autoApproved = limit > 0 && !requiresSupervisorApproval(payout, limit);
+      await store.updateClaim(claim.claimNo, { stage: autoApproved ? 'approved' : 'review' });
+      return { autoApproved, estimatedPayout: payout, approvedBy: autoApproved ? 'automatic' : null };
+    },
+
+    /** Asks the customer for the documents the adjuster listed, with a deadline; the reminder and deadline timers use the durations returned. */
+    async 'claims.requestDocuments'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const missing = Array.isArray(v.missingDocuments) ? (v.missingDocuments as unknown[]).map(String) : [];
+      const dueAt = now() + (durationMs(deadlineAfter, new Date(now())) ?? 14 * 86_400_000);
+      await tellCustomer(
+        ctx,
+        claim,
+        `${ctx.idempotencyKey}:documents-requested`,
+        'claim-documents-requested',
+        `Claim ${claim.claimNo}: documents needed`,
+        `To continue with your claim ${claim.claimNo} we need: ${missing.join('; ')}. Please send them by ${day(dueAt)}.`,
+        { missingDocuments: missing, dueAt: iso(dueAt) },
+      );
+      await store.updateClaim(claim.claimNo, { stage: 'documents', documents: { ...(claim.documents ?? {}), requested: missing, requestedAt: iso(now()), dueAt: iso(dueAt) } });
+      return { documentsStatus: 'requested', documentsDueAt: iso(dueAt), documentsReminderAfter: reminderAfter, documentsDeadlineAfter: deadlineAfter };
+    },
+
+    async 'claims.remindDocuments'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const missing = Array.isArray(v.missingDocuments) ? (v.missingDocuments as unknown[]).map(String) : [];
+      await tellCustomer(
+        ctx,
+        claim,
+        `${ctx.idempotencyKey}:documents-reminder`,
+        'claim-documents-reminder',
+        `Reminder: claim ${claim.claimNo} is waiting for documents`,
+        `We are still waiting for: ${missing.join('; ')}. Without them by ${String(v.documentsDueAt ?? '').slice(0, 10)} we will decide on the information we have.`,
+        { missingDocuments: missing },
+      );
+      return { documentsReminderSent: true };
+    },
+
+    async 'claims.fileDocuments'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const received = Array.isArray(v.receivedDocuments) ? (v.receivedDocuments as unknown[]).map(String) : [];
+      await store.updateClaim(claim.claimNo, { stage: 'review', documents: { ...(claim.documents ?? {}), received, receivedAt: iso(now()) } });
+      return { documentsStatus: 'received' };
+    },
+
+    async 'claims.markDocumentsOverdue'(ctx) {
+      const claim = await claimOf(ctx);
+      await store.updateClaim(claim.claimNo, { stage: 'review', documents: { ...(claim.documents ?? {}), overdueAt: iso(now()) } });
+      return { documentsStatus: 'overdue' };
+    },
+
+    /** Starts the 72-hour clock (from the survey, or from the approval when no survey was needed). */
+    async 'claims.startSettlementClock'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const start = now();
+      const deadline = settlementDeadline(new Date(start), settlementHours).getTime();
+      const surveyed = typeof v.surveyLossEstimate === 'number';
+      await store.updateClaim(claim.claimNo, {
+        stage: 'settlement',
+        slaDeadline: deadline,
+        ...(v.reviewDecision === 'partial' && typeof v.approvedAmount === 'number' ? { approvedAmount: v.approvedAmount } : {}),
+        ...(surveyed
+          ? {
+              surveyCompletedAt: start,
+              surveyReport: { lossEstimate: v.surveyLossEstimate, surveyDate: v.surveyDate ?? null, findings: v.surveyFindings ?? null, causeOfLoss: v.surveyCauseOfLoss ?? null, photoRefs: v.surveyPhotoRefs ?? [] },
+            }
+          : {}),
+      });
+      return { slaDeadline: iso(deadline), slaTimer: durationUntil(start, deadline), settlementStartedAt: iso(start) };
+    },
+
+    /** payout = (assessed loss - deductible), capped at the sum insured, times coinsurance; flags supervisor approval. */
+    async 'claims.adjudicate'(ctx) {
+      const v = ctx.variables;
+      const claim = await claimOf(ctx);
+      const loss = assessedLoss({
+        claimedAmount: claim.claimedAmount,
+        approvedAmount: v.reviewDecision === 'partial' ? numberOr(v.approvedAmount) : null,
+        surveyedLoss: numberOr(v.surveyLossEstimate),
+      });
+      const { payout, cappedAtSumInsured } = computePayout({ lossAmount: loss, deductible: Number(v.deductible), sumInsured: Number(v.sumInsured), coinsurance: Number(v.coinsurance) });
+      const supervisorApprovalRequired = requiresSupervisorApproval(payout, authorityLimit);
+      await store.updateClaim(claim.claimNo, { assessedLoss: loss, payout, stage: supervisorApprovalRequired ? 'approval' : 'payment' });
+      return { assessedLoss: loss, payout, cappedAtSumInsured, authorityLimit, supervisorApprovalRequired };
+    },
+
+    /**
+     * Pays through the ledger: the row is written once (idempotency key; one payout per claim), the transfer
+     * is made only while the row is pending, with the row's own key, so a retry never pays twice.
+     */
+    async 'claims.pay'(ctx) {
+      const claim = await claimOf(ctx);
+      const payout = claim.payout ?? 0;
+      if (payout <= 0) {
+        await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
+        return { paidAmount: 0, paymentReference: null, paidAt: iso(now()) };
+      }
+      let payment = await store.recordPayment({
+        idempotencyKey: ctx.idempotencyKey,
+        direction: 'payout',
+        claimNo: claim.claimNo,
+        policyNo: claim.policyNo,
+        amount: payout,
+        counterparty: claim.customerId,
+        processInstanceId: ctx.instanceId,
+      });
+      if (payment.status !== 'completed') {
+        const { reference } = await gateway.transfer({ idempotencyKey: payment.idempotencyKey, amount: payment.amount, currency: payment.currency, payee: payment.counterparty, reference: claim.claimNo });
+        payment = await store.completePayment(payment.id, reference);
+      }
+      await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: payment.completedAt ?? now() });
+      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(payment.completedAt ?? now()) };
+    },
+
+    /** The 72 hours passed before payment: record the breach and alert the claims supervisors. */
+    async 'claims.recordSlaBreach'(ctx) {
+      const claim = await claimOf(ctx);
+      const at = claim.slaBreachedAt ?? now();
+      await store.updateClaim(claim.claimNo, { slaBreached: true, slaBreachedAt: at });
+      await store.notify({
+        messageKey: `${claim.claimNo}:sla-breached`,
+        channel: 'internal',
+        recipient: 'claims-supervisors',
+        topic: 'claim-sla-breached',
+        subject: `Claim ${claim.claimNo} missed its 72-hour settlement deadline`,
+        body: `Claim ${claim.claimNo} was due to be paid by ${claim.slaDeadline ? iso(claim.slaDeadline) : 'its deadline'} and is still in settlement (stage: ${claim.stage}).`,
+        payload: { claimNo: claim.claimNo, slaDeadline: claim.slaDeadline ? iso(claim.slaDeadline) : null, stage: claim.stage },
+        businessRef: claim.claimNo,
+        processInstanceId: ctx.instanceId,
+      });
+      return { slaBreached: true, slaBreachedAt: iso(at) };
+    },
+
+    async 'claims.notifyPayment'(ctx) {
+      const claim = await claimOf(ctx);
+      const amount = claim.payout ?? 0;
+      await tellCustomer(
+        ctx,
+        claim,
+        `${claim.claimNo}:paid`,
+        'claim-paid',
+        `Claim ${claim.claimNo} has been paid`,
+        amount > 0
+          ? `We have paid ${money(amount)} CNY for your claim ${claim.claimNo} (assessed loss ${money(claim.assessedLoss ?? amount)}, after your deductible and the terms of your policy).`
+          : `Your claim ${claim.claimNo} is accepted, but the assessed loss does not exceed your deductible, so there is nothing to pay.`,
+        { payout: amount, assessedLoss: claim.assessedLoss },
+      );
+      return { customerNotified: true };
+    },
+
+    /** Every rejection ends here: the reason, whichever step gave it, goes to the customer. */
+    async 'claims.notifyRejection'(ctx) {
+      const claim = await claimOf(ctx);
+      const rejection = rejectionOf(ctx.variables) ?? { code: 'REJECTED_ON_REVIEW' as const, reason: 'The claim could not be accepted.' };
+      await store.updateClaim(claim.claimNo, { status: 'rejected', stage: 'rejected', rejectionCode: rejection.code, rejectionReason: rejection.reason });
+      await tellCustomer(ctx, claim, `${claim.claimNo}:rejected`, 'claim-rejected', `Decision on claim ${claim.claimNo}`, `${rejection.reason} If you disagree, reply to this message or call customer service to ask for a review.`, { rejectionCode: rejection.code });
+      return { rejectionCode: rejection.code, rejectionReason: rejection.reason, customerNotified: true };
+    },
+
+    /** Closure with the analysis data: loss-ratio inputs, cycle time, SLA met. */
+    async 'claims.close'(ctx) {
+      const claim = await claimOf(ctx);
+      const policy = await policyOf(claim);
+      const closedAt = claim.closedAt ?? now();
+      const figures = closureFigures({ reportedAt: claim.reportedAt, closedAt, payout: claim.status === 'rejected' ? 0 : claim.payout, paidAt: claim.paidAt, slaDeadline: claim.slaDeadline, slaBreached: claim.slaBreached, premium: policy?.premium ?? null });
+      await store.updateClaim(claim.claimNo, {
+        status: claim.status === 'rejected' ? 'rejected' : 'closed',
+        stage: 'closed',
+        closedAt,
+        cycleTimeMs: closedAt - claim.reportedAt,
+        slaMet: figures.slaMet,
+        analysis: { ...figures, channel: claim.channel, peril: claim.peril, classification: claim.classification, fraudScore: claim.fraudScore, productCode: policy?.productCode ?? null, outcome: claim.status === 'rejected' ? 'rejected' : 'paid' },
+      });
+      return { claimClosed: true, cycleTimeHours: figures.cycleTimeHours, slaMet: figures.slaMet };
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Claim endpoints for customer service: report a loss (FNOL, any channel), record documents the customer sent,
+ * and the progress enquiry. Registered under /api by domainRoutes. Ops users need the customer-service group.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { InsureflowEngine } from '../../engine/service.ts';
+import { InsureflowError } from '../../errors.ts';
+import { InsuranceStore, type Claim } from '../../persistence/insurance.ts';
+import type { Actor } from '../../persistence/users.ts';
+import { claimNumber } from './rules.ts';
+import { claimStatusView } from './status.ts';
+
+export const CUSTOMER_SERVICE_GROUP = 'customer-service';
+export const DOCUMENTS_MESSAGE = 'claim-documents-received';
+
+function requireCustomerService(actor: Actor): void {
+  if (actor.roles.includes('admin')) return;
+  if (!actor.groups.includes(CUSTOMER_SERVICE_GROUP)) {
+    throw new InsureflowError('FORBIDDEN', `claims are handled by the ${CUSTOMER_SERVICE_GROUP} group; ${actor.name} is not a member`);
+  }
+}
+
+const claimNoParams = {
+  type: 'object',
+  required: ['claimNo'],
+  properties: { claimNo: { type: 'string', pattern: '^CLM-[0-9]{8}-[0-9]{6,}$', description: 'claim number, e.g. CLM-20260105-000001' } },
+};
+
+const statusSchema = {
+  type: 'object',
+  properties: {
+    claimNo: { type: 'string' },
+    policyNo: { type: 'string' },
+    status: { type: 'string', description: 'open | rejected | paid | closed' },
+    stage: { type: 'string' },
+    stageLabel: { type: 'string' },
+    nextStep: { type: 'string' },
+    reportedAt: { type: 'string' },
+    slaDeadline: { type: ['string', 'null'], description: 'pay-by time: 72 hours after the survey (or the approval)' },
+    slaBreached: { type: 'boolean' },
+    payout: { type: ['number', 'null'] },
+    paidAt: { type: ['string', 'null'] },
+    rejectionReason: { type: ['string', 'null'] },
+    closedAt: { type: ['string', 'null'] },
+  },
+};
+
+const errors = {
+  400: { $ref: 'Error#' },
+  401: { $ref: 'Error#' },
+  403: { $ref: 'Error#' },
+  404: { $ref: 'Error#' },
+  409: { $ref: 'Error#' },
+};
+
+export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
+  const store = new InsuranceStore(engine.db, () => engine.clock.now());
+
+  async function claimOrFail(claimNo: string): Promise<Claim> {
+    const claim = await store.claim(claimNo);
+    if (!claim) throw new InsureflowError('NOT_FOUND', `claim ${JSON.stringify(claimNo)} was not found`);
+    return claim;
+  }
+
+  async function statusOf(claim: Claim) {
+    const inst = await engine.getInstance(claim.processInstanceId);
+    const waitingIn = [...inst.openTasks.map((t) => t.activityId), ...inst.activeActivities];
+    return claimStatusView(claim, waitingIn);
+  }
+
+  app.post(
+    '/claims',
+    {
+      config: { roles: ['admin', 'ops'] },
+      schema: {
+        tags: ['claims'],
+        summary: 'Report a loss (first notice of loss) from any channel; the body is the claims start form',
+        body: { type: 'object', additionalProperties: true },
+        response: { 201: { type: 'object', properties: { claimNo: { type: 'string' }, processInstanceId: { type: 'string' }, claim: statusSchema } }, 422: { $ref: 'Error#' }, ...errors },
+      },
+    },
+    async (req, reply) => {
+      requireCustomerService(req.actor);
+      const variables = req.body as Record<string, unknown>;
+      const claimNo = claimNumber(await store.nextNumber('claim'), new Date(engine.clock.now()));
+      const inst = await engine.startInstance('claims', { businessKey: claimNo, variables }, req.actor);
+      const claim = await store.claimOfInstance(inst.id);
+      if (!claim) throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);
+      reply.status(201);
+      return { claimNo: claim.claimNo, processInstanceId: inst.id, claim: await statusOf(claim) };
+    },
+  );
+
+  app.get(
+    '/claims/:claimNo/status',
+    {
+      config: { roles: ['admin', 'ops'] },
+      schema: { tags: ['claims'], summary: 'Claim progress: stage, what happens next, settlement deadline', params: claimNoParams, response: { 200: statusSchema, ...errors } },
+    },
+    async (req) => {
+      requireCustomerService(req.actor);
+      return statusOf(await claimOrFail((req.params as { claimNo: string }).claimNo));
+    },
+  );
+
+  app.post(
+    '/claims/:claimNo/documents',
+    {
+      config: { roles: ['admin', 'ops'] },
+      schema: {
+        tags: ['claims'],
+        summary: 'Record the documents the customer sent (delivers the claim-documents-received message)',
+        params: claimNoParams,
+        body: {
+          type: 'object',
+          required: ['documents'],
+          additionalProperties: false,
+          properties: {
+            documents: { type: 'array', minItems: 1, maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 300 }, description: 'names or references of the documents received' },
+            note: { type: 'string', maxLength: 2000 },
+          },
+        },
+        response: { 200: statusSchema, ...errors },
+      },
+    },
+    async (req) => {
+      requireCustomerService(req.actor);
+      const claim = await claimOrFail((req.params as { claimNo: string }).claimNo);
+      const body = req.body as { documents: string[]; note?: string };
+      await engine.correlateMessage({ name: DOCUMENTS_MESSAGE, processInstanceId: claim.processInstanceId, variables: { receivedDocuments: body.documents, documentsNote: body.note ?? null } }, req.actor);
+      return statusOf(await claimOrFail(claim.claimNo));
+    },
+  );
+}
