@@ -57,6 +57,17 @@ timers('completing the task removes its boundary timer jobs', async ({ t }) => {
   assert.is((await t.engine.listJobs({ processInstanceId: inst.id })).total, 0);
 });
 
+timers('a boundary timer job is removed when its task completes and the instance goes on', async ({ t }) => {
+  await t.engine.deploy(bundle('timer-continue.bpmn'));
+  const inst = await t.engine.startInstance('timer-continue-test', {});
+  assert.is((await t.engine.listJobs({ processInstanceId: inst.id })).total, 1);
+  await t.engine.completeTask(inst.openTasks[0].id, {}, ops('a', 'adjusters'));
+  const now = await t.engine.getInstance(inst.id);
+  assert.equal(now.activeActivities, ['Task_Followup']);
+  assert.is((await t.engine.listJobs({ processInstanceId: inst.id })).total, 0);
+  assert.ok((await t.engine.history(inst.id)).some((h) => h.type === 'timer.cancelled'));
+});
+
 timers('a one-year timer fires after a year, also from a new engine (downtime)', async ({ t }) => {
   const inst = await t.engine.startInstance('timer-test', { variables: { deadline: 'P1Y' } });
   const deadline = (await t.engine.listJobs({ processInstanceId: inst.id })).items.find((j) => j.activityId === 'Timer_Deadline')!;

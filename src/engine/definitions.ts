@@ -57,6 +57,8 @@ export interface ActivityInfo {
   attachedTo: string | null;
   /** error codes caught by error boundary events attached to this activity ('*' = any) */
   catches: string[];
+  /** camunda:asyncBefore: the transition commits before the handler runs (a transaction boundary) */
+  asyncBefore: boolean;
 }
 
 export interface CachedDefinition {
@@ -152,6 +154,7 @@ export function compileDefinition(
       timerSpec: timerSpecOf(timerDef),
       attachedTo: el?.attachedToRef?.id ?? null,
       catches: [],
+      asyncBefore: Boolean(el && (el.asyncBefore || el.async || el.get?.('camunda:asyncBefore') === true)),
     };
     activities.set(a.id, info);
     if (kind === 'startEvent') {

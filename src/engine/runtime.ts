@@ -113,8 +113,6 @@ export interface RunInput {
   pending: Map<string, PendingCall>;
   /** committed execution bookkeeping (see ExecMeta) */
   meta?: ExecMeta;
-  /** park every handler call behind an immediate job, so the instance is committed before any effect */
-  deferHandlers?: boolean;
 }
 
 /**
@@ -247,11 +245,20 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     };
   };
 
+  /**
+   * Task outputs become process variables. Activities inside an embedded sub-process have a scope of their
+   * own; the output is written there (for the sub-process's gateways) and to the process scope as well.
+   */
   function mergeVariables(activity: any, vars: Variables) {
-    const target = activity.environment.variables;
-    for (const [k, v] of Object.entries(vars)) {
-      if (k.startsWith('_')) continue;
-      target[k] = clone(v);
+    const targets = new Set<Record<string, unknown>>([activity.environment.variables]);
+    for (const d of (engine as any).execution?.definitions ?? []) {
+      for (const p of d.getRunningProcesses?.() ?? []) if (p.environment?.variables) targets.add(p.environment.variables);
+    }
+    for (const target of targets) {
+      for (const [k, v] of Object.entries(vars)) {
+        if (k.startsWith('_')) continue;
+        target[k] = clone(v);
+      }
     }
   }
 
@@ -266,8 +273,8 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       meta.counters[activity.id] = n;
       idempotencyKey = meta.keys[executionId] = `${input.instanceId}:${activity.id}:${n}`;
     }
-    if (input.deferHandlers && !info.decision) {
-      // park behind a job due now: the caller commits the instance first, then runs the job
+    if (info.asyncBefore && !info.decision && !isTargeted) {
+      // camunda:asyncBefore: park behind a job due now; the caller commits first, then runs the job
       failures.push({ executionId, activityId: activity.id, handler: info.handler as string, attempt: 0, error: '', retryAt: clock.now(), deferred: true });
       return;
     }
@@ -377,6 +384,8 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
   });
   listener.on('activity.leave', (api: any) => {
     for (const [execId, w] of waits) if (w.activityId === api.id && execId.startsWith(api.id)) waits.delete(execId);
+    // a timer event that left (fired, or discarded with the activity it was attached to) has no job any more
+    for (const [execId, t] of timers) if (t.activityId === api.id) timers.delete(execId);
   });
   listener.on('activity.discard', (api: any) => {
     if (!entered.has(api.executionId) && !waits.has(api.executionId)) return; // a path not taken
@@ -512,7 +521,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     settled,
     events,
     actionMissed,
-    activeActivities: ended ? [] : [...new Set<string>(execution.getPostponed().map((a: any) => a.id as string))],
+    activeActivities: ended ? [] : [...new Set<string>(execution.getPostponed().map((a: any) => a.id as string))].filter((id) => def.activities.has(id)),
     meta: {
       counters: meta.counters,
       keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),

@@ -456,17 +456,18 @@ export class InsureflowEngine {
     if (startForm) this.validateForm(startForm.id, startForm.schema, variables, `start variables of "${key}"`);
     const id = randomUUID();
     await this.withLock(id, async () => {
-      await this.transition(id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null });
-      await this.continueDeferred(id);
+      const out = await this.transition(id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null });
+      await this.continueDeferred(id, out);
     });
     return this.getInstance(id);
   }
 
   /**
-   * Run, right away and under the caller's lock, the handler calls a start transition parked behind jobs
-   * (the instance is committed before any handler effect). If this process dies first, the scheduler runs them.
+   * Run, right away and under the caller's lock, the handler calls parked behind jobs by camunda:asyncBefore
+   * (committed before any effect). If this process dies first, the scheduler runs them.
    */
-  private async continueDeferred(instanceId: string): Promise<void> {
+  private async continueDeferred(instanceId: string, after?: RunOutput): Promise<void> {
+    if (after && !after.failures.some((f) => f.deferred)) return;
     for (let guard = 0; guard < 1000; guard++) {
       const job: JobRow | undefined = await this.db('jobs').where({ process_instance_id: instanceId, type: 'retry', attempts: 0 }).whereNull('lock_owner').orderBy('created_at').first();
       if (!job) return;
@@ -533,8 +534,11 @@ export class InsureflowEngine {
         throw new InsureflowError('INSTANCE_NOT_ACTIVE', `process instance ${instanceId} is ${row.status}`);
       }
       def = await this.compiled(row.definition_id);
-      pending = await this.pendingCalls(this.db, instanceId);
     }
+    const prevMeta: CommitMeta | undefined = row ? parseJson<CommitMeta | undefined>(row.exec_meta, `process_instances ${instanceId} exec_meta`, undefined) : undefined;
+    // handler calls still pending always keep their idempotency key in the meta: no key, no pending call
+    const hasPending = !create && (!prevMeta || Object.keys(prevMeta.keys ?? {}).length > 0);
+    if (hasPending) pending = await this.pendingCalls(this.db, instanceId);
     if (!this.decisionsLoaded) await this.loadDecisions();
     let state = row?.state ? parseJson<any>(row.state, `process_instances ${instanceId} state`, null) : null;
     if (action.kind === 'retry' && action.variables && state) state = withVariables(state, action.variables);
@@ -551,8 +555,7 @@ export class InsureflowEngine {
           action,
           actor: actor.name,
           pending,
-          meta: row ? parseJson(row.exec_meta, `process_instances ${instanceId} exec_meta`, undefined) : undefined,
-          deferHandlers: action.kind === 'start',
+          meta: prevMeta,
         },
       );
     } catch (err) {
@@ -560,7 +563,7 @@ export class InsureflowEngine {
       this.logger.error({ err, instanceId }, 'transition failed');
       throw new InsureflowError('EXPRESSION_FAILED', `the process could not continue${e.activityId ? ` at ${e.activityId}` : ''}: ${e.message}`);
     }
-    await this.commit(instanceId, row, def, businessKey, out, actor, create ? { definitionId: create.definitionId } : undefined, inTx);
+    await this.commit(instanceId, row, def, businessKey, out, actor, create ? { definitionId: create.definitionId } : undefined, inTx, { prevMeta, pending, hasPending });
     return out;
   }
 
@@ -572,9 +575,17 @@ export class InsureflowEngine {
     out: RunOutput,
     actor: Actor,
     create: { definitionId: string } | undefined,
-    inTx?: (trx: Knex.Transaction, out: RunOutput) => Promise<NewEvent[] | void>,
+    inTx: ((trx: Knex.Transaction, out: RunOutput) => Promise<NewEvent[] | void>) | undefined,
+    known: { prevMeta: CommitMeta | undefined; pending: Map<string, PendingCall>; hasPending: boolean },
   ): Promise<void> {
     const now = this.clock.now();
+    // what the instance had before, so that tables it never used are not queried (a new instance has nothing)
+    const had = create ? { tasks: false, subs: false, timers: false } : (known.prevMeta?.has ?? { tasks: true, subs: true, timers: true });
+    const has = {
+      tasks: out.waits.some((w) => w.kind === 'userTask'),
+      subs: out.waits.some((w) => w.kind !== 'userTask' && Boolean(w.eventName)),
+      timers: out.timers.length > 0,
+    };
     const base = { processInstanceId: instanceId, processKey: def.key, processVersion: def.version, businessKey };
     const events: NewEvent[] = out.events.map((e) => ({
       ...base,
@@ -591,7 +602,7 @@ export class InsureflowEngine {
 
     await this.db.transaction(async (trx) => {
       const extra = inTx ? await inTx(trx, out) : undefined;
-      const openIncidents = await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id');
+      const openIncidents = known.hasPending ? await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id') : [];
       const incidentExecs = new Set<string>(openIncidents.map((i: any) => i.execution_id));
 
       // handler failures: retry jobs or incidents
@@ -613,6 +624,7 @@ export class InsureflowEngine {
         }
       }
       for (const execId of out.settled) {
+        if (!known.pending.has(execId)) continue;
         await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: execId }).delete();
         if (incidentExecs.has(execId)) {
           await trx('incidents').where({ process_instance_id: instanceId, execution_id: execId, status: 'open' }).update({ status: 'resolved', resolved_at: now, resolved_by: actor.name });
@@ -628,7 +640,7 @@ export class InsureflowEngine {
         state: ended ? null : JSON.stringify(out.state),
         variables: JSON.stringify(out.variables),
         active_activities: JSON.stringify(out.activeActivities),
-        exec_meta: JSON.stringify(out.meta),
+        exec_meta: JSON.stringify({ ...out.meta, has } satisfies CommitMeta),
         updated_at: now,
         ended_at: ended ? now : null,
       };
@@ -639,7 +651,7 @@ export class InsureflowEngine {
       }
 
       // user tasks: create the new ones, cancel the ones the engine left
-      const openTasks: TaskRow[] = await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' });
+      const openTasks: TaskRow[] = had.tasks ? await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }) : [];
       const live = new Set(out.waits.filter((w) => w.kind === 'userTask').map((w) => w.executionId));
       for (const t of openTasks) {
         if (!live.has(t.execution_id)) {
@@ -647,11 +659,14 @@ export class InsureflowEngine {
           ev('task.cancelled', t.activity_id, { taskId: t.id, name: t.name }, 'system', 'bpmn:UserTask');
         }
       }
-      const known = new Set(openTasks.map((t) => t.execution_id));
+      const knownTasks = new Set(openTasks.map((t) => t.execution_id));
       for (const w of out.waits) {
-        if (w.kind !== 'userTask' || known.has(w.executionId)) continue;
-        const exists = await trx('user_tasks').where({ process_instance_id: instanceId, execution_id: w.executionId }).first('id');
-        if (exists) continue;
+        if (w.kind !== 'userTask' || knownTasks.has(w.executionId)) continue;
+        if (!create && !w.isNew) {
+          // a recovered wait whose row is not open: completed meanwhile or created by a crashed run
+          const exists = await trx('user_tasks').where({ process_instance_id: instanceId, execution_id: w.executionId }).first('id');
+          if (exists) continue;
+        }
         const info = def.activities.get(w.activityId) as ActivityInfo;
         const task = await this.newTaskRow(trx, instanceId, def, businessKey, info, w.executionId, out.variables, now);
         await trx('user_tasks').insert(task);
@@ -659,7 +674,7 @@ export class InsureflowEngine {
       }
 
       // message and signal subscriptions
-      await trx('subscriptions').where({ process_instance_id: instanceId }).delete();
+      if (had.subs) await trx('subscriptions').where({ process_instance_id: instanceId }).delete();
       for (const w of out.waits) {
         if (w.kind === 'userTask' || !w.eventName) continue;
         const info = def.activities.get(w.activityId) as ActivityInfo;
@@ -672,7 +687,7 @@ export class InsureflowEngine {
       }
 
       // timers
-      const timerJobs: JobRow[] = await trx('jobs').where({ process_instance_id: instanceId, type: 'timer' });
+      const timerJobs: JobRow[] = had.timers ? await trx('jobs').where({ process_instance_id: instanceId, type: 'timer' }) : [];
       const liveTimers = new Map(out.timers.map((t) => [t.executionId, t]));
       for (const j of timerJobs) {
         const t = liveTimers.get(j.execution_id);
@@ -684,12 +699,12 @@ export class InsureflowEngine {
         if (t.dueAt === undefined && keptTimers.has(t.executionId)) continue;
         await trx('jobs').insert({ id: randomUUID(), type: 'timer', process_instance_id: instanceId, definition_id: def.id, activity_id: t.activityId, execution_id: t.executionId, due_at: t.dueAt ?? now, payload: JSON.stringify({ timerType: t.timerType, value: t.value, repeat: t.repeat ?? null }), attempts: 0, created_at: now });
       }
-      if (ended) {
+      if (ended && !create) {
         await trx('jobs').where({ process_instance_id: instanceId }).delete();
         await trx('subscriptions').where({ process_instance_id: instanceId }).delete();
       }
 
-      await appendHistory(trx, instanceId, [...events, ...(extra ?? []), ...late.sort((a, b) => a.at - b.at)]);
+      await appendHistory(trx, instanceId, [...events, ...(extra ?? []), ...late.sort((a, b) => a.at - b.at)], Boolean(create));
     });
   }
 
@@ -917,6 +932,7 @@ export class InsureflowEngine {
         },
       );
       if (out.actionMissed) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is no longer waiting in its process`);
+      await this.continueDeferred(r.process_instance_id, out);
     });
     return toTask(await this.taskRow(id));
   }
@@ -951,9 +967,11 @@ export class InsureflowEngine {
     }
     for (const instanceId of instances) {
       const sub = subs.find((s: any) => s.process_instance_id === instanceId);
-      const out = await this.withLock(instanceId as string, () =>
-        this.transition(instanceId as string, { kind: 'signal', executionId: sub.execution_id, variables: m.variables ?? {}, event: 'message.received', data: { message: m.name, variables: m.variables ?? {} } }, actor),
-      );
+      const out = await this.withLock(instanceId as string, async () => {
+        const o = await this.transition(instanceId as string, { kind: 'signal', executionId: sub.execution_id, variables: m.variables ?? {}, event: 'message.received', data: { message: m.name, variables: m.variables ?? {} } }, actor);
+        await this.continueDeferred(instanceId as string);
+        return o;
+      });
       if (!out.actionMissed) correlated.push({ processInstanceId: instanceId as string, activityId: sub.activity_id, started: false });
     }
     if (!correlated.length) throw new InsureflowError('MESSAGE_NOT_CORRELATED', `message "${m.name}" found no waiting catch event`);
@@ -986,7 +1004,10 @@ export class InsureflowEngine {
     const delivered: string[] = [];
     for (const sub of subs) {
       const out = await this.withLock(sub.process_instance_id, () =>
-        this.transition(sub.process_instance_id, { kind: 'signal', executionId: sub.execution_id, variables: s.variables ?? {}, event: 'signal.received', data: { signal: s.name, variables: s.variables ?? {} } }, actor).catch((err) => {
+        this.transition(sub.process_instance_id, { kind: 'signal', executionId: sub.execution_id, variables: s.variables ?? {}, event: 'signal.received', data: { signal: s.name, variables: s.variables ?? {} } }, actor).then(async (o) => {
+          await this.continueDeferred(sub.process_instance_id);
+          return o;
+        }).catch((err) => {
           if (err instanceof InsureflowError && err.code === 'INSTANCE_NOT_ACTIVE') return null;
           throw err;
         }),
@@ -1097,6 +1118,7 @@ export class InsureflowEngine {
         if (n !== 1) throw new InsureflowError('CONCURRENT_MODIFICATION', `job ${job.id} was taken over by another node`);
       });
       if (out.actionMissed) this.logger.warn({ jobId: job.id, instanceId }, 'job target no longer waiting; job dropped');
+      await this.continueDeferred(instanceId);
     });
   }
 
@@ -1121,7 +1143,7 @@ export class InsureflowEngine {
     await this.withLock(inc.processInstanceId, () =>
       this.transition(inc.processInstanceId, { kind: 'retry', executionId: inc.executionId, variables }, actor, undefined, async (trx) => [
         await this.incidentEvent(inc.processInstanceId, 'incident.retried', inc.activityId, actor, { incidentId: id, variables: variables ?? null }, trx),
-      ]),
+      ]).then(() => this.continueDeferred(inc.processInstanceId)),
     );
     return this.getIncident(id);
   }
@@ -1149,6 +1171,13 @@ export class InsureflowEngine {
     const inst = await trx('process_instances').where({ id: instanceId }).first('process_key', 'process_version', 'business_key');
     return { processInstanceId: instanceId, processKey: inst?.process_key ?? null, processVersion: inst ? Number(inst.process_version) : null, businessKey: inst?.business_key ?? null, at: this.clock.now(), type, activityId, activityType: null, actor: actor.name, data };
   }
+}
+
+/** What an instance row remembers between transitions (exec_meta): idempotency bookkeeping and which tables it uses. */
+interface CommitMeta {
+  counters: Record<string, number>;
+  keys: Record<string, string>;
+  has?: { tasks: boolean; subs: boolean; timers: boolean };
 }
 
 /** Put corrected variables into a saved state before it is recovered. */

@@ -56,9 +56,9 @@ export function eventHash(prevHash: string, e: HistoryEvent): string {
 export type NewEvent = Omit<HistoryEvent, 'seq' | 'chainId'> & { chainId?: string };
 
 /** Append events to one chain inside trx. */
-export async function appendHistory(trx: Knex.Transaction | Knex, chainId: string, events: NewEvent[]): Promise<void> {
+export async function appendHistory(trx: Knex.Transaction | Knex, chainId: string, events: NewEvent[], newChain = false): Promise<void> {
   if (!events.length) return;
-  const head = await trx('history_events').where({ chain_id: chainId }).orderBy('seq', 'desc').first('seq', 'hash');
+  const head = newChain ? undefined : await trx('history_events').where({ chain_id: chainId }).orderBy('seq', 'desc').first('seq', 'hash');
   let seq: number = head ? Number(head.seq) : 0;
   let prev: string = head ? head.hash : GENESIS;
   const rows = [];

@@ -378,6 +378,11 @@ export class InsuranceStore {
     return r ? toCustomer(r) : null;
   }
 
+  async customerByEmail(email: string): Promise<Customer | null> {
+    const r = await this.db('customers').where({ email }).orderBy('id').first();
+    return r ? toCustomer(r) : null;
+  }
+
   async insertCustomer(c: Omit<Customer, 'createdAt'>, db: Db = this.db): Promise<void> {
     await db('customers').insert({ id: c.id, name: c.name, email: c.email, phone: c.phone, credit_grade: c.creditGrade, created_at: this.now() }).onConflict('id').ignore();
   }

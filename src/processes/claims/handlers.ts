@@ -28,6 +28,7 @@ import {
   requiresSupervisorApproval,
   settlementDeadline,
   type FraudIndicator,
+  type RejectionCode,
 } from './rules.ts';
 import { durationMs } from '../../engine/iso.ts';
 
@@ -67,6 +68,7 @@ export const CLAIM_HANDLERS = [
   'claims.startSettlementClock',
   'claims.adjudicate',
   'claims.pay',
+  'claims.recordRefusal',
   'claims.recordSlaBreach',
   'claims.notifyPayment',
   'claims.notifyRejection',
@@ -190,6 +192,8 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
         complexity,
         autoApprovalLimit: numberOr(classification.autoApprovalLimit, 0),
         surveyRequired: classification.surveyRequired === true,
+        // the adjuster may still ask for a survey in the review form
+        surveyRequested: v.surveyRequested === true,
       };
     },
 
@@ -317,6 +321,14 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
       return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(payment.completedAt ?? now()) };
     },
 
+    /** The supervisor refused the payout: keep the reason with the claim (the sub-process's variables stay inside it). */
+    async 'claims.recordRefusal'(ctx) {
+      const claim = await claimOf(ctx);
+      const r = rejectionOf({ supervisorDecision: 'reject', rejectionReason: ctx.variables.rejectionReason })!;
+      await store.updateClaim(claim.claimNo, { rejectionCode: r.code, rejectionReason: r.reason });
+      return { rejectionCode: r.code, rejectionReason: r.reason };
+    },
+
     /** The 72 hours passed before payment: record the breach and alert the claims supervisors. */
     async 'claims.recordSlaBreach'(ctx) {
       const claim = await claimOf(ctx);
@@ -356,7 +368,9 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
     /** Every rejection ends here: the reason, whichever step gave it, goes to the customer. */
     async 'claims.notifyRejection'(ctx) {
       const claim = await claimOf(ctx);
-      const rejection = rejectionOf(ctx.variables) ?? { code: 'REJECTED_ON_REVIEW' as const, reason: 'The claim could not be accepted.' };
+      // a refusal inside the settlement sub-process is recorded on the claim; the others arrive as variables
+      const recorded = claim.rejectionCode && claim.rejectionReason ? { code: claim.rejectionCode as RejectionCode, reason: claim.rejectionReason } : null;
+      const rejection = recorded ?? rejectionOf(ctx.variables) ?? { code: 'REJECTED_ON_REVIEW' as const, reason: 'The claim could not be accepted.' };
       await store.updateClaim(claim.claimNo, { status: 'rejected', stage: 'rejected', rejectionCode: rejection.code, rejectionReason: rejection.reason });
       await tellCustomer(ctx, claim, `${claim.claimNo}:rejected`, 'claim-rejected', `Decision on claim ${claim.claimNo}`, `${rejection.reason} If you disagree, reply to this message or call customer service to ask for a review.`, { rejectionCode: rejection.code });
       return { rejectionCode: rejection.code, rejectionReason: rejection.reason, customerNotified: true };

@@ -84,3 +84,42 @@ export function offerExpiry(quotedAt: Date, days = 30): Date {
   assertNumber('days', days, { integer: true });
   return new Date(quotedAt.getTime() + days * DAY_MS);
 }
+
+/** Days a signed contract waits for its first premium before it lapses. */
+export const PAYMENT_GRACE_DAYS = 15;
+
+/** 'QUO-2026-000042': the UTC year and the sequence padded to 6 digits. */
+export function quoteNumber(seq: number, date: Date): string {
+  assertNumber('seq', seq, { integer: true });
+  const d = assertDate('date', date);
+  return `QUO-${d.getUTCFullYear()}-${String(seq).padStart(6, '0')}`;
+}
+
+/** 'CUST-000042'. */
+export function customerNumber(seq: number): string {
+  assertNumber('seq', seq, { integer: true });
+  return `CUST-${String(seq).padStart(6, '0')}`;
+}
+
+/**
+ * The period of cover: from the requested start (never before `today`) for `months` months, the last day
+ * included (2026-03-01 for 12 months -> 2027-02-28). Dates are YYYY-MM-DD (UTC).
+ */
+export function policyPeriod(requestedStart: string | null | undefined, today: Date, months = 12): { startDate: string; endDate: string } {
+  assertDate('today', today);
+  assertNumber('months', months, { integer: true, min: 1 });
+  const todayText = today.toISOString().slice(0, 10);
+  let start = todayText;
+  if (requestedStart !== null && requestedStart !== undefined) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(requestedStart) || Number.isNaN(Date.parse(`${requestedStart}T00:00:00Z`))) {
+      throw new RangeError(`requestedStart must be a date YYYY-MM-DD, got ${JSON.stringify(requestedStart)}`);
+    }
+    if (requestedStart > todayText) start = requestedStart;
+  }
+  const s = new Date(`${start}T00:00:00Z`);
+  const target = new Date(Date.UTC(s.getUTCFullYear(), s.getUTCMonth() + months, 1));
+  const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+  const anniversary = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth(), Math.min(s.getUTCDate(), lastDay)));
+  const end = new Date(anniversary.getTime() - DAY_MS);
+  return { startDate: start, endDate: end.toISOString().slice(0, 10) };
+}

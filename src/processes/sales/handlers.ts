@@ -1,0 +1,267 @@
+/**
+ * Handlers of processes/sales.bpmn, from a lead to an issued policy and its renewal: thin adapters between the
+ * diagram, the pure rules (rules.ts), the product catalogue and the sales tables. A product that is not launched
+ * is the PRODUCT_NOT_AVAILABLE business error (back to the needs analysis). Writes are idempotent: one quote per
+ * instance, one policy per quote, premiums keyed by the idempotency key, notifications by message key.
+ */
+import type { Knex } from 'knex';
+import type { Clock } from '../../engine/clock.ts';
+import type { Handler, HandlerContext } from '../../engine/runtime.ts';
+import { BpmnError } from '../../errors.ts';
+import { InsuranceStore, type Customer, type Quote } from '../../persistence/insurance.ts';
+import { durationUntil } from '../claims/rules.ts';
+import {
+  PAYMENT_GRACE_DAYS,
+  computePremium,
+  customerNumber,
+  offerExpiry,
+  policyNumber,
+  policyPeriod,
+  quoteNumber,
+  renewalReminderDate,
+} from './rules.ts';
+
+export interface SalesDeps {
+  db: Knex;
+  clock: Clock;
+  /** credit grade (A..E) of a customer the insurer has not assessed yet; default: null (treated as C) */
+  creditGrade?: (customer: Customer) => Promise<string | null>;
+  /** days an offer stays open for signature (default 30) */
+  offerValidDays?: number;
+  /** days a signed contract waits for its premium (default PAYMENT_GRACE_DAYS) */
+  paymentGraceDays?: number;
+  /** days before expiry the renewal reminder goes out (default 30) */
+  renewalNoticeDays?: number;
+  /** starts another process instance once per business key (renewal cases) */
+  processes?: { startOnce(key: string, businessKey: string, variables: Record<string, unknown>): Promise<string> };
+}
+
+export const SALES_HANDLERS = [
+  'sales.identifyCustomer',
+  'sales.quote',
+  'sales.closeLost',
+  'sales.finaliseQuote',
+  'sales.sendOffer',
+  'sales.expireOffer',
+  'sales.requestPremium',
+  'sales.lapse',
+  'sales.recordPremium',
+  'sales.issuePolicy',
+  'sales.remindRenewal',
+  'sales.expirePolicy',
+  'sales.openRenewal',
+] as const;
+
+export type SalesHandlerName = (typeof SALES_HANDLERS)[number];
+
+const DAY_MS = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
+const money = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+export function createSalesHandlers(deps: SalesDeps): Record<SalesHandlerName, Handler> {
+  const now = () => deps.clock.now();
+  const store = new InsuranceStore(deps.db, now);
+  const offerValidDays = deps.offerValidDays ?? 30;
+  const graceDays = deps.paymentGraceDays ?? PAYMENT_GRACE_DAYS;
+  const noticeDays = deps.renewalNoticeDays ?? 30;
+
+  async function quoteOf(ctx: HandlerContext): Promise<Quote> {
+    const q = await store.quoteOfInstance(ctx.instanceId);
+    if (!q) throw new Error(`sales instance ${ctx.instanceId} has no quote`);
+    return q;
+  }
+
+  async function tell(ctx: HandlerContext, customerId: string | null, key: string, topic: string, subject: string, body: string, ref: string, payload: Record<string, unknown> = {}) {
+    const customer = customerId ? await store.customer(customerId) : null;
+    const recipient = customer?.email ?? customer?.phone ?? str(ctx.variables.contactEmail);
+    return store.notify({ messageKey: key, channel: recipient?.includes('@') ? 'email' : 'sms', recipient, topic, subject, body, payload, businessRef: ref, processInstanceId: ctx.instanceId });
+  }
+
+  return {
+    /** The customer of the lead: the one named, the one with the same e-mail, or a new prospect; and its credit grade. */
+    async 'sales.identifyCustomer'(ctx) {
+      const v = ctx.variables;
+      let customer: Customer | null = null;
+      const id = str(v.customerId);
+      if (id) {
+        customer = await store.customer(id);
+        if (!customer) throw new BpmnError('CUSTOMER_UNKNOWN', `customer ${id} does not exist`, { quoteProblem: `Customer ${id} does not exist: leave the customer number empty to register a new customer.` });
+      }
+      const email = str(v.contactEmail);
+      if (!customer && email) customer = await store.customerByEmail(email);
+      if (!customer) {
+        const newId = customerNumber(await store.nextNumber('customer'));
+        await store.insertCustomer({ id: newId, name: String(v.customerName ?? 'Unknown'), email, phone: str(v.contactPhone), creditGrade: null });
+        customer = (await store.customer(newId))!;
+      }
+      const grade = customer.creditGrade ?? (deps.creditGrade ? await deps.creditGrade(customer) : null) ?? 'C';
+      return { customerId: customer.id, customerName: customer.name, creditGrade: grade, quoteProblem: null };
+    },
+
+    /** Prices the cover from the launched catalogue version: base rate x sum insured x risk factor x credit factor. */
+    async 'sales.quote'(ctx) {
+      const v = ctx.variables;
+      const productCode = String(v.productCode);
+      const product = await store.launchedProduct(productCode);
+      const refuse = (problem: string) => {
+        throw new BpmnError('PRODUCT_NOT_AVAILABLE', problem, { quoteProblem: problem });
+      };
+      if (!product || product.baseRate === null) return refuse(`Product ${productCode} is not on sale: only products launched through product development can be quoted.`);
+      const sumInsured = Number(v.sumInsured);
+      const min = Number(product.parameters.sumInsuredMin ?? 0);
+      const max = Number(product.parameters.sumInsuredMax ?? Infinity);
+      if (sumInsured < min || sumInsured > max) return refuse(`Product ${productCode} covers sums insured from ${money(min)} to ${money(max)}; ${money(sumInsured)} was asked.`);
+      const premium = computePremium({ baseRate: product.baseRate, sumInsured, riskFactor: Number(v.riskFactor), creditFactor: Number(v.creditFactor) });
+      const existing = await store.quoteOfInstance(ctx.instanceId);
+      const quote = await store.saveQuote({
+        quoteNo: existing?.quoteNo ?? quoteNumber(await store.nextNumber('quote'), new Date(now())),
+        processInstanceId: ctx.instanceId,
+        customerId: str(v.customerId),
+        productCode,
+        productVersion: product.version,
+        sumInsured,
+        baseRate: product.baseRate,
+        riskFactor: Number(v.riskFactor),
+        creditFactor: Number(v.creditFactor),
+        discountPercent: 0,
+        grossPremium: premium.grossPremium,
+        netPremium: premium.netPremium,
+        riskProfile: { propertyType: v.propertyType, constructionClass: v.constructionClass, claimsLast3Years: v.claimsLast3Years, propertyAddress: v.propertyAddress ?? null },
+        coverStart: str(v.coverStart),
+      });
+      return { quoteNo: quote.quoteNo, productVersion: product.version, productName: product.name, baseRate: product.baseRate, grossPremium: premium.grossPremium, netPremium: premium.netPremium, quoteProblem: null };
+    },
+
+    async 'sales.closeLost'(ctx) {
+      const q = await quoteOf(ctx);
+      await store.updateQuote(q.quoteNo, { status: 'declined' });
+      return { quoteStatus: 'declined' };
+    },
+
+    /** Applies the negotiated discount (the approved one when it needed a manager). */
+    async 'sales.finaliseQuote'(ctx) {
+      const v = ctx.variables;
+      const q = await quoteOf(ctx);
+      const authority = (v.discountAuthority ?? {}) as { approvalRequired?: boolean };
+      const discountPercent = authority.approvalRequired ? (v.discountDecision === 'approved' ? Number(v.approvedDiscountPercent ?? 0) : 0) : Number(v.discountPercent ?? 0);
+      const premium = computePremium({ baseRate: q.baseRate, sumInsured: q.sumInsured, riskFactor: q.riskFactor, creditFactor: q.creditFactor, discountPercent });
+      await store.saveQuote({ ...q, discountPercent, grossPremium: premium.grossPremium, netPremium: premium.netPremium });
+      return { discountPercent, grossPremium: premium.grossPremium, discount: premium.discount, netPremium: premium.netPremium };
+    },
+
+    /** Sends the offer for signature; it stays open offerValidDays (the diagram's expiry timer uses offerValidFor). */
+    async 'sales.sendOffer'(ctx) {
+      const q = await quoteOf(ctx);
+      const sentAt = q.offeredAt ?? now();
+      const expiresAt = offerExpiry(new Date(sentAt), offerValidDays).getTime();
+      await store.updateQuote(q.quoteNo, { status: 'offered', offeredAt: sentAt, expiresAt });
+      await tell(ctx, q.customerId, `${q.quoteNo}:offer`, 'offer', `Your offer ${q.quoteNo}`, `Your ${q.productCode} cover of ${money(q.sumInsured)} CNY costs ${money(q.netPremium)} CNY a year. Sign the contract by ${iso(expiresAt).slice(0, 10)} to accept it.`, q.quoteNo, { quoteNo: q.quoteNo, netPremium: q.netPremium, expiresAt: iso(expiresAt) });
+      return { quoteStatus: 'offered', offerExpiresAt: iso(expiresAt), offerValidFor: durationUntil(now(), expiresAt) };
+    },
+
+    async 'sales.expireOffer'(ctx) {
+      const q = await quoteOf(ctx);
+      await store.updateQuote(q.quoteNo, { status: 'expired' });
+      await tell(ctx, q.customerId, `${q.quoteNo}:expired`, 'offer-expired', `Offer ${q.quoteNo} has expired`, `The offer ${q.quoteNo} was not signed within ${offerValidDays} days and has expired. Contact your agent for a new quote.`, q.quoteNo);
+      return { quoteStatus: 'expired' };
+    },
+
+    /** The contract is signed: ask for the premium; the diagram's lapse timer uses paymentGracePeriod. */
+    async 'sales.requestPremium'(ctx) {
+      const q = await quoteOf(ctx);
+      const dueAt = now() + graceDays * DAY_MS;
+      await store.updateQuote(q.quoteNo, { status: 'signed' });
+      await tell(ctx, q.customerId, `${q.quoteNo}:premium-due`, 'premium-due', `Premium for ${q.quoteNo}`, `Thank you for signing. Please pay ${money(q.netPremium)} CNY by ${iso(dueAt).slice(0, 10)}; the cover starts once the premium is paid.`, q.quoteNo, { amount: q.netPremium, dueAt: iso(dueAt) });
+      return { quoteStatus: 'signed', premiumDueAt: iso(dueAt), paymentGracePeriod: `P${graceDays}D` };
+    },
+
+    async 'sales.lapse'(ctx) {
+      const q = await quoteOf(ctx);
+      await store.updateQuote(q.quoteNo, { status: 'lapsed' });
+      await tell(ctx, q.customerId, `${q.quoteNo}:lapsed`, 'contract-lapsed', `Contract ${q.quoteNo} has lapsed`, `The premium for ${q.quoteNo} was not paid within ${graceDays} days, so the contract did not take effect.`, q.quoteNo);
+      return { quoteStatus: 'lapsed' };
+    },
+
+    /** The premium received goes to the payments ledger once (idempotency key). */
+    async 'sales.recordPremium'(ctx) {
+      const v = ctx.variables;
+      const q = await quoteOf(ctx);
+      const amount = typeof v.paidAmount === 'number' && v.paidAmount > 0 ? v.paidAmount : q.netPremium;
+      let payment = await store.recordPayment({ idempotencyKey: ctx.idempotencyKey, direction: 'premium', quoteNo: q.quoteNo, amount, counterparty: q.customerId, processInstanceId: ctx.instanceId });
+      if (payment.status !== 'completed') payment = await store.completePayment(payment.id, str(v.paymentReference) ?? `PREMIUM-${q.quoteNo}`);
+      await store.updateQuote(q.quoteNo, { status: 'paid' });
+      return { premiumPaid: payment.amount, premiumPaymentId: payment.id };
+    },
+
+    /** Issues the policy (number, period, schedule) from the quote and the product's terms. */
+    async 'sales.issuePolicy'(ctx) {
+      const v = ctx.variables;
+      const q = await quoteOf(ctx);
+      let policy = await store.policyByQuote(q.quoteNo);
+      if (!policy) {
+        const product = await store.productVersion(q.productCode, q.productVersion);
+        const terms = product?.parameters ?? {};
+        const months = Number(terms.policyTermMonths ?? 12);
+        const period = policyPeriod(q.coverStart, new Date(now()), months);
+        const policyNo = policyNumber(q.productCode, await store.nextNumber('policy'), new Date(now()));
+        const perils = Array.isArray(terms.perils) ? (terms.perils as string[]) : ['fire', 'water', 'theft', 'storm', 'glass'];
+        await store.insertPolicy({
+          policyNo,
+          customerId: q.customerId!,
+          productCode: q.productCode,
+          productVersion: q.productVersion,
+          status: 'active',
+          startDate: period.startDate,
+          endDate: period.endDate,
+          sumInsured: q.sumInsured,
+          deductible: Number(terms.deductible ?? 0),
+          coinsurance: Number(terms.coinsurance ?? 1),
+          perils,
+          premium: q.netPremium,
+          coverChangedAt: null,
+          quoteNo: q.quoteNo,
+          schedule: { policyNo, product: `${q.productCode} v${q.productVersion}`, insured: v.customerName ?? q.customerId, propertyAddress: q.riskProfile.propertyAddress ?? null, period, sumInsured: q.sumInsured, deductible: Number(terms.deductible ?? 0), coinsurance: Number(terms.coinsurance ?? 1), perils, premium: q.netPremium },
+          processInstanceId: ctx.instanceId,
+        });
+        policy = (await store.policyByQuote(q.quoteNo))!;
+      }
+      await store.updateQuote(q.quoteNo, { status: 'issued' });
+      await tell(ctx, policy.customerId, `${policy.policyNo}:issued`, 'policy-issued', `Your policy ${policy.policyNo}`, `Your policy ${policy.policyNo} covers you from ${policy.startDate} to ${policy.endDate}. The schedule is attached.`, policy.policyNo, { schedule: policy.schedule });
+      const remindAt = renewalReminderDate(new Date(`${policy.endDate}T00:00:00Z`), noticeDays).getTime();
+      return { policyNo: policy.policyNo, policyStart: policy.startDate, policyEnd: policy.endDate, renewalReminderAt: iso(remindAt), renewalReminderIn: durationUntil(now(), remindAt) };
+    },
+
+    /** Before expiry: invite the customer to renew; the decision window ends with the cover. */
+    async 'sales.remindRenewal'(ctx) {
+      const v = ctx.variables;
+      const policy = await store.policy(String(v.policyNo));
+      if (!policy) throw new Error(`policy ${String(v.policyNo)} was not found`);
+      const coverEnds = Date.parse(`${policy.endDate}T23:59:59Z`);
+      await tell(ctx, policy.customerId, `${policy.policyNo}:renewal-reminder`, 'renewal-reminder', `Your policy ${policy.policyNo} ends on ${policy.endDate}`, `Your cover ends on ${policy.endDate}. Reply or call your agent to renew it without a gap in cover.`, policy.policyNo);
+      return { renewalDecisionWindow: durationUntil(now(), coverEnds) };
+    },
+
+    async 'sales.expirePolicy'(ctx) {
+      const policyNo = String(ctx.variables.policyNo);
+      await store.setPolicyStatus(policyNo, 'expired');
+      return { policyStatus: 'expired' };
+    },
+
+    /** The customer wants to renew: a renewal case is a new sales instance for the same customer and cover. */
+    async 'sales.openRenewal'(ctx) {
+      const v = ctx.variables;
+      if (!deps.processes) throw new Error('sales.openRenewal needs deps.processes to start the renewal case');
+      const policyNo = String(v.policyNo);
+      const id = await deps.processes.startOnce('sales', `RENEW-${policyNo}`, {
+        leadSource: 'renewal',
+        customerName: String(v.customerName ?? v.customerId),
+        customerId: String(v.customerId),
+        agent: String(v.agent),
+        agentLevel: String(v.agentLevel),
+        renewalOf: policyNo,
+      });
+      return { renewalInstanceId: id };
+    },
+  };
+}

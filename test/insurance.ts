@@ -1,0 +1,132 @@
+/**
+ * Test support for the insurance flows: a real database (SQLite or PostgreSQL, see helpers.ts), the real
+ * handlers and decisions, everything under processes/ deployed as at start-up, the demo data seeded, the HTTP
+ * app, and one user per department. Scenarios drive it only through the HTTP API and the manual clock.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import * as assert from 'uvu/assert';
+import { here, testEngine, type TestEngine } from './helpers.ts';
+import { readProcessDir } from '../src/server.ts';
+import { buildApp } from '../src/http/app.ts';
+import { registerInsuranceDomain, domainRoutes, type DomainOptions } from '../src/processes/index.ts';
+import { seedDemo, type DemoSummary } from '../src/processes/demo.ts';
+import { InsuranceStore } from '../src/persistence/insurance.ts';
+import type { Role } from '../src/persistence/users.ts';
+
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+export const processesDir = join(here, '..', 'processes');
+
+/** Users of the scenarios: name -> [roles, groups]. */
+const PEOPLE: Record<string, [Role[], string[]]> = {
+  admin: [['admin'], []],
+  cs: [['ops'], ['customer-service']],
+  adjuster: [['ops'], ['adjusters']],
+  siu: [['ops'], ['special-investigations']],
+  surveyor: [['ops'], ['surveyors']],
+  supervisor: [['ops'], ['claims-supervisors']],
+  agent: [['ops'], ['sales-agents']],
+  salesmanager: [['ops'], ['sales-managers']],
+  underwriter: [['ops'], ['underwriters']],
+  pm: [['ops'], ['product-managers']],
+  risk: [['ops'], ['risk-management']],
+  legal: [['ops'], ['legal-compliance']],
+  it: [['ops'], ['it-delivery']],
+  trainer: [['ops'], ['training']],
+  actuary: [['ops'], ['actuaries']],
+  analyst: [['analyst'], []],
+};
+
+export type Person = keyof typeof PEOPLE;
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+}
+
+export interface Domain {
+  t: TestEngine;
+  app: FastifyInstance;
+  store: InsuranceStore;
+  demo: DemoSummary;
+  tokens: Record<string, string>;
+  call<T = any>(who: Person, method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply<T>>;
+  /** the open task of an instance at an activity (fails when there is none) */
+  task(who: Person, instanceId: string, activityId: string): Promise<any>;
+  /** claim and complete the open task at an activity, checking the HTTP status */
+  complete(who: Person, instanceId: string, activityId: string, variables: Record<string, unknown>, expect?: number): Promise<Reply>;
+  instance(instanceId: string): Promise<any>;
+  message(who: Person, name: string, target: { businessKey?: string; processInstanceId?: string }, variables?: Record<string, unknown>): Promise<Reply>;
+  /** move the clock and run what fell due (and what that made due) */
+  advance(ms: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function domain(options: DomainOptions = {}, start = '2026-01-05T09:00:00Z'): Promise<Domain> {
+  const t = await testEngine(start);
+  registerInsuranceDomain(t.engine, options);
+  await t.engine.deploy(await readProcessDir(processesDir), { source: 'startup' });
+  const demo = await seedDemo(t.engine.db, t.clock);
+  const app = await buildApp({ engine: t.engine, plugins: [domainRoutes] });
+  const tokens: Record<string, string> = {};
+  for (const [name, [roles, groups]] of Object.entries(PEOPLE)) tokens[name] = (await t.engine.users.add({ name, roles, groups })).token;
+  const store = new InsuranceStore(t.engine.db, () => t.clock.now());
+
+  const call = async <T>(who: Person, method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply<T>> => {
+    const res = await app.inject({ method, url, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload === undefined ? {} : { payload: payload as any }) });
+    return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as T) : (undefined as T) };
+  };
+  const task = async (who: Person, instanceId: string, activityId: string) => {
+    const res = await call<any>(who, 'GET', `/api/tasks?processInstanceId=${instanceId}`);
+    assert.is(res.status, 200, JSON.stringify(res.body));
+    const found = res.body.items.find((x: any) => x.activityId === activityId);
+    if (!found) assert.unreachable(`${who} sees no open task ${activityId}; open: ${res.body.items.map((x: any) => x.activityId).join(', ') || 'none'}`);
+    return found;
+  };
+  const d: Domain = {
+    t,
+    app,
+    store,
+    demo,
+    tokens,
+    call,
+    task,
+    async complete(who, instanceId, activityId, variables, expect = 200) {
+      const tk = await task(who, instanceId, activityId);
+      const claimed = await call(who, 'POST', `/api/tasks/${tk.id}/claim`);
+      assert.is(claimed.status, 200, JSON.stringify(claimed.body));
+      const res = await call(who, 'POST', `/api/tasks/${tk.id}/complete`, { variables });
+      assert.is(res.status, expect, JSON.stringify(res.body));
+      return res;
+    },
+    async instance(instanceId) {
+      const res = await call<any>('admin', 'GET', `/api/process-instances/${instanceId}`);
+      assert.is(res.status, 200, JSON.stringify(res.body));
+      return res.body;
+    },
+    async message(who, name, target, variables = {}) {
+      return call(who, 'POST', '/api/messages', { name, ...target, variables });
+    },
+    async advance(ms) {
+      t.clock.advance(ms);
+      let total = 0;
+      for (let i = 0; i < 20; i++) {
+        const n = await t.engine.runDueJobs();
+        total += n;
+        if (!n) break;
+      }
+      return total;
+    },
+    async close() {
+      await app.close();
+      await t.close();
+    },
+  };
+  return d;
+}
+
+/** The instance has no open incident (a failing handler would show up here first). */
+export function noIncidents(inst: any): void {
+  assert.equal(inst.incidents, [], `incidents: ${JSON.stringify(inst.incidents)}`);
+}
