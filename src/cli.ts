@@ -17,6 +17,7 @@ const usage = `usage: insureflow <command>
   user add <name> --roles r1,r2 [--groups g1,g2]   create a user and print its token once
   user list                               list users
   user disable <name> | user enable <name> | user remove <name>
+  demo seed                               demo customers, policies and a launched product
 
 environment: PORT, HOST, DATABASE_URL, INSUREFLOW_PROCESSES_DIR, INSUREFLOW_ADMIN_TOKEN, LOG_LEVEL`;
 
@@ -109,6 +110,19 @@ export async function main(argv: string[]): Promise<void> {
           await users.remove(arg);
           process.stdout.write(`user ${arg} removed (tokens revoked)\n`);
         } else fail(`unknown user command "${sub ?? ''}"\n${usage}`);
+      } finally {
+        await db.destroy();
+      }
+      return;
+    }
+    case 'demo': {
+      if (sub !== 'seed') fail(`unknown demo command "${sub ?? ''}"; use: insureflow demo seed`);
+      const db = await openDb({ url: config.databaseUrl });
+      try {
+        await migrate(db);
+        const { seedDemo } = await import('./processes/demo.ts');
+        const summary = await seedDemo(db);
+        process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       } finally {
         await db.destroy();
       }
