@@ -139,4 +139,73 @@ test('SIGKILL at random moments loses no acknowledged work, duplicates nothing, 
   }
 });
 
+const TWO_SECONDS = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs_Two" targetNamespace="http://insureflow.test">
+  <bpmn:process id="two-seconds" name="Two-second deadline" isExecutable="true">
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Answer" />
+    <bpmn:userTask id="Task_Answer" name="Answer" camunda:candidateGroups="ops" />
+    <bpmn:boundaryEvent id="Timer_Deadline" attachedToRef="Task_Answer">
+      <bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT2S</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="Task_Answer" targetRef="End_Answered" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Timer_Deadline" targetRef="Task_Late" />
+    <bpmn:serviceTask id="Task_Late" name="Record lateness" camunda:type="external" camunda:topic="ledgerRemind" />
+    <bpmn:sequenceFlow id="F4" sourceRef="Task_Late" targetRef="End_Late" />
+    <bpmn:endEvent id="End_Answered" />
+    <bpmn:endEvent id="End_Late" />
+  </bpmn:process>
+</bpmn:definitions>`;
+
+test('a 2-second boundary timer deployed over HTTP fires once after the server was killed before it was due', async () => {
+  if (onPostgres) return;
+  const dir = mkdtempSync(join(tmpdir(), 'insureflow-timer-'));
+  mkdirSync(join(dir, 'processes'));
+  const env = {
+    DATABASE_URL: join(dir, 'timer.sqlite'),
+    INSUREFLOW_PROCESSES_DIR: join(dir, 'processes'),
+    INSUREFLOW_ADMIN_TOKEN: TOKEN,
+    INSUREFLOW_HANDLERS: join(here, 'fixtures', 'crash', 'handlers.ts'),
+  };
+  const first = await startServer(env);
+  let id = '';
+  try {
+    const dep = await fetch(`${first.base}/api/deployments?name=two-seconds.bpmn`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/xml' }, body: TWO_SECONDS });
+    assert.is(dep.status, 201);
+    const started = await call(first.base, 'POST', '/api/process-definitions/two-seconds/start', {});
+    assert.is(started!.status, 201);
+    id = started!.json.id;
+  } finally {
+    await first.kill('SIGKILL'); // well before the timer is due
+  }
+  const killedAt = Date.now();
+  await new Promise((r) => setTimeout(r, Math.max(0, 2500 - (Date.now() - killedAt))));
+  const second = await startServer(env);
+  try {
+    let inst: any = null;
+    for (let i = 0; i < 50; i++) {
+      inst = (await call(second.base, 'GET', `/api/process-instances/${id}`))!.json;
+      if (inst.status === 'completed') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.is(inst.status, 'completed', JSON.stringify(inst));
+    const hist = (await call(second.base, 'GET', `/api/process-instances/${id}/history`))!.json as any[];
+    assert.is(hist.filter((h) => h.type === 'timer.fired').length, 1, 'fired exactly once');
+    assert.is(hist.filter((h) => h.type === 'activity.completed' && h.activityId === 'End_Late').length, 1, 'the timer path is taken once');
+    assert.ok(hist.some((h) => h.type === 'task.cancelled' && h.activityId === 'Task_Answer'));
+    await new Promise((r) => setTimeout(r, 600)); // a further scheduler tick changes nothing
+    const again = (await call(second.base, 'GET', `/api/process-instances/${id}/history`))!.json as any[];
+    assert.is(again.length, hist.length);
+  } finally {
+    await second.kill('SIGKILL');
+  }
+  const db = await openDb({ url: env.DATABASE_URL });
+  try {
+    const calls = await db('test_calls').where({ kind: 'remind', process_instance_id: id });
+    assert.is(calls.length, 1, 'the timer-path handler ran once');
+  } finally {
+    await db.destroy();
+  }
+});
+
 test.run();

@@ -1,0 +1,21 @@
+/**
+ * The library entry point: embed insureflow in another Node service without HTTP. The same operations as the
+ * HTTP API are methods of InsureflowEngine (deploy, startInstance, listTasks, completeTask, correlateMessage,
+ * runDueJobs, history...). A minimal embedding:
+ *
+ *   const db = await openDb({ url: './data/app.sqlite' }); await migrate(db);
+ *   const engine = new InsureflowEngine({ db }).registerHandler('pay', async ({ idempotencyKey }) => ({ paid: true }));
+ *   await engine.deploy([{ name: 'claim.bpmn', content: xml }]);
+ *   const scheduler = new Scheduler(engine); await scheduler.register(); scheduler.start();
+ */
+export { InsureflowEngine, type EngineOptions, type Resource, type DeployResult, type TaskQuery } from './engine/service.ts';
+export { Scheduler } from './engine/scheduler.ts';
+export { ManualClock, systemClock, type Clock } from './engine/clock.ts';
+export type { Handler, HandlerContext, HandlerOptions, Variables } from './engine/runtime.ts';
+export { BpmnError, InsureflowError, ErrorCodes, type ErrorCode } from './errors.ts';
+export { openDb, migrate, type DbOptions } from './persistence/db.ts';
+export { SYSTEM, ROLES, type Actor, type Role, type User } from './persistence/users.ts';
+export { buildApp, type AppOptions } from './http/app.ts';
+export { loadConfig, type Config } from './config.ts';
+export { serve, createEngine } from './server.ts';
+export { registerInsuranceDomain } from './processes/index.ts';
