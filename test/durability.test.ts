@@ -116,6 +116,8 @@ retries('a handler failing twice then succeeding completes with three attempts i
   const inst = await t.engine.startInstance('retry-test', {});
   assert.is((await t.engine.getInstance(inst.id)).status, 'active');
   const job = (await t.engine.listJobs({ processInstanceId: inst.id, type: 'retry' })).items[0];
+  assert.ok((await t.engine.listJobs({ state: 'failed' })).items.some((j) => j.id === job.id), 'listed as failed');
+  assert.ok((await t.engine.listJobs({ state: 'waiting' })).items.some((j) => j.id === job.id), 'not due yet');
   assert.is(Date.parse(job.dueAt) - t.clock.now(), 5 * 60_000, 'R3/PT5M back-off');
   assert.match(job.lastError ?? '', /attempt 1/);
   t.clock.advance(5 * 60_000);

@@ -1029,8 +1029,13 @@ export class InsureflowEngine {
 
   // ---------------------------------------------------------------- jobs and incidents
 
-  async listJobs(q: { type?: string; processInstanceId?: string; dueBefore?: string; limit?: number; offset?: number }) {
+  async listJobs(q: { type?: string; state?: 'due' | 'failed' | 'locked' | 'waiting'; processInstanceId?: string; dueBefore?: string; limit?: number; offset?: number }) {
     let query = this.db('jobs');
+    const now = this.clock.now();
+    if (q.state === 'due') query = query.where('due_at', '<=', now).whereNull('lock_owner');
+    if (q.state === 'waiting') query = query.where('due_at', '>', now);
+    if (q.state === 'failed') query = query.whereNotNull('last_error');
+    if (q.state === 'locked') query = query.whereNotNull('lock_owner').where('lock_expires_at', '>=', now);
     if (q.type) query = query.where({ type: q.type });
     if (q.processInstanceId) query = query.where({ process_instance_id: q.processInstanceId });
     if (q.dueBefore) query = query.where('due_at', '<=', Date.parse(q.dueBefore));

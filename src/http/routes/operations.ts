@@ -52,7 +52,7 @@ export async function operationsRoutes(app: FastifyInstance, engine: InsureflowE
       config: { roles: ['admin'] },
       schema: {
         tags: ['jobs'],
-        querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', enum: ['timer', 'retry'] }, processInstanceId: { type: 'string', maxLength: 100 }, dueBefore: { type: 'string', format: 'date-time' }, ...pageQuery } },
+        querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', enum: ['timer', 'retry', 'timer-start'] }, state: { type: 'string', enum: ['due', 'waiting', 'failed', 'locked'] }, processInstanceId: { type: 'string', maxLength: 100 }, dueBefore: { type: 'string', format: 'date-time' }, ...pageQuery } },
         response: { 200: pageOf(job), ...errorResponses },
       },
     },
