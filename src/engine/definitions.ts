@@ -75,6 +75,17 @@ export interface CachedDefinition {
   /** message start events: message name -> start activity id */
   messageStarts: Map<string, string>;
   timerStarts: string[];
+  /** timer-started event sub-processes directly in a process: bpmn-elements never arms them, the runtime does */
+  timerEventSubProcesses: TimerEventSubProcess[];
+}
+
+export interface TimerEventSubProcess {
+  /** the event sub-process (bpmn:SubProcess triggeredByEvent="true") */
+  id: string;
+  /** its timer start event */
+  startId: string;
+  /** isInterrupting on the start event (BPMN default: true) */
+  interrupting: boolean;
 }
 
 const typeResolver = TypeResolver(Elements as any);
@@ -121,6 +132,7 @@ export function compileDefinition(
   const activities = new Map<string, ActivityInfo>();
   const messageStarts = new Map<string, string>();
   const timerStarts: string[] = [];
+  const timerEventSubProcesses: TimerEventSubProcess[] = [];
   let startFormKey: string | null = null;
 
   for (const a of sourceContext.getActivities() as any[]) {
@@ -161,6 +173,10 @@ export function compileDefinition(
       const parentIsProcess = el?.$parent?.$type === 'bpmn:Process';
       if (parentIsProcess && msgDef && info.messageName) messageStarts.set(info.messageName, a.id);
       if (parentIsProcess && timerDef) timerStarts.push(a.id);
+      const scope = el?.$parent;
+      if (timerDef && scope?.$type === 'bpmn:SubProcess' && scope.triggeredByEvent && scope.$parent?.$type === 'bpmn:Process') {
+        timerEventSubProcesses.push({ id: scope.id, startId: a.id, interrupting: el.isInterrupting !== false });
+      }
       if (parentIsProcess && !startFormKey && el) startFormKey = (userTaskSpecOf(el) as UserTaskSpec).formKey ?? null;
     }
   }
@@ -184,6 +200,7 @@ export function compileDefinition(
     startFormKey,
     messageStarts,
     timerStarts,
+    timerEventSubProcesses,
   };
 }
 

@@ -40,6 +40,9 @@ export function compileSchema(schema: unknown): ValidateFunction {
 
 export class FormCache {
   private readonly compiled = new Map<number, ValidateFunction>();
+  cached(id: number): ValidateFunction | undefined {
+    return this.compiled.get(id);
+  }
   get(id: number, schemaText: string): ValidateFunction {
     let fn = this.compiled.get(id);
     if (!fn) {

@@ -11,7 +11,7 @@ import type { Clock } from './clock.ts';
 import { createEngineExpressions, resolveValue } from './expressions.ts';
 import { BpmnError } from '../errors.ts';
 import type { CachedDefinition } from './definitions.ts';
-import { type ActivityInfo } from './definitions.ts';
+import { type ActivityInfo, type TimerEventSubProcess } from './definitions.ts';
 import { cycleRepeats, durationMs, timerDueAt } from './iso.ts';
 
 export type Variables = Record<string, unknown>;
@@ -123,6 +123,8 @@ export interface RunInput {
 export interface ExecMeta {
   counters: Record<string, number>;
   keys: Record<string, string>;
+  /** timer event sub-processes (by id): how often the start timer fired, when it last fired, whether it is used up */
+  eventSubs?: Record<string, { fired: number; firedAt: number; done: boolean }>;
 }
 
 export interface RunOutput {
@@ -362,6 +364,12 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
   }
 
   const meta: ExecMeta = clone(input.meta ?? { counters: {}, keys: {} });
+  const espByStart = new Map<string, TimerEventSubProcess>((def.timerEventSubProcesses ?? []).map((esp) => [esp.startId, esp]));
+  /** event sub-processes that fired in this run / whose interruption was done in this run */
+  const firedHere = new Set<string>();
+  const interruptedBy = new Set<string>();
+  /** event sub-processes that only wait for their start timer (not reported as active activities) */
+  const armedOnly = new Set<string>();
   const listener = new EventEmitter();
   const entered = new Set<string>();
   const isReplay = (api: any) => Boolean(api?.fields?.redelivered || api?.content?.isRecovered || api?.content?.isResumed);
@@ -406,6 +414,9 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       const nowEngine = Date.now();
       const expireAt = c.expireAt ? new Date(c.expireAt).getTime() : nowEngine;
       item.dueAt = timerDueAt(timerType, value, clock.now()) ?? (timerType === 'timeDate' ? expireAt : clock.now() + Math.max(0, expireAt - nowEngine));
+      // the next cycle of a timer event sub-process counts from the previous firing, not from the re-arming
+      const previous = espByStart.has(api.id) ? meta.eventSubs?.[espByStart.get(api.id)!.id] : undefined;
+      if (previous && timerType === 'timeCycle') item.dueAt = Math.max(clock.now(), timerDueAt(timerType, value, previous.firedAt) ?? item.dueAt);
       if (timerType === 'timeCycle') item.repeat = cycleRepeats(value) ?? undefined;
       push({ type: 'timer.scheduled', activityId: api.id, activityType: api.type, actor: 'system', data: { timerType, value, dueAt: new Date(item.dueAt).toISOString(), executionId: execId } });
     }
@@ -415,6 +426,8 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     const execId = api.content?.executionId;
     timers.delete(execId);
     if (api.content?.state === 'timeout') push({ type: 'timer.fired', activityId: api.id, activityType: api.type, actor: 'system', data: { executionId: execId } });
+    const esp = espByStart.get(api.id);
+    if (esp && api.content?.state === 'timeout' && !api.fields?.redelivered) eventSubFired(esp, api.content);
   });
   listener.on('activity.wait', (api: any) => {
     const info = infoOf(api.id);
@@ -485,6 +498,13 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       }
     } else if (action.kind === 'timer') {
       const fire = durableTimers.callbacks.get(action.executionId);
+      const esp = espByStart.get(timers.get(action.executionId)?.activityId ?? '');
+      if (fire && esp?.interrupting) {
+        // an interrupting event sub-process ends the rest of the process before its own flow starts
+        interruptedBy.add(esp.id);
+        interruptOthers(esp.id);
+        await stable();
+      }
       if (fire) fire();
       else actionMissed = !timers.has(action.executionId) ? true : false;
     } else if (action.kind === 'retry') {
@@ -493,6 +513,8 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     }
     await stable();
   }
+
+  if (!ended && !engineError) await driveEventSubProcesses();
 
   if (engineError) {
     const err = engineError as any;
@@ -521,12 +543,104 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     settled,
     events,
     actionMissed,
-    activeActivities: ended ? [] : [...new Set<string>(execution.getPostponed().map((a: any) => a.id as string))].filter((id) => def.activities.has(id)),
+    activeActivities: ended ? [] : [...new Set<string>(execution.getPostponed().map((a: any) => a.id as string))].filter((id) => def.activities.has(id) && !armedOnly.has(id)),
     meta: {
+      ...(meta.eventSubs && !ended && { eventSubs: meta.eventSubs }),
       counters: meta.counters,
       keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),
     },
   };
+
+  /**
+   * Timer event sub-processes. bpmn-elements only starts an event sub-process when a message, signal or error
+   * is delegated to the process; a timer start event inside one is never run. We run the sub-process activity
+   * ourselves while the process has work going on, so its start event publishes activity.timer (a durable job,
+   * like any timer) and waits; the saved state then holds the armed sub-process, so it is armed once and comes
+   * back on resume. When the timer fires, bpmn-elements runs the sub-process's flow; the rest is done here:
+   *  - interrupting: the other activities of the process are discarded first (see the timer action);
+   *  - non-interrupting cycle: one run of the sub-process at a time (an activity cannot run twice at once), so
+   *    the next cycle is armed when the previous run has finished, due one period after the previous firing;
+   *  - a sub-process that only waits for its start timer does not keep the process alive: when nothing else
+   *    is going on it is discarded and the process completes.
+   */
+  async function driveEventSubProcesses() {
+    if (!def.timerEventSubProcesses?.length) return;
+    for (let round = 0; round < 10 && !ended && !engineError; round++) {
+      let changed = false;
+      for (const proc of runningProcesses()) {
+        const own = def.timerEventSubProcesses.filter((esp) => proc.getActivityById(esp.id));
+        if (!own.length) continue;
+        // an interrupting sub-process that fired without our timer action (due at once when armed)
+        for (const esp of own) {
+          if (esp.interrupting && meta.eventSubs?.[esp.id]?.fired && !interruptedBy.has(esp.id) && firedHere.has(esp.id)) {
+            interruptedBy.add(esp.id);
+            interruptOthers(esp.id);
+            changed = true;
+          }
+        }
+        const interrupted = own.some((esp) => esp.interrupting && (meta.eventSubs?.[esp.id]?.fired ?? 0) > 0);
+        const postponed: any[] = proc.getPostponed().filter((a: any) => def.activities.has(a.id));
+        const busy = postponed.some((a: any) => !isArmedOnly(proc, a.id));
+        if (!busy) {
+          // only armed start timers left: the process is done
+          for (const a of postponed) a.discard();
+          if (postponed.length) changed = true;
+          continue;
+        }
+        if (interrupted) continue;
+        for (const esp of own) {
+          const activity = proc.getActivityById(esp.id);
+          if (activity.isRunning || meta.eventSubs?.[esp.id]?.done) continue;
+          activity.run();
+          changed = true;
+        }
+      }
+      if (!changed) break;
+      await stable();
+    }
+    armedOnly.clear();
+    for (const proc of runningProcesses()) {
+      for (const esp of def.timerEventSubProcesses) if (proc.getActivityById(esp.id) && isArmedOnly(proc, esp.id)) armedOnly.add(esp.id);
+    }
+  }
+
+  function runningProcesses(): any[] {
+    return (execution?.definitions ?? []).flatMap((d: any) => d.getRunningProcesses?.() ?? []);
+  }
+
+  /** The event sub-process is running and only its timer start event is waiting (its flow has not started). */
+  function isArmedOnly(proc: any, id: string): boolean {
+    const esp = def.timerEventSubProcesses.find((e) => e.id === id);
+    if (!esp) return false;
+    const activity = proc.getActivityById(id);
+    if (!activity?.isRunning) return false;
+    const inner = (activity.execution?.getPostponed?.() ?? []).filter((a: any) => a.id !== id);
+    return inner.length > 0 && inner.every((a: any) => a.id === esp.startId);
+  }
+
+  /** Discard every other activity of the process the event sub-process is in (boundary events go with theirs). */
+  function interruptOthers(espId: string) {
+    for (const proc of runningProcesses()) {
+      if (!proc.getActivityById(espId)) continue;
+      const postponed: any[] = proc.getPostponed().filter((a: any) => a.id !== espId && def.activities.has(a.id));
+      const ids = new Set(postponed.map((a) => a.id as string));
+      for (const a of postponed) {
+        const attachedTo = infoOf(a.id)?.attachedTo;
+        if (attachedTo && ids.has(attachedTo)) continue;
+        a.discard();
+      }
+    }
+  }
+
+  function eventSubFired(esp: TimerEventSubProcess, content: any) {
+    const subs = (meta.eventSubs ??= {});
+    const rec = (subs[esp.id] ??= { fired: 0, firedAt: 0, done: false });
+    rec.fired++;
+    rec.firedAt = clock.now();
+    const repeats = !esp.interrupting && content.timerType === 'timeCycle' ? (cycleRepeats(String(content.timeCycle ?? '')) ?? 1) : 1;
+    rec.done = repeats !== -1 && rec.fired >= repeats;
+    firedHere.add(esp.id);
+  }
 
   async function stable() {
     for (;;) {

@@ -11,6 +11,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { DefinitionCache, compileDefinition, type CachedDefinition, type ActivityInfo } from './definitions.ts';
 import { evaluateFeel, feelBody, resolveValue } from './expressions.ts';
 import { FormCache, compileSchema, fieldErrors } from './forms.ts';
+import type { ValidateFunction } from 'ajv';
 import { cycleRepeats, durationMs, timerDueAt } from './iso.ts';
 import {
   runTransition,
@@ -410,8 +411,19 @@ export class InsureflowEngine {
     return r ? { id: Number(r.id), schema: r.schema } : null;
   }
 
+  /** A form schema version never changes: its compiled validator is kept by id. */
+  private async formValidator(formId: number): Promise<ValidateFunction> {
+    const cached = this.forms.cached(formId);
+    if (cached) return cached;
+    const row = await this.db('form_schemas').where({ id: formId }).first('schema');
+    return this.forms.get(formId, row.schema);
+  }
+
   private validateForm(formId: number, schemaText: string, data: unknown, what: string): void {
-    const validate = this.forms.get(formId, schemaText);
+    this.checkForm(this.forms.get(formId, schemaText), data, what);
+  }
+
+  private checkForm(validate: ValidateFunction, data: unknown, what: string): void {
     if (!validate(data)) {
       const details = fieldErrors(validate.errors);
       throw new InsureflowError('VALIDATION_FAILED', `${what} is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
@@ -908,33 +920,35 @@ export class InsureflowEngine {
   }
 
   async completeTask(id: string, variables: Variables, actor: Actor) {
-    const r = await this.visibleTask(id, actor);
-    if (r.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${r.status}`);
-    if (r.assignee && r.assignee !== actor.name && !isAdmin(actor)) {
-      throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is claimed by ${r.assignee}`);
-    }
-    if (r.form_schema_id) {
-      const s = await this.db('form_schemas').where({ id: r.form_schema_id }).first('schema');
-      this.validateForm(Number(r.form_schema_id), s.schema, variables, `the form of task "${r.name ?? r.activity_id}"`);
-    }
-    await this.withLock(r.process_instance_id, async () => {
+    const r = await this.taskRow(id);
+    return this.withLock(r.process_instance_id, async () => {
+      // read again under the instance lock: the task may have been completed while we waited
       const fresh = await this.taskRow(id);
+      if (!this.canWork(actor, toTask(fresh))) throw new InsureflowError('FORBIDDEN', `task ${id} is not assigned or offered to ${actor.name}`);
       if (fresh.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${fresh.status}`);
+      if (fresh.assignee && fresh.assignee !== actor.name && !isAdmin(actor)) {
+        throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is claimed by ${fresh.assignee}`);
+      }
+      if (fresh.form_schema_id) {
+        const validate = await this.formValidator(Number(fresh.form_schema_id));
+        this.checkForm(validate, variables, `the form of task "${fresh.name ?? fresh.activity_id}"`);
+      }
       const now = this.clock.now();
+      const completed = { status: 'completed', ended_at: now, completed_by: actor.name, assignee: fresh.assignee ?? actor.name };
       const out = await this.transition(
-        r.process_instance_id,
-        { kind: 'signal', executionId: r.execution_id, variables, event: 'task.completed', data: { taskId: id, form: variables } },
+        fresh.process_instance_id,
+        { kind: 'signal', executionId: fresh.execution_id, variables, event: 'task.completed', data: { taskId: id, form: variables } },
         actor,
         undefined,
         async (trx) => {
-          const n = await trx('user_tasks').where({ id, status: 'open' }).update({ status: 'completed', ended_at: now, completed_by: actor.name, assignee: fresh.assignee ?? actor.name });
+          const n = await trx('user_tasks').where({ id, status: 'open' }).update(completed);
           if (n !== 1) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} was completed meanwhile`);
         },
       );
       if (out.actionMissed) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is no longer waiting in its process`);
-      await this.continueDeferred(r.process_instance_id, out);
+      await this.continueDeferred(fresh.process_instance_id, out);
+      return toTask({ ...fresh, ...completed });
     });
-    return toTask(await this.taskRow(id));
   }
 
   // ---------------------------------------------------------------- messages and signals
