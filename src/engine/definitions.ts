@@ -13,7 +13,10 @@ import {
   retryCycleOf,
   messageSubscriptionOf,
   extendBehaviour,
+  type UserTaskSpec,
 } from '../definitions/bindings.ts';
+
+export type { UserTaskSpec };
 
 export type ActivityKind =
   | 'userTask'
@@ -25,16 +28,6 @@ export type ActivityKind =
   | 'gateway'
   | 'endEvent'
   | 'other';
-
-export interface UserTaskSpec {
-  assignee?: string;
-  candidateUsers?: string[] | string;
-  candidateGroups?: string[] | string;
-  formKey?: string;
-  dueDate?: string;
-  followUpDate?: string;
-  priority?: string | number;
-}
 
 export interface ActivityInfo {
   id: string;
@@ -156,7 +149,7 @@ export function compileDefinition(
       decision,
       retries: retry?.retries ?? null,
       retryBackoff: retry?.backoff ?? null,
-      userTask: kind === 'userTask' && el ? (userTaskSpecOf(el) as UserTaskSpec) : null,
+      userTask: kind === 'userTask' && el ? userTaskSpecOf(el) : null,
       message: Boolean(msgDef) || a.type === 'bpmn:ReceiveTask',
       messageName: sub?.messageName ?? null,
       correlationKey: sub?.correlationKey ?? null,
@@ -177,7 +170,7 @@ export function compileDefinition(
       if (timerDef && scope?.$type === 'bpmn:SubProcess' && scope.triggeredByEvent && scope.$parent?.$type === 'bpmn:Process') {
         timerEventSubProcesses.push({ id: scope.id, startId: a.id, interrupting: el.isInterrupting !== false });
       }
-      if (parentIsProcess && !startFormKey && el) startFormKey = (userTaskSpecOf(el) as UserTaskSpec).formKey ?? null;
+      if (parentIsProcess && !startFormKey && el) startFormKey = userTaskSpecOf(el).formKey ?? null;
     }
   }
 

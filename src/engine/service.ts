@@ -251,30 +251,25 @@ export class InsureflowEngine {
           await trx('resources').insert({ deployment_id: deploymentId, name: r.name, kind, content: r.content, checksum: sha256(r.content) });
         }
       };
+      /** version N+1 of a resource key only when its content changed (duplicate filtering) */
+      const nextVersion = async (table: string, keyColumn: string, key: string, checksum: string) => {
+        const latest = await trx(table).where({ [keyColumn]: key }).orderBy('version', 'desc').first('version', 'checksum');
+        if (latest && latest.checksum === checksum) return { version: Number(latest.version), created: false };
+        await ensureDeployment();
+        return { version: latest ? Number(latest.version) + 1 : 1, created: true };
+      };
       for (const f of forms) {
         const checksum = sha256(f.content);
-        const latest = await trx('form_schemas').where({ form_key: f.formKey }).orderBy('version', 'desc').first();
-        if (latest && latest.checksum === checksum) {
-          result.forms.push({ formKey: f.formKey, version: Number(latest.version), created: false });
-          continue;
-        }
-        await ensureDeployment();
-        const version = latest ? Number(latest.version) + 1 : 1;
-        await trx('form_schemas').insert({ form_key: f.formKey, version, schema: f.content, checksum, deployment_id: deploymentId, created_at: now });
-        result.forms.push({ formKey: f.formKey, version, created: true });
+        const v = await nextVersion('form_schemas', 'form_key', f.formKey, checksum);
+        if (v.created) await trx('form_schemas').insert({ form_key: f.formKey, version: v.version, schema: f.content, checksum, deployment_id: deploymentId, created_at: now });
+        result.forms.push({ formKey: f.formKey, ...v });
       }
       for (const d of dmn) {
         const checksum = sha256(d.content);
         for (const t of d.tables) {
-          const latest = await trx('decision_definitions').where({ decision_key: t.id }).orderBy('version', 'desc').first();
-          if (latest && latest.checksum === checksum) {
-            result.decisions.push({ decisionKey: t.id, version: Number(latest.version), created: false });
-            continue;
-          }
-          await ensureDeployment();
-          const version = latest ? Number(latest.version) + 1 : 1;
-          await trx('decision_definitions').insert({ decision_key: t.id, version, resource_name: d.name, xml: d.content, checksum, deployment_id: deploymentId, created_at: now });
-          result.decisions.push({ decisionKey: t.id, version, created: true });
+          const v = await nextVersion('decision_definitions', 'decision_key', t.id, checksum);
+          if (v.created) await trx('decision_definitions').insert({ decision_key: t.id, version: v.version, resource_name: d.name, xml: d.content, checksum, deployment_id: deploymentId, created_at: now });
+          result.decisions.push({ decisionKey: t.id, ...v });
         }
       }
       for (const b of bpmn) {

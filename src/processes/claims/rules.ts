@@ -6,14 +6,7 @@
 
 export type DateInput = Date | string;
 
-const DAY_MS = 86_400_000;
-
-function assertNumber(name: string, value: unknown, { min = 0, integer = false }: { min?: number; integer?: boolean } = {}): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
-  if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
-  if (integer && !Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
-  return value;
-}
+import { DAY_MS, assertNumber } from '../rule-checks.ts';
 
 function toDate(name: string, value: DateInput): Date {
   const d = value instanceof Date ? new Date(value.getTime()) : typeof value === 'string' && value.trim() ? new Date(value) : new Date(NaN);

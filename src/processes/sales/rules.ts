@@ -3,14 +3,7 @@
  * throw RangeError. Dates are shifted by whole UTC days (24 h each).
  */
 
-const DAY_MS = 86_400_000;
-
-function assertNumber(name: string, value: unknown, { min = 0, integer = false }: { min?: number; integer?: boolean } = {}): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${name} must be a finite number, got ${String(value)}`);
-  if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
-  if (integer && !Number.isInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
-  return value;
-}
+import { DAY_MS, assertNumber } from '../rule-checks.ts';
 
 function assertDate(name: string, value: unknown): Date {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new RangeError(`${name} must be a valid Date, got ${String(value)}`);
