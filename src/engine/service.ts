@@ -67,6 +67,8 @@ export interface EngineOptions {
   nodeId?: string;
   /** how long an acquired job stays locked to this node (ms) */
   jobLockMs?: number;
+  /** jobs run at the same time by runDueJobs (default 4) */
+  jobConcurrency?: number;
 }
 
 export interface Resource {
@@ -121,6 +123,7 @@ export class InsureflowEngine {
   readonly users: UserStore;
   readonly nodeId: string;
   readonly jobLockMs: number;
+  readonly jobConcurrency: number;
   readonly handlers = new Map<string, RegisteredHandler>();
   readonly decisions = new DecisionRegistry();
   private readonly definitions = new DefinitionCache();
@@ -138,6 +141,7 @@ export class InsureflowEngine {
     this.users = new UserStore(this.db, () => this.clock.now());
     this.nodeId = opts.nodeId ?? `node-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.jobLockMs = opts.jobLockMs ?? 60_000;
+    this.jobConcurrency = Math.max(1, opts.jobConcurrency ?? 4);
   }
 
   get dialect() {
@@ -1096,17 +1100,23 @@ export class InsureflowEngine {
       await trx('jobs').whereIn('id', rows.map((r) => r.id)).update({ lock_owner: this.nodeId, lock_expires_at: now + this.jobLockMs });
       return rows;
     });
+    // a few jobs at a time: engine work of one instance overlaps the database round trips of another
+    // (jobs of one instance still run one after the other, under its lock)
     let ran = 0;
-    for (const job of acquired) {
-      if (this.closing) break;
-      try {
-        await this.runJob(job);
-        ran++;
-      } catch (err) {
-        this.logger.error({ err, jobId: job.id }, 'job failed');
-        await this.db('jobs').where({ id: job.id, lock_owner: this.nodeId }).update({ lock_owner: null, lock_expires_at: null, last_error: String((err as Error).message).slice(0, 4000) });
+    let next = 0;
+    const worker = async () => {
+      while (next < acquired.length && !this.closing) {
+        const job = acquired[next++];
+        try {
+          await this.runJob(job);
+          ran++;
+        } catch (err) {
+          this.logger.error({ err, jobId: job.id }, 'job failed');
+          await this.db('jobs').where({ id: job.id, lock_owner: this.nodeId }).update({ lock_owner: null, lock_expires_at: null, last_error: String((err as Error).message).slice(0, 4000) });
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.jobConcurrency, acquired.length) }, worker));
     return ran;
   }
 
