@@ -294,10 +294,18 @@ test('validate: timers', async () => {
   assert.match(messageFor(problems, 'T_Empty'), /timer without a time/);
 });
 
-test('validate: a timer start event in an event sub-process is refused (never armed by the engine)', async () => {
+test('validate: a timer start event in an event sub-process is accepted (the runtime arms it)', async () => {
   const problems = await problemsOf('timer-event-subprocess.bpmn');
-  assert.ok(ids(problems).includes('Start_Reminder'), JSON.stringify(problems));
-  assert.match(messageFor(problems, 'Start_Reminder'), /never arms/);
+  assert.not.ok(ids(problems).includes('Start_Reminder'), JSON.stringify(problems));
+  assert.not.ok(ids(problems).includes('Sub_Reminders'), JSON.stringify(problems));
+});
+
+test('validate: a timer event sub-process inside a sub-process is refused (only at process level)', async () => {
+  const xml = fixture('timer-event-subprocess.bpmn')
+    .replace('<bpmn:subProcess id="Sub_Reminders"', '<bpmn:subProcess id="Sub_Outer"><bpmn:subProcess id="Sub_Reminders"')
+    .replace('</bpmn:subProcess>', '</bpmn:subProcess></bpmn:subProcess>');
+  const problems = validateBpmn(await parseBpmn(xml), ctx());
+  assert.match(messageFor(problems, 'Start_Reminder'), /only supported directly in a process/);
 });
 
 test('validate: gateway flows need conditions unless default; plain-text conditions refused', async () => {

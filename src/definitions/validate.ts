@@ -567,12 +567,22 @@ class Validator {
   private checkTimer(el: any, ed: any): void {
     const d = describeElement(el);
     if (el.$type === 'bpmn:StartEvent' && el.$parent?.triggeredByEvent) {
-      this.add(
-        el,
-        `${d} starts an event sub-process with a timer, which the engine (bpmn-elements) never arms. ` +
-          'Use a timer boundary event on the activity instead (cancelActivity="false" for a reminder).',
-      );
-      return;
+      // timer event sub-processes are armed by the runtime (src/engine/runtime.ts), only directly in a process
+      const scope = el.$parent;
+      if (scope.$parent?.$type !== 'bpmn:Process') {
+        this.add(
+          el,
+          `${d} starts an event sub-process with a timer inside ${describeElement(scope.$parent)}. Timer event ` +
+            'sub-processes are only supported directly in a process: move it to the process level, or use a timer ' +
+            'boundary event on the sub-process (cancelActivity="false" for a reminder).',
+        );
+        return;
+      }
+      const starts = (Array.isArray(scope.flowElements) ? scope.flowElements : []).filter((f: any) => f.$type === 'bpmn:StartEvent');
+      if (starts.length > 1) {
+        this.add(el, `${d} starts an event sub-process with a timer, but ${describeElement(scope)} has ${starts.length} start events: a timer event sub-process must have exactly one.`);
+        return;
+      }
     }
     const kinds = (['timeDuration', 'timeDate', 'timeCycle'] as const).filter((k) => ed[k]);
     if (!kinds.length) {
