@@ -18,6 +18,7 @@ const usage = `usage: insureflow <command>
   user list                               list users
   user disable <name> | user enable <name> | user remove <name>
   demo seed                               demo customers, policies and a launched product
+  audit export|verify|replay|digest       auditors' tools (insureflow audit --help)
 
 environment: PORT, HOST, DATABASE_URL, INSUREFLOW_PROCESSES_DIR, INSUREFLOW_ADMIN_TOKEN, LOG_LEVEL`;
 
@@ -29,6 +30,13 @@ function fail(message: string, code = 2): never {
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'audit') {
+    // the audit commands parse their own options (--from, --to, --format, --instance, --all...)
+    loadConfig();
+    const { auditCommand } = await import('./audit/cli.ts');
+    process.exitCode = await auditCommand(argv.slice(1));
+    return;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -11,6 +11,7 @@ import { InsureflowEngine, type Resource } from './engine/service.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { buildApp } from './http/app.ts';
 import { registerInsuranceDomain, domainRoutes } from './processes/index.ts';
+import { DigestSchedule } from './audit/digest.ts';
 
 /** Every .bpmn, .dmn and .schema.json below dir, with names relative to it. */
 export async function readProcessDir(dir: string): Promise<Resource[]> {
@@ -79,6 +80,8 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
   const app = await buildApp({ engine, logger: logger as any, plugins: [domainRoutes] });
   await app.listen({ port: config.port, host: config.host });
   scheduler.start();
+  // the daily digest of all history chains (and one at shutdown): deleting a whole chain becomes detectable
+  const digests = new DigestSchedule(db, engine.clock, logger).start();
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -86,6 +89,7 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
       await app.close(); // stop accepting, let in-flight requests finish
       await scheduler.stop();
       await engine.drain(10_000);
+      await digests.stop();
       await db.destroy();
     })());
   return { app, engine, scheduler, close };

@@ -16,6 +16,7 @@ import { instanceRoutes } from './routes/instances.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
+import { auditRoutes } from './routes/audit.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -136,6 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await taskRoutes(api, engine);
       await operationsRoutes(api, engine);
       await userRoutes(api, engine);
+      await auditRoutes(api, engine);
       for (const p of opts.plugins ?? []) await p(api, engine);
     },
     { prefix: '/api' },
