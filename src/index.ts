@@ -19,3 +19,7 @@ export { buildApp, type AppOptions } from './http/app.ts';
 export { loadConfig, type Config } from './config.ts';
 export { serve, createEngine } from './server.ts';
 export { registerInsuranceDomain } from './processes/index.ts';
+export { auditDigest, DigestSchedule, verifyDigests } from './audit/digest.ts';
+export { verifyAll, verifyHistoryChain } from './audit/verify.ts';
+export { reconstructState } from './audit/reconstruct.ts';
+export { replayInstance } from './audit/replay.ts';

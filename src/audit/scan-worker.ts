@@ -33,19 +33,25 @@ async function open(): Promise<{ read: PageReader; close(): Promise<void> }> {
   };
 }
 
-// connect at once; the range comes in a message (the main thread is still checking the digests meanwhile)
+// connect at once; the range comes in a message (the main thread is still checking the digests meanwhile).
+// The worker always ends by itself, after closing its connection: terminating it while the driver still has
+// work in flight would crash the process.
 const ready = open();
 ready.catch(() => undefined);
-parentPort?.once('message', async (input: ScanInput) => {
-  let reader: Awaited<typeof ready> | null = null;
+const close = async () => {
+  const reader = await ready.catch(() => null);
+  await reader?.close().catch(() => undefined);
+  parentPort?.close();
+};
+parentPort?.once('message', async (msg: ScanInput | 'stop') => {
+  if (msg === 'stop') return close();
   try {
-    reader = await ready;
-    const result = await scanRange(reader.read, input, (events) => parentPort?.postMessage({ type: 'progress', events }));
+    const reader = await ready;
+    const result = await scanRange(reader.read, msg, (events) => parentPort?.postMessage({ type: 'progress', events }));
     parentPort?.postMessage({ type: 'done', result });
   } catch (err) {
     parentPort?.postMessage({ type: 'error', message: (err as Error).message });
   } finally {
-    await reader?.close();
-    parentPort?.close();
+    await close();
   }
 });

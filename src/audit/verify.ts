@@ -72,6 +72,7 @@ function startWorker(location: ScanWorkerData['db']): { run(input: ScanInput, on
   let onProgress: (events: number) => void = () => {};
   let settle: { resolve(r: ScanResult): void; reject(e: Error): void } | null = null;
   let failure: Error | null = null;
+  let given = false;
   const fail = (err: Error) => {
     failure ??= err;
     settle?.reject(err);
@@ -92,11 +93,16 @@ function startWorker(location: ScanWorkerData['db']): { run(input: ScanInput, on
       return new Promise((resolve, reject) => {
         if (failure) return reject(failure);
         settle = { resolve, reject };
+        given = true;
         w.postMessage(input);
       });
     },
+    /** A worker that got no range is asked to close and leave (never terminated: see scan-worker.ts). */
     stop() {
-      void w.terminate();
+      if (!given && !failure) {
+        given = true;
+        w.postMessage('stop');
+      }
     },
   };
 }

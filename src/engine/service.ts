@@ -27,7 +27,8 @@ import {
 import { parseBpmn, BpmnInvalidError, type ParsedBpmn } from '../definitions/parse.ts';
 import { validateBpmn } from '../definitions/validate.ts';
 import { parseDmn, DmnInvalidError, DecisionRegistry, type DecisionTable } from '../decisions/dmn.ts';
-import { appendHistory, rowToEvent, verifyChain, type NewEvent } from '../persistence/history.ts';
+import { appendHistory, rowToEvent, type NewEvent } from '../persistence/history.ts';
+import { verifyHistoryChain } from '../audit/verify.ts';
 import {
   paged,
   parseJson,
@@ -820,9 +821,10 @@ export class InsureflowEngine {
     }));
   }
 
+  /** Recompute one instance's hash chain; names the first broken link and what happened to it. */
   async verifyInstanceHistory(instanceId: string) {
-    const rows = await this.db('history_events').where({ chain_id: instanceId }).orderBy('seq').orderBy('id');
-    return verifyChain(rows.map(rowToEvent));
+    const { consistent, checked, firstBroken } = await verifyHistoryChain(this.db, instanceId);
+    return firstBroken ? { consistent, checked, firstBroken } : { consistent, checked };
   }
 
   // ---------------------------------------------------------------- tasks

@@ -90,7 +90,7 @@ export async function instanceRoutes(app: FastifyInstance, engine: InsureflowEng
       schema: {
         tags: ['history'],
         params: idParams,
-        response: { 200: { type: 'object', properties: { consistent: { type: 'boolean' }, checked: { type: 'integer' }, firstBroken: { type: 'object', properties: { seq: { type: 'integer' }, reason: { type: 'string' } } } } }, ...errorResponses },
+        response: { 200: { type: 'object', properties: { consistent: { type: 'boolean' }, checked: { type: 'integer' }, firstBroken: { type: 'object', properties: { seq: { type: 'integer' }, kind: { type: 'string' }, reason: { type: 'string' } } } } }, ...errorResponses },
       },
     },
     async (req) => {
