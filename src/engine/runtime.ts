@@ -376,7 +376,8 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
 
   listener.on('process.start', (api: any) => {
     if (input.state) return;
-    push({ type: 'instance.started', activityId: api.id, activityType: 'bpmn:Process', data: { definitionId: def.id, version: def.version } });
+    const startVariables = input.action.kind === 'start' ? clone(input.action.variables) : {};
+    push({ type: 'instance.started', activityId: api.id, activityType: 'bpmn:Process', data: { definitionId: def.id, version: def.version, variables: startVariables } });
   });
   listener.on('activity.enter', (api: any) => {
     entered.add(api.executionId);
