@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import type { ChainEvent, ExpectedHead } from './chain.ts';
 import type { PageReader } from './scan.ts';
+import { rowToEvent } from '../persistence/history.ts';
 
 type Db = Knex | Knex.Transaction;
 
@@ -35,34 +36,8 @@ export function dialectOf(db: Db): 'postgres' | 'sqlite' {
   return (db as Knex).client.config?.client === 'pg' ? 'postgres' : 'sqlite';
 }
 
-/** Data that is not JSON any more (tampered) is kept as text so that its hash fails instead of the reader. */
-function parseData(text: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(text);
-    return v && typeof v === 'object' ? v : { $unparseable: text };
-  } catch {
-    return { $unparseable: text };
-  }
-}
-
 export function toAuditEvent(r: DbHistoryRow): AuditEvent {
-  return {
-    id: Number(r.id),
-    chainId: r.chain_id,
-    processInstanceId: r.process_instance_id,
-    processKey: r.process_key,
-    processVersion: r.process_version === null || r.process_version === undefined ? null : Number(r.process_version),
-    businessKey: r.business_key,
-    seq: Number(r.seq),
-    at: Number(r.at),
-    type: r.type,
-    activityId: r.activity_id,
-    activityType: r.activity_type,
-    actor: r.actor,
-    data: parseData(r.data),
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
+  return { id: Number(r.id), ...rowToEvent(r) };
 }
 
 // ------------------------------------------------------------------ cross-instance queries

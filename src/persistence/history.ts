@@ -86,12 +86,22 @@ export async function appendHistory(trx: Knex.Transaction | Knex, chainId: strin
   for (let i = 0; i < rows.length; i += 200) await trx('history_events').insert(rows.slice(i, i + 200));
 }
 
+/** Data that is not JSON any more (tampered) is kept as text so that its hash fails instead of the reader. */
+export function parseEventData(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === 'object' ? v : { $unparseable: text };
+  } catch {
+    return { $unparseable: text };
+  }
+}
+
 export function rowToEvent(r: any): HistoryEvent & { prevHash: string; hash: string } {
   return {
     chainId: r.chain_id,
     processInstanceId: r.process_instance_id,
     processKey: r.process_key,
-    processVersion: r.process_version === null ? null : Number(r.process_version),
+    processVersion: r.process_version === null || r.process_version === undefined ? null : Number(r.process_version),
     businessKey: r.business_key,
     seq: Number(r.seq),
     at: Number(r.at),
@@ -99,7 +109,7 @@ export function rowToEvent(r: any): HistoryEvent & { prevHash: string; hash: str
     activityId: r.activity_id,
     activityType: r.activity_type,
     actor: r.actor,
-    data: JSON.parse(r.data),
+    data: parseEventData(r.data),
     prevHash: r.prev_hash,
     hash: r.hash,
   };
