@@ -1,0 +1,53 @@
+/**
+ * The state the engine's command modules share: database, clock, logger, this node's identity and job
+ * settings, registered handlers, decision tables, the caches of compiled definitions and form validators,
+ * and the per-instance locks. One object per InsureflowEngine, passed as the first argument of every
+ * command function (deployment, instances, tasks, correlation, jobs, incidents, transition).
+ */
+import type { Knex } from 'knex';
+import type { Clock } from './clock.ts';
+import type { DefinitionCache } from './definitions.ts';
+import type { FormCache } from './forms.ts';
+import type { RegisteredHandler } from './runtime.ts';
+import type { DecisionRegistry } from '../decisions/dmn.ts';
+
+export interface Logger {
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/** a node whose heartbeat is older than this is considered dead (its job locks can be taken over) */
+export const HEARTBEAT_STALE_MS = 15_000;
+
+export interface DefinitionMeta {
+  id: string;
+  key: string;
+  version: number;
+  name: string | null;
+}
+
+export interface EngineContext {
+  readonly db: Knex;
+  readonly dialect: 'postgres' | 'sqlite';
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** identifies this process in job locks */
+  readonly nodeId: string;
+  /** how long an acquired job stays locked to this node (ms) */
+  readonly jobLockMs: number;
+  /** jobs run at the same time by runDueJobs */
+  readonly jobConcurrency: number;
+  readonly handlers: Map<string, RegisteredHandler>;
+  readonly decisions: DecisionRegistry;
+  readonly definitions: DefinitionCache;
+  readonly forms: FormCache;
+  /** definition id -> key, version, name (a deployed version never changes) */
+  readonly metaCache: Map<string, DefinitionMeta>;
+  /** instance id -> the tail of its in-process lock chain */
+  readonly locks: Map<string, Promise<unknown>>;
+  /** mutable run state: decision tables loaded, transitions in flight, shutdown */
+  readonly run: { decisionsLoaded: boolean; inflight: number; idle: (() => void) | null; closing: boolean };
+}
