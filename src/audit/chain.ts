@@ -1,10 +1,10 @@
 /**
- * Hash-chain arithmetic for auditors, pure: a fast canonical JSON that is byte-for-byte the one of
- * persistence/history.ts (verification recomputes millions of hashes), and a chain verifier that says which
- * link is broken and how (edited, inserted, deleted, reordered, truncated), which verifyChain does not.
+ * Hash-chain arithmetic for auditors, pure: a chain verifier that says which link is broken and how (edited,
+ * inserted, deleted, reordered, truncated), which verifyChain does not. Hashes are those of
+ * persistence/canonical-json.ts, the very function the engine writes with.
  */
-import * as crypto from 'node:crypto';
 import { GENESIS, type HistoryEvent } from '../persistence/history.ts';
+import { eventHash } from '../persistence/canonical-json.ts';
 
 export { GENESIS };
 
@@ -36,69 +36,6 @@ export interface ChainVerdict {
   head?: { seq: number; hash: string };
   /** the digest head the chain was checked against, if any */
   digest?: { seq: number; day: string; headSeq: number };
-}
-
-const J = JSON.stringify;
-
-/** Same output as canonicalJson() for any JSON value (keys sorted by code unit at every level), ~3x faster. */
-export function canonical(v: unknown): string {
-  if (v === null || typeof v !== 'object') return J(v ?? null);
-  if (Array.isArray(v)) {
-    let s = '[';
-    for (let i = 0; i < v.length; i++) {
-      if (i) s += ',';
-      const x = v[i];
-      s += canonical(x === undefined ? null : x);
-    }
-    return s + ']';
-  }
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o);
-  for (let i = 1; i < keys.length; i++) {
-    if (keys[i - 1] > keys[i]) {
-      keys.sort();
-      break;
-    }
-  }
-  let s = '{';
-  let first = true;
-  for (const k of keys) {
-    const x = o[k];
-    if (x === undefined) continue;
-    s += (first ? '' : ',') + J(k) + ':' + canonical(x);
-    first = false;
-  }
-  return s + '}';
-}
-
-const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
-
-export function sha256hex(s: string): string {
-  return oneShot ? oneShot('sha256', s, 'hex') : crypto.createHash('sha256').update(s).digest('hex');
-}
-
-/** The canonical JSON of hashedContent(e), built directly (the key order is fixed and sorted). */
-export function canonicalEvent(e: HistoryEvent): string {
-  return (
-    '{"activityId":' + J(e.activityId ?? null) +
-    ',"activityType":' + J(e.activityType ?? null) +
-    ',"actor":' + J(e.actor ?? null) +
-    ',"at":' + J(e.at ?? null) +
-    ',"businessKey":' + J(e.businessKey ?? null) +
-    ',"chainId":' + J(e.chainId ?? null) +
-    ',"data":' + canonical(e.data) +
-    ',"processInstanceId":' + J(e.processInstanceId ?? null) +
-    ',"processKey":' + J(e.processKey ?? null) +
-    ',"processVersion":' + J(e.processVersion ?? null) +
-    ',"seq":' + J(e.seq ?? null) +
-    ',"type":' + J(e.type ?? null) +
-    '}'
-  );
-}
-
-/** eventHash() of persistence/history.ts, faster. */
-export function hashEvent(prevHash: string, e: HistoryEvent): string {
-  return sha256hex(prevHash + canonicalEvent(e));
 }
 
 const short = (h: string) => h.slice(0, 12);
@@ -154,14 +91,14 @@ export function verifyChainEvents(rows: ChainEvent[], expected?: ExpectedHead | 
       if (next && next.prevHash === prev) {
         return verdict(checked, { seq: e.seq, kind: 'inserted', reason: `event ${e.seq} (${e.type}) was inserted: event ${next.seq} links directly to event ${e.seq - 1}` });
       }
-      const selfConsistent = hashEvent(e.prevHash, e) === e.hash;
+      const selfConsistent = eventHash(e.prevHash, e) === e.hash;
       if (i > 0 && selfConsistent && (!next || next.prevHash === e.hash)) {
         const p = rows[i - 1];
         return verdict(checked, { seq: p.seq, kind: 'edited', reason: `event ${p.seq} (${p.type}) was altered and its hash recomputed: event ${e.seq} still links to its original hash ${short(e.prevHash)}, not ${short(p.hash)}` });
       }
       return verdict(checked, { seq: e.seq, kind: 'relinked', reason: `event ${e.seq} (${e.type}) does not link to event ${e.seq - 1} (inserted, deleted or reordered events)` });
     }
-    if (hashEvent(prev, e) !== e.hash) {
+    if (eventHash(prev, e) !== e.hash) {
       return verdict(checked, { seq: e.seq, kind: 'edited', reason: `event ${e.seq} (${e.type}) was altered: its content no longer matches its hash` });
     }
     prev = e.hash;

@@ -9,7 +9,8 @@ import type { Knex } from 'knex';
 import { InsureflowError } from '../errors.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { isUniqueViolation } from '../persistence/db.ts';
-import { GENESIS, canonical, sha256hex, type ExpectedHead } from './chain.ts';
+import { GENESIS, type ExpectedHead } from './chain.ts';
+import { canonicalJson as canonical, sha256hex } from '../persistence/canonical-json.ts';
 import { currentHeads, dialectOf, digests, hashesAt, insertDigest, iterateDigestHeads, recordedHeads, type DigestRow, type HeadRow } from './store.ts';
 
 export interface DigestAnomaly {

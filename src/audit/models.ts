@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { parseBpmn } from '../definitions/parse.ts';
 import { compileDefinition, type CachedDefinition } from '../engine/definitions.ts';
-import { sha256hex } from './chain.ts';
+import { sha256hex } from '../persistence/canonical-json.ts';
 import { definitionById, definitionByVersion, type DefinitionXml } from './store.ts';
 
 export interface AuditModel {

@@ -12,7 +12,7 @@ import { InsureflowError, BpmnError } from '../errors.ts';
 import { ManualClock } from '../engine/clock.ts';
 import { runTransition, type Action, type ExecMeta, type HistoryDraft, type PendingCall, type RegisteredHandler, type RunOutput, type Variables, type WaitItem } from '../engine/runtime.ts';
 import type { HistoryEvent } from '../persistence/history.ts';
-import { canonical } from './chain.ts';
+import { canonicalJson as canonical } from '../persistence/canonical-json.ts';
 import { modelById, modelByVersion, type AuditModel } from './models.ts';
 import { foldHistory } from './reconstruct.ts';
 import { chainEvents } from './store.ts';

@@ -6,7 +6,8 @@
  * event in the range before. A chain that fails anything is only flagged here; the caller re-verifies it
  * exactly, in seq order, to name the broken link.
  */
-import { GENESIS, canonical, sha256hex } from './chain.ts';
+import { GENESIS } from './chain.ts';
+import { canonicalJson as canonical, sha256hex } from '../persistence/canonical-json.ts';
 
 /** Reads the scan lines (see scanSql) of events with ids in (after, upTo], at most `limit`, in id order. */
 export type PageReader = (after: number, upTo: number, limit: number) => Promise<string[]>;

@@ -2,8 +2,11 @@
  * The hash chain of history events: hash = sha256(prevHash + canonical JSON of the event). Appending is
  * done inside the caller's transaction, after the chain head is read in that same transaction.
  */
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { eventHash } from './canonical-json.ts';
+
+/** The event hash (and canonical JSON) live in canonical-json.ts; eventHash is re-exported for existing callers. */
+export { eventHash };
 
 export const GENESIS = '0'.repeat(64);
 
@@ -20,37 +23,6 @@ export interface HistoryEvent {
   activityType: string | null;
   actor: string | null;
   data: Record<string, unknown>;
-}
-
-/** JSON with object keys sorted at every level: the same event always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-}
-
-/** What is hashed: every column of the event except its storage id and the hashes themselves. */
-export function hashedContent(e: HistoryEvent): unknown {
-  return {
-    chainId: e.chainId,
-    processInstanceId: e.processInstanceId,
-    processKey: e.processKey,
-    processVersion: e.processVersion,
-    businessKey: e.businessKey,
-    seq: e.seq,
-    at: e.at,
-    type: e.type,
-    activityId: e.activityId,
-    activityType: e.activityType,
-    actor: e.actor,
-    data: e.data,
-  };
-}
-
-export function eventHash(prevHash: string, e: HistoryEvent): string {
-  return createHash('sha256').update(prevHash).update(canonicalJson(hashedContent(e))).digest('hex');
 }
 
 export type NewEvent = Omit<HistoryEvent, 'seq' | 'chainId'> & { chainId?: string };
