@@ -179,7 +179,8 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: { 
   });
   for (const c of compiled) ctx.definitions.put(c);
   if (compiled.some((c) => c.timerStarts.length)) await scheduleTimerStarts(ctx, compiled);
-  for (const d of dmn) ctx.decisions.add(d.tables);
+  // the decisions loaded at start-up are redeployed on every start: an unchanged or newer table replaces them
+  for (const d of dmn) ctx.decisions.add(d.tables, { replace: true });
   return result;
 }
 
