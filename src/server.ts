@@ -5,12 +5,12 @@ import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
-import type { Config } from './config.ts';
+import { checkListenAddress, type Config } from './config.ts';
 import { openDb, migrate } from './persistence/db.ts';
 import { InsureflowEngine, type Resource } from './engine/service.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { buildApp } from './http/app.ts';
-import { registerInsuranceDomain, domainRoutes } from './processes/index.ts';
+import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './processes/index.ts';
 import { DigestSchedule } from './audit/digest.ts';
 
 /** Every .bpmn, .dmn and .schema.json below dir, with names relative to it. */
@@ -27,18 +27,18 @@ export async function readProcessDir(dir: string): Promise<Resource[]> {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex }> {
+export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex; domain: InsuranceDomain }> {
   const db = await openDb({ url: config.databaseUrl });
   await migrate(db);
   const engine = new InsureflowEngine({ db, logger });
-  registerInsuranceDomain(engine);
+  const domain = registerInsuranceDomain(engine);
   for (const mod of config.handlerModules) {
     // an embedding team's own handlers: a module exporting register(engine)
     const m = await import(pathToFileURL(resolve(mod)).href);
     if (typeof m.register !== 'function') throw new Error(`INSUREFLOW_HANDLERS: ${mod} does not export register(engine)`);
     await m.register(engine);
   }
-  return { engine, db };
+  return { engine, db, domain };
 }
 
 /** First start with no users: create `admin` with INSUREFLOW_ADMIN_TOKEN or a random token printed once. */
@@ -56,8 +56,10 @@ export interface RunningServer {
 }
 
 export async function serve(config: Readonly<Config>): Promise<RunningServer> {
+  // a port in use fails here, before the database is created, migrated or written (CONFIG_INVALID)
+  await checkListenAddress(config);
   const logger = pino({ level: config.logLevel });
-  const { engine, db } = await createEngine(config, logger);
+  const { engine, db, domain } = await createEngine(config, logger);
   const scheduler = new Scheduler(engine, config.jobPollMs);
   try {
     await scheduler.register();
@@ -80,6 +82,12 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
   const app = await buildApp({ engine, logger: logger as any, plugins: [domainRoutes] });
   await app.listen({ port: config.port, host: config.host });
   scheduler.start();
+  // payouts ordered by committed transitions go to the bank after the commit; the sweep resends unconfirmed ones
+  let relaying: Promise<unknown> = Promise.resolve();
+  const relayTimer = setInterval(() => {
+    relaying = domain.relay.sendPending().catch((err) => logger.error({ err }, 'payment relay sweep failed'));
+  }, config.jobPollMs);
+  relayTimer.unref();
   // the daily digest of all history chains (and one at shutdown): deleting a whole chain becomes detectable
   const digests = new DigestSchedule(db, engine.clock, logger).start();
 
@@ -88,6 +96,8 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
     (closing ??= (async () => {
       await app.close(); // stop accepting, let in-flight requests finish
       await scheduler.stop();
+      clearInterval(relayTimer);
+      await relaying;
       await engine.drain(10_000);
       await digests.stop();
       await db.destroy();

@@ -3,6 +3,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { domain, noIncidents, DAY, HOUR, type Domain } from './insurance.ts';
 import { createClaimHandlers, type PaymentGateway } from '../src/processes/claims/handlers.ts';
+import { insuranceStoreOf } from '../src/processes/unit-of-work.ts';
+import { inUnitOfWork } from '../src/persistence/unit-of-work.ts';
 import { assessedLoss, closureFigures, durationUntil, rejectionOf } from '../src/processes/claims/rules.ts';
 import { claimStatusView } from '../src/processes/claims/status.ts';
 import { testDb } from './helpers.ts';
@@ -315,35 +317,59 @@ claims('SLA breach: 72 hours after the survey the supervisors are alerted and th
   assert.ok(closed.cycleTimeMs! >= 73 * HOUR);
 });
 
-claims('payment retried after a lost bank answer pays once; a second payment path for the claim pays nothing', async ({ d, bank, policy }) => {
+claims('a payout is sent to the bank after its transition commits; a lost bank answer is resent with the same key and pays once', async ({ d, bank, policy }) => {
   bank.loseNextAnswer = true;
   const before = bank.executed.size;
   const r = await report(d, { policyNo: policy[0], peril: 'glass', claimedAmount: 2000 });
   let inst = await d.instance(r.processInstanceId);
-  assert.is(inst.status, 'active', 'the payment waits for its retry');
+  noIncidents(inst);
+  assert.is(inst.status, 'completed', 'the claim flow does not wait for the bank');
   const ledger = await d.store.payments({ claimNo: r.claimNo });
   assert.is(ledger.length, 1);
-  assert.is(ledger[0].status, 'pending');
-  const jobs = await d.call<any>('admin', 'GET', `/api/jobs?processInstanceId=${r.processInstanceId}&type=retry`);
-  assert.is(jobs.body.items.length, 1);
-  await d.advance(5 * 60_000);
-  inst = await d.instance(r.processInstanceId);
-  noIncidents(inst);
-  assert.is(inst.status, 'completed');
+  assert.is(ledger[0].status, 'pending', 'the bank accepted but its answer was lost: the instruction stays pending');
+  assert.is(bank.executed.size, before + 1);
+  await d.advance(1000); // the relay sweep resends the pending payout
   const after = await d.store.payments({ claimNo: r.claimNo });
   assert.is(after.length, 1);
   assert.is(after[0].status, 'completed');
   assert.is(bank.executed.size, before + 1, 'the bank moved the money once');
   assert.is(bank.calls.filter((k) => k === after[0].idempotencyKey).length, 2, 'asked twice with the same key');
   assert.is((await d.store.notifications({ businessRef: r.claimNo, topic: 'claim-paid' })).length, 1);
+  await d.advance(1000);
+  assert.is(bank.calls.filter((k) => k === after[0].idempotencyKey).length, 2, 'a completed payout is never sent again');
 
   // the same handler reached again by another execution (another idempotency key) finds the claim paid
-  const handlers = createClaimHandlers({ db: d.t.engine.db, clock: d.t.clock, payments: bank });
   const calls = bank.calls.length;
-  const again = await handlers['claims.pay']({ instanceId: r.processInstanceId, businessKey: r.claimNo, activityId: 'Task_PayClaim', executionId: 'other', attempt: 1, variables: {}, idempotencyKey: 'another-path', signal: new AbortController().signal });
+  const handlers = createClaimHandlers({ store: insuranceStoreOf(d.t.clock), clock: d.t.clock });
+  const again = await inUnitOfWork(d.t.engine.db, async (uow) =>
+    handlers['claims.pay']({ instanceId: r.processInstanceId, businessKey: r.claimNo, activityId: 'Task_PayClaim', executionId: 'other', attempt: 1, variables: {}, idempotencyKey: 'another-path', signal: new AbortController().signal, unitOfWork: uow }),
+  );
   assert.is((again as any).paymentId, after[0].id);
+  await d.advance(1000);
   assert.is(bank.calls.length, calls, 'no transfer attempted');
   assert.is((await d.store.payments({ claimNo: r.claimNo })).length, 1);
+});
+
+claims('a handler that fails after writing leaves none of its writes (savepoint per handler call)', async ({ d, policy }) => {
+  const original = d.t.engine.handlers.get('claims.notifyPayment')!;
+  let calls = 0;
+  d.t.engine.registerHandler('claims.notifyPayment', async (ctx) => {
+    calls++;
+    await original.fn(ctx); // writes the outbox row
+    if (calls === 1) throw new Error('mail server unreachable after queueing');
+    return {};
+  });
+  try {
+    const r = await report(d, { policyNo: policy[0], peril: 'glass', claimedAmount: 1500 });
+    assert.is((await d.store.notifications({ businessRef: r.claimNo, topic: 'claim-paid' })).length, 0, 'the failed call left no outbox row');
+    await d.advance(60_000);
+    const inst = await d.instance(r.processInstanceId);
+    noIncidents(inst);
+    assert.is(inst.status, 'completed');
+    assert.is((await d.store.notifications({ businessRef: r.claimNo, topic: 'claim-paid' })).length, 1);
+  } finally {
+    d.t.engine.registerHandler('claims.notifyPayment', original.fn, original.options);
+  }
 });
 
 claims.run();

@@ -1,4 +1,5 @@
 /** Durable timers, retries and incidents, driven by an injected clock and the scheduler by hand. */
+import { transactionOf } from '../src/persistence/unit-of-work.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, admin, ops, type TestEngine } from './helpers.ts';
@@ -250,12 +251,14 @@ effects.before(async (ctx) => {
   ctx.t = await testEngine();
   ctx.keys = [];
   ctx.sabotage = true;
-  ctx.t.engine.registerHandler('pay', async ({ instanceId, idempotencyKey }) => {
+  ctx.t.engine.registerHandler('pay', async ({ instanceId, idempotencyKey, unitOfWork }) => {
     ctx.keys.push(idempotencyKey);
     if (ctx.sabotage) {
-      // another writer advances the instance meanwhile: this transition must not commit
+      // the instance's revision moves under this transition (the instance row is locked for the transition,
+      // so the move is made through the transition's own transaction): the revision check must refuse the
+      // commit, roll everything back (the move too) and run the transition again
       ctx.sabotage = false;
-      await ctx.t.tdb.db('process_instances').where({ id: instanceId }).increment('rev', 1);
+      await transactionOf(unitOfWork)('process_instances').where({ id: instanceId }).increment('rev', 1);
     }
     return { paid: true };
   });

@@ -65,7 +65,7 @@ export interface Domain {
 
 export async function domain(options: DomainOptions = {}, start = '2026-01-05T09:00:00Z'): Promise<Domain> {
   const t = await testEngine(start);
-  registerInsuranceDomain(t.engine, options);
+  const { relay } = registerInsuranceDomain(t.engine, options);
   await t.engine.deploy(await readProcessDir(processesDir), { source: 'startup' });
   const demo = await seedDemo(t.engine.db, t.clock);
   const app = await buildApp({ engine: t.engine, plugins: [domainRoutes] });
@@ -116,6 +116,7 @@ export async function domain(options: DomainOptions = {}, start = '2026-01-05T09
         total += n;
         if (!n) break;
       }
+      await relay.sendPending();
       return total;
     },
     async close() {

@@ -7,6 +7,7 @@
  * activities in the same order, same flows, same handler attempts, same variable changes), and the variables
  * after every step with the recorded ones. The first difference is the divergence.
  */
+import { detachedUnitOfWork } from '../engine/unit-of-work.ts';
 import type { Knex } from 'knex';
 import { InsureflowError, BpmnError } from '../errors.ts';
 import { ManualClock } from '../engine/clock.ts';
@@ -330,7 +331,7 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
       clock.set(e.at);
       let out: RunOutput;
       try {
-        out = await runTransition(deps, { instanceId, businessKey: e.businessKey, definition: def, state, action, actor: e.actor, pending: new Map(pending), meta });
+        out = await runTransition(deps, { instanceId, businessKey: e.businessKey, definition: def, state, action, actor: e.actor, pending: new Map(pending), meta, unitOfWork: detachedUnitOfWork });
       } catch (err) {
         throw new Diverged({ seq: e.seq, expected: null, recorded: summary(e, e.seq), reason: `the model fails here in replay: ${(err as Error).message}` });
       }

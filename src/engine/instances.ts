@@ -27,16 +27,17 @@ export type InstanceDetail = Awaited<ReturnType<typeof getInstance>>;
 export async function startInstance(
   ctx: EngineContext,
   key: string,
-  input: { businessKey?: string | null; variables?: Variables; version?: number },
+  input: { businessKey?: string | null; variables?: Variables; version?: number; id?: string },
   actor: Actor = SYSTEM,
+  inTx?: (trx: import('knex').Knex.Transaction) => Promise<void>,
 ): Promise<InstanceDetail> {
   const row = await getDefinitionRow(ctx, key, input.version);
   const variables = input.variables ?? {};
   const startForm = await latestForm(ctx, ctx.db, `${key}.start`);
   if (startForm) validateForm(ctx, startForm.id, startForm.schema, variables, `start variables of "${key}"`);
-  const id = randomUUID();
+  const id = input.id ?? randomUUID();
   await withLock(ctx, id, async () => {
-    const out = await transition(ctx, id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null });
+    const out = await transition(ctx, id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null }, inTx && ((trx) => inTx(trx)));
     await continueDeferred(ctx, id, out);
   });
   return getInstance(ctx, id);

@@ -2,6 +2,8 @@
  * Jobs: timers, handler retries and timer start events as durable rows. Listing and rescheduling them,
  * acquiring due jobs (shared between nodes on PostgreSQL, a dead node's locks taken over) and running them.
  */
+import { START_JOB, runStartJob } from './deferred-start.ts';
+import { startInstance } from './instances.ts';
 import { randomUUID } from 'node:crypto';
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
@@ -102,6 +104,7 @@ export async function runDueJobs(ctx: EngineContext, limit = 50): Promise<number
 
 export async function runJob(ctx: EngineContext, job: JobRow): Promise<void> {
   if (job.type === 'timer-start') return runTimerStart(ctx, job);
+  if (job.type === START_JOB) return runStartJob(ctx, job, (key, input, inTx) => startInstance(ctx, key, input, SYSTEM, inTx));
   if (!job.process_instance_id) {
     await ctx.db('jobs').where({ id: job.id }).delete();
     return;

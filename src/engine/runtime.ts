@@ -10,6 +10,7 @@ import { Engine } from 'bpmn-engine';
 import type { Clock } from './clock.ts';
 import { createEngineExpressions, resolveValue } from './expressions.ts';
 import { BpmnError } from '../errors.ts';
+import type { UnitOfWork } from './unit-of-work.ts';
 import type { CachedDefinition } from './definitions.ts';
 import { type ActivityInfo, type TimerEventSubProcess } from './definitions.ts';
 import { cycleRepeats, durationMs, timerDueAt } from './iso.ts';
@@ -25,6 +26,11 @@ export interface HandlerContext {
   variables: Readonly<Variables>;
   idempotencyKey: string;
   signal: AbortSignal;
+  /**
+   * The transition's unit of work: domain repositories are bound to it (their writes commit with the engine's
+   * state, or not at all); effects outside the database are registered with `afterCommit`.
+   */
+  unitOfWork: UnitOfWork;
 }
 
 export type Handler = (ctx: HandlerContext) => Promise<Variables | void> | Variables | void;
@@ -42,8 +48,42 @@ export interface RegisteredHandler {
   options: HandlerOptions;
 }
 
+/**
+ * One evaluation a business rule task asks for: the decision key and how its version is chosen (the task's
+ * binding, with the version resolved when the process version was deployed).
+ */
+export interface DecisionCall {
+  /** the DMN decision id */
+  decisionKey: string;
+  /** latest (default) | deployment | version | versionTag, as the diagram says */
+  binding: 'latest' | 'deployment' | 'version' | 'versionTag';
+  /** deployment / version bindings: the version fixed at deploy time (null: not recorded, use latest) */
+  version: number | null;
+  /** versionTag binding: the tag (the latest version carrying it is used) */
+  versionTag: string | null;
+  definitionId: string;
+  activityId: string;
+  /** the transition's unit of work: version lookups read through it (on SQLite it holds the only connection) */
+  unitOfWork?: UnitOfWork;
+}
+
+/** What was evaluated and what came out, as recorded in history (decision.evaluated). */
+export interface DecisionOutcome {
+  decisionKey: string;
+  /** the decision version evaluated */
+  version: number;
+  result: unknown;
+  /** ids of the matched rules (required decisions' rules first) */
+  matchedRules: string[];
+  /** the value of every input column of the decision */
+  inputs: { id: string; label: string; value: unknown }[];
+  /** the outputs of every matched rule of the decision, in result order */
+  outputs: { ruleId: string; values: Record<string, unknown> }[];
+}
+
+/** Evaluates deployed decisions by binding; may read storage (asynchronous). Throws when it cannot. */
 export interface DecisionEvaluator {
-  evaluate(decisionId: string, context: Variables): { result: unknown; matchedRules: string[] };
+  evaluate(call: DecisionCall, context: Variables): Promise<DecisionOutcome> | DecisionOutcome;
 }
 
 /** What the persistence layer knows about a handler call still pending for an activity execution. */
@@ -113,6 +153,8 @@ export interface RunInput {
   pending: Map<string, PendingCall>;
   /** committed execution bookkeeping (see ExecMeta) */
   meta?: ExecMeta;
+  /** the transaction this transition commits in; handlers write through it */
+  unitOfWork: UnitOfWork;
 }
 
 /**
@@ -283,30 +325,55 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     const variables = Object.freeze(clone({ ...activity.environment.variables }));
 
     if (info.decision) {
-      try {
-        const { result, matchedRules } = deps.decisions.evaluate(info.decision.decisionId, variables);
-        const resultVariable = info.decision.resultVariable ?? info.decision.decisionId;
-        push({ type: 'decision.evaluated', activityId: activity.id, activityType: activity.type, actor: 'system', data: { decisionId: info.decision.decisionId, matchedRules, result: clone(result) as any } });
-        mergeVariables(activity, { [resultVariable]: result });
-        settled.push(executionId);
-        return callback(null, { [resultVariable]: result });
-      } catch (err) {
-        // a decision that cannot be evaluated fails the same way every time: open an incident at once
-        const message = `decision ${info.decision.decisionId} failed: ${errorText(err)}`;
-        push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { decision: info.decision.decisionId, attempt: (pending?.attempts ?? 0) + 1, error: message, incident: true } });
-        failures.push({ executionId, activityId: activity.id, handler: `decision:${info.decision.decisionId}`, attempt: (pending?.attempts ?? 0) + 1, error: message, retryAt: null });
-        return;
-      }
+      const decision = info.decision;
+      const bound = def.bindings?.decisions?.[activity.id];
+      const binding = decision.binding?.type ?? 'latest';
+      const call: DecisionCall = {
+        decisionKey: decision.decisionId,
+        binding,
+        version: binding === 'deployment' || binding === 'version' ? (bound?.version ?? decision.binding?.version ?? null) : null,
+        versionTag: binding === 'versionTag' ? (decision.binding?.versionTag ?? null) : null,
+        definitionId: def.id,
+        activityId: activity.id,
+        unitOfWork: input.unitOfWork,
+      };
+      const resultVariable = decision.resultVariable ?? decision.decisionId;
+      const attempt = (pending?.attempts ?? 0) + 1;
+      const p = Promise.resolve()
+        .then(() => deps.decisions.evaluate(call, variables))
+        .then(
+          (out) => {
+            const result = clone(out.result);
+            push({
+              type: 'decision.evaluated',
+              activityId: activity.id,
+              activityType: activity.type,
+              actor: 'system',
+              data: { decisionId: decision.decisionId, decisionKey: out.decisionKey, decisionVersion: out.version, binding, inputs: clone(out.inputs), matchedRules: out.matchedRules, outputs: clone(out.outputs), result: result as any },
+            });
+            mergeVariables(activity, { [resultVariable]: result });
+            settled.push(executionId);
+            callback(null, { [resultVariable]: result });
+          },
+          (err) => {
+            // a decision that cannot be evaluated fails the same way every time: open an incident at once
+            const message = `decision ${decision.decisionId} failed: ${errorText(err)}`;
+            push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { decision: decision.decisionId, attempt, error: message, incident: true } });
+            failures.push({ executionId, activityId: activity.id, handler: `decision:${decision.decisionId}`, attempt, error: message, retryAt: null });
+          },
+        );
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+      return;
     }
 
     const handlerName = info.handler as string;
     const registered = deps.handlers.get(handlerName);
     const attempt = (pending?.attempts ?? 0) + 1;
     if (!registered) return fail(new Error(`handler "${handlerName}" is not registered`), attempt, handlerName);
-    const controller = new AbortController();
     const timeoutMs = registered.options.timeoutMs ?? 30_000;
     push({ type: 'handler.called', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: handlerName, attempt } });
-    const ctx: HandlerContext = {
+    const p = oneAtATime(() => callHandler(registered, timeoutMs, (unitOfWork, signal) => ({
       instanceId: input.instanceId,
       businessKey: input.businessKey,
       activityId: activity.id,
@@ -314,30 +381,17 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       attempt,
       variables,
       idempotencyKey,
-      signal: controller.signal,
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const p = Promise.race([
-      Promise.resolve().then(() => registered.fn(ctx)),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => {
-          controller.abort();
-          reject(new Error(`handler "${handlerName}" timed out after ${timeoutMs} ms`));
-        }, timeoutMs);
-      }),
-    ]).then(
+      signal,
+      unitOfWork,
+    }))).then(
       (out) => {
-        clearTimeout(timer);
         const output = out && typeof out === 'object' ? clone(out as Variables) : {};
         push({ type: 'handler.completed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: handlerName, attempt, output } });
         mergeVariables(activity, output);
         settled.push(executionId);
         callback(null, output);
       },
-      (err) => {
-        clearTimeout(timer);
-        fail(err, attempt, handlerName);
-      },
+      (err) => fail(err, attempt, handlerName),
     );
     inflight.add(p);
     p.finally(() => inflight.delete(p));
@@ -360,6 +414,43 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: name, attempt: att, error: errorText(err), retryAt: retryAt === null ? null : new Date(retryAt).toISOString(), incident: retryAt === null } });
       failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: errorText(err), retryAt });
       // no callback: the call stays pending in the saved state and is made again by the retry job
+    }
+  }
+
+  /**
+   * Handlers of one transition run one after the other (they share the transition's database connection), each
+   * in a savepoint of the transition's unit of work: a technical failure or a timeout drops the handler's
+   * writes, a success or a BPMN error (a business outcome the diagram routes, as in Camunda) keeps them.
+   */
+  let handlerQueue: Promise<unknown> = Promise.resolve();
+  function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = handlerQueue.then(fn, fn);
+    handlerQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async function callHandler(registered: RegisteredHandler, timeoutMs: number, context: (uow: UnitOfWork, signal: AbortSignal) => HandlerContext): Promise<unknown> {
+    const unit = await input.unitOfWork.begin();
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const out = await Promise.race([
+        Promise.resolve().then(() => registered.fn(context(unit, controller.signal))),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => {
+            controller.abort();
+            reject(new Error(`handler "${registered.name}" timed out after ${timeoutMs} ms`));
+          }, timeoutMs);
+        }),
+      ]);
+      await unit.commit();
+      return out;
+    } catch (err) {
+      if (err instanceof BpmnError || (err as any)?.name === 'BpmnError') await unit.commit();
+      else await unit.rollback();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -21,6 +21,8 @@ import * as correlation from './correlation.ts';
 import * as jobs from './jobs.ts';
 import * as incidents from './incidents.ts';
 import { drain } from './transition.ts';
+import { lockJob, startAfterCommit } from './deferred-start.ts';
+import type { UnitOfWork } from './unit-of-work.ts';
 import { appendHistory } from '../persistence/history.ts';
 import type { Page, UserTask } from '../persistence/store.ts';
 import { SYSTEM, UserStore, type Actor } from '../persistence/users.ts';
@@ -127,6 +129,17 @@ export class InsureflowEngine {
   startInstance(key: string, input: { businessKey?: string | null; variables?: Variables; version?: number }, actor: Actor = SYSTEM): Promise<instances.InstanceDetail> {
     return instances.startInstance(this.ctx, key, input, actor);
   }
+  /**
+   * Starts an instance of `key` once the transition of `unitOfWork` commits (a handler opening a renewal case):
+   * a durable start job is written in that unit of work; returns the id the new instance will have.
+   */
+  startInstanceAfterCommit(unitOfWork: UnitOfWork, key: string, input: { businessKey?: string | null; variables?: Variables }): Promise<string> {
+    return startAfterCommit(this.ctx, unitOfWork, key, input, async (jobId) => {
+      const job = await lockJob(this.ctx, jobId);
+      if (job) await jobs.runJob(this.ctx, job);
+    });
+  }
+
 
   listInstances(q: instances.InstanceQuery) {
     return instances.listInstances(this.ctx, q);

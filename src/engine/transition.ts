@@ -16,6 +16,7 @@ import { compiled, latestForm, loadDecisions } from './deployment.ts';
 import { appendHistory, type NewEvent } from '../persistence/history.ts';
 import { parseJson, updateInstanceGuarded, type InstanceRow, type JobRow, type TaskRow, type Trx } from '../persistence/store.ts';
 import { SYSTEM, type Actor } from '../persistence/users.ts';
+import { inUnitOfWork } from '../persistence/unit-of-work.ts';
 
 const MAX_TASK_PRIORITY = 100;
 
@@ -111,6 +112,13 @@ export async function transition(
   }
 }
 
+/** The action targeted an execution the engine no longer has: nothing of the transition is written. */
+class ActionMissed extends Error {
+  constructor(readonly out: RunOutput) {
+    super('action missed');
+  }
+}
+
 export async function transitionOnce(
   ctx: EngineContext,
   instanceId: string,
@@ -119,53 +127,72 @@ export async function transitionOnce(
   create?: { definitionId: string; businessKey: string | null },
   inTx?: (trx: Knex.Transaction, out: RunOutput) => Promise<NewEvent[] | void>,
 ): Promise<RunOutput> {
-  let row: InstanceRow | undefined;
+  // the definition is compiled before the transaction opens: a cache miss reads the database, and on SQLite
+  // the transaction holds the only connection
   let def: CachedDefinition;
-  let pending = new Map<string, PendingCall>();
   if (create) {
     def = await compiled(ctx, create.definitionId);
   } else {
-    row = await ctx.db('process_instances').where({ id: instanceId }).first();
-    if (!row) throw new InsureflowError('INSTANCE_NOT_FOUND', `process instance ${instanceId} was not found`);
-    if (row.status === 'completed' || row.status === 'cancelled') {
-      throw new InsureflowError('INSTANCE_NOT_ACTIVE', `process instance ${instanceId} is ${row.status}`);
-    }
-    def = await compiled(ctx, row.definition_id);
+    const head = await ctx.db('process_instances').where({ id: instanceId }).first('definition_id', 'status');
+    assertActive(instanceId, head);
+    def = await compiled(ctx, head.definition_id);
   }
-  const prevMeta: CommitMeta | undefined = row ? parseJson<CommitMeta | undefined>(row.exec_meta, `process_instances ${instanceId} exec_meta`, undefined) : undefined;
-  // handler calls still pending always keep their idempotency key in the meta: no key, no pending call
-  const hasPending = !create && (!prevMeta || Object.keys(prevMeta.keys ?? {}).length > 0);
-  if (hasPending) pending = await pendingCalls(ctx, ctx.db, instanceId);
   if (!ctx.run.decisionsLoaded) await loadDecisions(ctx);
-  let state = row?.state ? parseJson<any>(row.state, `process_instances ${instanceId} state`, null) : null;
-  if (action.kind === 'retry' && action.variables && state) state = withVariables(state, action.variables);
-  const businessKey = create ? create.businessKey : (row as InstanceRow).business_key;
-  let out: RunOutput;
   try {
-    out = await runTransition(
-      { clock: ctx.clock, handlers: ctx.handlers, decisions: decisionEvaluator(ctx), logger: ctx.logger },
-      {
-        instanceId,
-        businessKey,
-        definition: def,
-        state,
-        action,
-        actor: actor.name,
-        pending,
-        meta: prevMeta,
+    return await inUnitOfWork(
+      ctx.db,
+      async (uow) => {
+        const trx = uow.trx;
+        // the instance row is locked for the whole transition (PostgreSQL: another node waits, then sees the
+        // result); engine state, tasks, jobs, history and the handlers' own writes commit together or not at all
+        let row: InstanceRow | undefined;
+        if (!create) {
+          let q = trx('process_instances').where({ id: instanceId });
+          if (ctx.dialect === 'postgres') q = q.forUpdate();
+          row = await q.first();
+          assertActive(instanceId, row);
+        }
+        const prevMeta: CommitMeta | undefined = row ? parseJson<CommitMeta | undefined>(row.exec_meta, `process_instances ${instanceId} exec_meta`, undefined) : undefined;
+        // handler calls still pending always keep their idempotency key in the meta: no key, no pending call
+        const hasPending = !create && (!prevMeta || Object.keys(prevMeta.keys ?? {}).length > 0);
+        const pending = hasPending ? await pendingCalls(ctx, trx, instanceId) : new Map<string, PendingCall>();
+        let state = row?.state ? parseJson<any>(row.state, `process_instances ${instanceId} state`, null) : null;
+        if (action.kind === 'retry' && action.variables && state) state = withVariables(state, action.variables);
+        const businessKey = create ? create.businessKey : (row as InstanceRow).business_key;
+        let out: RunOutput;
+        try {
+          out = await runTransition(
+            { clock: ctx.clock, handlers: ctx.handlers, decisions: decisionEvaluator(ctx), logger: ctx.logger },
+            { instanceId, businessKey, definition: def, state, action, actor: actor.name, pending, meta: prevMeta, unitOfWork: uow },
+          );
+        } catch (err) {
+          const e = err as any;
+          ctx.logger.error({ err, instanceId }, 'transition failed');
+          throw new InsureflowError('EXPRESSION_FAILED', `the process could not continue${e.activityId ? ` at ${e.activityId}` : ''}: ${e.message}`);
+        }
+        // a task completion, message or signal the engine did not accept writes nothing (not even handler effects)
+        if (out.actionMissed && action.kind === 'signal') throw new ActionMissed(out);
+        await commit(ctx, trx, instanceId, row, def, businessKey, out, actor, create ? { definitionId: create.definitionId } : undefined, inTx, { prevMeta, pending, hasPending });
+        return out;
       },
+      (err) => ctx.logger.error({ err, instanceId }, 'an after-commit effect failed; its outbox record stays pending'),
     );
   } catch (err) {
-    const e = err as any;
-    ctx.logger.error({ err, instanceId }, 'transition failed');
-    throw new InsureflowError('EXPRESSION_FAILED', `the process could not continue${e.activityId ? ` at ${e.activityId}` : ''}: ${e.message}`);
+    if (err instanceof ActionMissed) return err.out;
+    throw err;
   }
-  await commit(ctx, instanceId, row, def, businessKey, out, actor, create ? { definitionId: create.definitionId } : undefined, inTx, { prevMeta, pending, hasPending });
-  return out;
+}
+
+function assertActive(instanceId: string, row: { status: string } | undefined): asserts row is InstanceRow {
+  if (!row) throw new InsureflowError('INSTANCE_NOT_FOUND', `process instance ${instanceId} was not found`);
+  if (row.status === 'completed' || row.status === 'cancelled') {
+    throw new InsureflowError('INSTANCE_NOT_ACTIVE', `process instance ${instanceId} is ${row.status}`);
+  }
 }
 
 export async function commit(
   ctx: EngineContext,
+  trx: Knex.Transaction,
   instanceId: string,
   row: InstanceRow | undefined,
   def: CachedDefinition,
@@ -198,7 +225,7 @@ export async function commit(
   const ev = (type: string, activityId: string | null, data: Record<string, unknown>, who = actor.name, activityType: string | null = null) =>
     late.push({ ...base, at: now, type, activityId, activityType, actor: who, data });
 
-  await ctx.db.transaction(async (trx) => {
+  {
     const extra = inTx ? await inTx(trx, out) : undefined;
     const openIncidents = known.hasPending ? await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id') : [];
     const incidentExecs = new Set<string>(openIncidents.map((i: any) => i.execution_id));
@@ -303,7 +330,7 @@ export async function commit(
     }
 
     await appendHistory(trx, instanceId, [...events, ...(extra ?? []), ...late.sort((a, b) => a.at - b.at)], Boolean(create));
-  });
+  }
 }
 
 export async function newTaskRow(ctx: EngineContext, trx: Trx, instanceId: string, def: CachedDefinition, businessKey: string | null, info: ActivityInfo, executionId: string, variables: Variables, now: number): Promise<TaskRow> {

@@ -526,10 +526,14 @@ export class InsuranceStore {
     return toPayment(await this.db('payments').where({ id }).first());
   }
 
-  async payments(filter: { claimNo?: string; quoteNo?: string }): Promise<Payment[]> {
+  async payments(filter: { id?: number; claimNo?: string; quoteNo?: string; status?: Payment['status']; direction?: Payment['direction']; limit?: number }): Promise<Payment[]> {
     let q = this.db('payments');
+    if (filter.id !== undefined) q = q.where({ id: filter.id });
     if (filter.claimNo) q = q.where({ claim_no: filter.claimNo });
     if (filter.quoteNo) q = q.where({ quote_no: filter.quoteNo });
+    if (filter.status) q = q.where({ status: filter.status });
+    if (filter.direction) q = q.where({ direction: filter.direction });
+    if (filter.limit) q = q.limit(filter.limit);
     return (await q.orderBy('id')).map(toPayment);
   }
 

@@ -5,11 +5,12 @@
  * the claim row is keyed by the instance, the payout by the idempotency key and the claim, notifications by
  * their message key.
  */
-import type { Knex } from 'knex';
 import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
 import { BpmnError } from '../../errors.ts';
 import { InsuranceStore, type Claim, type Policy } from '../../persistence/insurance.ts';
+import { perTransition, type StoreOf } from '../unit-of-work.ts';
+import type { PaymentRelay } from './payment-relay.ts';
 import {
   ADJUSTER_AUTHORITY_LIMIT,
   DOCUMENTS_DEADLINE_AFTER,
@@ -45,9 +46,11 @@ export const ledgerOnlyGateway: PaymentGateway = {
 };
 
 export interface ClaimDeps {
-  db: Knex;
+  /** the insurance repository bound to a handler call's unit of work */
+  store: StoreOf;
+  /** sends ordered payouts to the bank after the ordering transition committed */
+  relay?: PaymentRelay;
   clock: Clock;
-  payments?: PaymentGateway;
   /** payouts above this need a claims supervisor (default ADJUSTER_AUTHORITY_LIMIT) */
   adjusterAuthorityLimit?: number;
   /** the settlement SLA in hours after the survey (default 72) */
@@ -84,9 +87,11 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? 
 const numberOr = (v: unknown, fallback: number | null = null): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 
 export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, Handler> {
+  return perTransition(CLAIM_HANDLERS, (ctx) => claimHandlersOver(deps, deps.store(ctx)));
+}
+
+function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<ClaimHandlerName, Handler> {
   const now = () => deps.clock.now();
-  const store = new InsuranceStore(deps.db, now);
-  const gateway = deps.payments ?? ledgerOnlyGateway;
   const authorityLimit = deps.adjusterAuthorityLimit ?? ADJUSTER_AUTHORITY_LIMIT;
   const settlementHours = deps.settlementHours ?? 72;
   const reminderAfter = deps.documentsReminderAfter ?? DOCUMENTS_REMINDER_AFTER;
@@ -294,8 +299,9 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
     },
 
     /**
-     * Pays through the ledger: the row is written once (idempotency key; one payout per claim), the transfer
-     * is made only while the row is pending, with the row's own key, so a retry never pays twice.
+     * Orders the payout: the ledger row is written once (idempotency key; one payout per claim) in this
+     * transition; the bank transfer is made by the payment relay after the transition commits, with the row's
+     * own key (payment-relay.ts), so a transition that rolls back pays nothing and a retry never pays twice.
      */
     async 'claims.pay'(ctx) {
       const claim = await claimOf(ctx);
@@ -304,7 +310,7 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
         await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
         return { paidAmount: 0, paymentReference: null, paidAt: iso(now()) };
       }
-      let payment = await store.recordPayment({
+      const payment = await store.recordPayment({
         idempotencyKey: ctx.idempotencyKey,
         direction: 'payout',
         claimNo: claim.claimNo,
@@ -313,12 +319,10 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
         counterparty: claim.customerId,
         processInstanceId: ctx.instanceId,
       });
-      if (payment.status !== 'completed') {
-        const { reference } = await gateway.transfer({ idempotencyKey: payment.idempotencyKey, amount: payment.amount, currency: payment.currency, payee: payment.counterparty, reference: claim.claimNo });
-        payment = await store.completePayment(payment.id, reference);
-      }
-      await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: payment.completedAt ?? now() });
-      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(payment.completedAt ?? now()) };
+      if (payment.status === 'pending') ctx.unitOfWork.afterCommit(() => deps.relay?.send(payment.id).then(() => undefined));
+      const paidAt = payment.completedAt ?? claim.paidAt ?? now();
+      await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt });
+      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(paidAt) };
     },
 
     /** The supervisor refused the payout: keep the reason with the claim (the sub-process's variables stay inside it). */

@@ -3,14 +3,15 @@
  * catalogue, priced by the actuary, and published (launched) so that the sales flow can quote it. Every write is
  * idempotent: one draft version per instance, launching twice changes nothing.
  */
-import type { Knex } from 'knex';
 import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
 import { InsuranceStore, type Product } from '../../persistence/insurance.ts';
+import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import { actuarialBaseRate } from './rules.ts';
 
 export interface ProductDeps {
-  db: Knex;
+  /** the insurance repository bound to a handler call's unit of work */
+  store: StoreOf;
   clock: Clock;
 }
 
@@ -20,8 +21,11 @@ export type ProductHandlerName = (typeof PRODUCT_HANDLERS)[number];
 const DESIGN_FIELDS = ['perils', 'sumInsuredMin', 'sumInsuredMax', 'deductible', 'coinsurance', 'policyTermMonths', 'exclusions', 'designNotes'] as const;
 
 export function createProductHandlers(deps: ProductDeps): Record<ProductHandlerName, Handler> {
+  return perTransition(PRODUCT_HANDLERS, (ctx) => productHandlersOver(deps, deps.store(ctx)));
+}
+
+function productHandlersOver(deps: ProductDeps, store: InsuranceStore): Record<ProductHandlerName, Handler> {
   const now = () => deps.clock.now();
-  const store = new InsuranceStore(deps.db, now);
 
   async function draftOf(ctx: HandlerContext): Promise<Product> {
     const p = await store.productDraftOf(ctx.instanceId);

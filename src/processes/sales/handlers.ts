@@ -4,11 +4,11 @@
  * is the PRODUCT_NOT_AVAILABLE business error (back to the needs analysis). Writes are idempotent: one quote per
  * instance, one policy per quote, premiums keyed by the idempotency key, notifications by message key.
  */
-import type { Knex } from 'knex';
 import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
 import { BpmnError } from '../../errors.ts';
 import { InsuranceStore, type Customer, type Quote } from '../../persistence/insurance.ts';
+import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import { durationUntil } from '../claims/rules.ts';
 import {
   PAYMENT_GRACE_DAYS,
@@ -22,7 +22,8 @@ import {
 } from './rules.ts';
 
 export interface SalesDeps {
-  db: Knex;
+  /** the insurance repository bound to a handler call's unit of work */
+  store: StoreOf;
   clock: Clock;
   /** credit grade (A..E) of a customer the insurer has not assessed yet; default: null (treated as C) */
   creditGrade?: (customer: Customer) => Promise<string | null>;
@@ -33,7 +34,8 @@ export interface SalesDeps {
   /** days before expiry the renewal reminder goes out (default 30) */
   renewalNoticeDays?: number;
   /** starts another process instance once per business key (renewal cases) */
-  processes?: { startOnce(key: string, businessKey: string, variables: Record<string, unknown>): Promise<string> };
+  /** starts another process once the calling transition commits; returns the new instance's id */
+  processes?: { startAfterCommit(ctx: HandlerContext, key: string, businessKey: string, variables: Record<string, unknown>): Promise<string> };
 }
 
 export const SALES_HANDLERS = [
@@ -60,8 +62,11 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? 
 const money = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
 export function createSalesHandlers(deps: SalesDeps): Record<SalesHandlerName, Handler> {
+  return perTransition(SALES_HANDLERS, (ctx) => salesHandlersOver(deps, deps.store(ctx)));
+}
+
+function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<SalesHandlerName, Handler> {
   const now = () => deps.clock.now();
-  const store = new InsuranceStore(deps.db, now);
   const offerValidDays = deps.offerValidDays ?? 30;
   const graceDays = deps.paymentGraceDays ?? PAYMENT_GRACE_DAYS;
   const noticeDays = deps.renewalNoticeDays ?? 30;
@@ -253,7 +258,7 @@ export function createSalesHandlers(deps: SalesDeps): Record<SalesHandlerName, H
       const v = ctx.variables;
       if (!deps.processes) throw new Error('sales.openRenewal needs deps.processes to start the renewal case');
       const policyNo = String(v.policyNo);
-      const id = await deps.processes.startOnce('sales', `RENEW-${policyNo}`, {
+      const id = await deps.processes.startAfterCommit(ctx, 'sales', `RENEW-${policyNo}`, {
         leadSource: 'renewal',
         customerName: String(v.customerName ?? v.customerId),
         customerId: String(v.customerId),
