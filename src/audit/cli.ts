@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { loadConfig } from '../config.ts';
 import { InsureflowError } from '../errors.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
+import { parseDateTime } from '../engine/iso.ts';
 import { openDb } from '../persistence/db.ts';
 import { auditDigest } from './digest.ts';
 import { exportChunks, type ExportFormat } from './export.ts';
@@ -59,10 +60,11 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: st
   }
 }
 
+/** An ISO 8601 date or date-time option as epoch ms (no offset = UTC, as everywhere: engine/iso.ts). */
 function time(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) bad(`--${name} "${v}" is not an ISO 8601 date or date-time`);
+  const t = parseDateTime(v);
+  if (t === null) return bad(`--${name} "${v}" is not an ISO 8601 date or date-time (e.g. 2030-01-31 or 2030-01-31T09:00:00Z; no offset = UTC)`);
   return t;
 }
 

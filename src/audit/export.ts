@@ -5,6 +5,7 @@
  */
 import type { HistoryEvent } from '../persistence/history.ts';
 import type { Knex } from 'knex';
+import { parseDateTime } from '../engine/iso.ts';
 import { countEvents, iterateEvents, type AuditEvent, type EventFilter } from './store.ts';
 
 export type ExportFormat = 'csv' | 'ndjson';
@@ -143,7 +144,7 @@ export function readExport(text: string, format: ExportFormat): ExportedEvent[] 
       .filter((l) => l.trim())
       .map((l) => {
         const e = JSON.parse(l) as ApiEvent;
-        return { ...e, at: Date.parse(e.at) };
+        return { ...e, at: parseDateTime(e.at) ?? NaN };
       });
   }
   const [header, ...rows] = parseCsv(text);
@@ -154,7 +155,7 @@ export function readExport(text: string, format: ExportFormat): ExportedEvent[] 
     id: Number(r[idx.id]),
     chainId: r[idx.chain_id],
     seq: Number(r[idx.seq]),
-    at: Date.parse(r[idx.at]),
+    at: parseDateTime(r[idx.at]) ?? NaN,
     type: r[idx.type],
     processInstanceId: str(r, 'process_instance_id'),
     processKey: str(r, 'process_key'),

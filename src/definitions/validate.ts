@@ -14,6 +14,7 @@
  */
 import * as Elements from 'bpmn-elements';
 import { parseExpression } from 'feelin';
+import { durationOrDateAt, isDuration, parseCycle, parseDateTime } from '../engine/iso.ts';
 import {
   calledElementOf,
   decisionRefOf,
@@ -97,30 +98,7 @@ export function feelSyntaxError(expression: string): string | null {
 /* ISO 8601 timer values                                                                                          */
 /* ------------------------------------------------------------------------------------------------------------ */
 
-const NUM = '\\d+(?:[.,]\\d+)?';
-const DURATION_RE = new RegExp(
-  `^P(?!$)(?:${NUM}Y)?(?:${NUM}M)?(?:${NUM}W)?(?:${NUM}D)?(?:T(?=\\d)(?:${NUM}H)?(?:${NUM}M)?(?:${NUM}S)?)?$`,
-);
-const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
-
-export function isIsoDuration(value: string): boolean {
-  return DURATION_RE.test(value);
-}
-
-/** 'ok', 'invalid', or 'no-offset' (a valid local date-time, which would depend on the server's time zone). */
-export function checkIsoDateTime(value: string): 'ok' | 'invalid' | 'no-offset' {
-  const m = DATE_TIME_RE.exec(value);
-  if (!m) return 'invalid';
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return 'invalid';
-  if (hour > 23 || minute > 59 || second > 59) return 'invalid';
-  if (m[7] && m[7] !== 'Z') {
-    const off = /^[+-](\d{2}):?(\d{2})?$/.exec(m[7]);
-    if (!off || Number(off[1]) > 14 || Number(off[2] ?? 0) > 59) return 'invalid';
-  }
-  return m[7] ? 'ok' : 'no-offset';
-}
+// durations, dates and cycles are read by src/engine/iso.ts, as the runtime reads them
 
 function looksLikeCron(value: string): boolean {
   const parts = value.trim().split(/\s+/);
@@ -508,6 +486,13 @@ class Validator {
     this.checkExpression(el, 'candidate users', spec.candidateUsers);
     this.checkExpression(el, 'candidate groups', spec.candidateGroups);
     this.checkExpression(el, 'due date', spec.dueDate);
+    if (spec.dueDate && !isExpressionValue(spec.dueDate) && durationOrDateAt(spec.dueDate, 0) === null) {
+      this.add(
+        el,
+        `${describeElement(el)} has the due date ${q(spec.dueDate)}, which is neither an ISO 8601 duration from the ` +
+          'task\'s creation (e.g. P3D, PT4H) nor an ISO 8601 date (e.g. 2030-01-31 or 2030-01-31T09:00:00Z; no offset = UTC).',
+      );
+    }
     this.checkExpression(el, 'follow-up date', spec.followUpDate);
     if (typeof spec.priority === 'string') {
       if (isExpressionValue(spec.priority)) this.checkExpression(el, 'priority', spec.priority);
@@ -612,20 +597,18 @@ class Validator {
         );
         continue;
       }
+      // spaces around the value: bpmn-engine reads it as written, so they are refused even though iso.ts trims
       if (kind === 'timeDuration') {
-        if (!isIsoDuration(value)) {
+        if (spaces || !isDuration(value)) {
           this.add(el, `${d} has the ${label} ${q(value)}, which is not an ISO 8601 duration (e.g. PT15M, PT2H, P3D).${spaces}`);
         }
       } else if (kind === 'timeDate') {
-        const status = checkIsoDateTime(value);
         // a date-time without an offset is read as UTC (documented), never as the server's local time
-        if (status === 'invalid') {
+        if (spaces || parseDateTime(value) === null) {
           this.add(el, `${d} has the ${label} ${q(value)}, which is not an ISO 8601 date and time (e.g. 2030-01-31T09:00:00Z).${spaces}`);
         }
       } else {
-        const m = /^R(\d*)\/(?:([^/]+)\/)?([^/]+)$/.exec(value);
-        const startOk = !m?.[2] || checkIsoDateTime(m[2]) !== 'invalid';
-        if (!m || !startOk || !isIsoDuration(m[3])) {
+        if (spaces || !parseCycle(value)) {
           this.add(
             el,
             `${d} has the ${label} ${q(value)}, which is not an ISO 8601 repeating interval: write R<count>/<duration> ` +

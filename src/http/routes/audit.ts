@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../engine/service.ts';
 import { InsureflowError } from '../../errors.ts';
+import { parseDateTime } from '../../engine/iso.ts';
 import { apiEvent, exportChunks, type ExportFormat } from '../../audit/export.ts';
 import { OPERATIONS, operationPage } from '../../audit/operations.ts';
 import { reconstructState } from '../../audit/reconstruct.ts';
@@ -74,10 +75,11 @@ const pagingQuery = {
 type FilterQuery = { from?: string; to?: string; actor?: string; processKey?: string; processVersion?: number; businessKey?: string; processInstanceId?: string; activityId?: string; chainId?: string; type?: string };
 type PagingQuery = { cursor?: string; limit: number; order: 'asc' | 'desc' };
 
+/** An ISO 8601 date or date-time query parameter as epoch ms (no offset = UTC, as everywhere: engine/iso.ts). */
 function time(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InsureflowError('VALIDATION_FAILED', `${name} "${v}" is not an ISO 8601 date or date-time`);
+  const t = parseDateTime(v);
+  if (t === null) throw new InsureflowError('VALIDATION_FAILED', `${name} "${v}" is not an ISO 8601 date or date-time (e.g. 2030-01-31 or 2030-01-31T09:00:00Z; no offset = UTC)`);
   return t;
 }
 
