@@ -14,6 +14,8 @@
  *   entry of a moddle-context-serializer context (`sourceContext.getActivityById(id)`).
  */
 
+import { isExpressionValue, parseExpression } from '../engine/expression-syntax.ts';
+
 /** Anything from which bindings can be read: see the module comment. */
 export type BpmnElementLike = unknown;
 
@@ -166,53 +168,24 @@ function firstExtAttr(el: BpmnElementLike, type: string, name: string): string |
 /* ------------------------------------------------------------------------------------------------------------ */
 
 /**
- * Index of the `}` closing the `{` at `open`, skipping FEEL string literals; -1 when unbalanced.
- */
-function closingBrace(text: string, open: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = open; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}') {
-      depth--;
-      if (depth === 0) return i;
-    }
-  }
-  return -1;
-}
-
-/**
- * Classifies a raw attribute or body:
+ * Classifies a raw attribute or body, through the parser the runtime uses (src/engine/expression-syntax.ts):
  * - `=expr` (Camunda 8) -> `{ kind: 'feel', body: 'expr' }`;
  * - `${expr}` or `#{expr}` wrapping the whole value (Camunda 7 style) -> `{ kind: 'feel', body: 'expr' }`;
  * - `${environment.services.name}` -> `{ kind: 'service', body: 'name' }` (a bpmn-engine service reference);
- * - anything else, including text with an embedded `${...}`, -> `{ kind: 'literal', body: raw }`.
+ * - anything else -> `{ kind: 'literal', body: raw }`: plain text, and also the forms the engine does not run
+ *   (a template such as `${a} and ${b}`, `${environment.variables.x}`, an unclosed `${`), which
+ *   `parseExpression` reports as `unsupported` and validation refuses.
  */
 export function expressionBody(raw: string): { kind: ExpressionKind; body: string } {
   const text = String(raw ?? '');
-  const trimmed = text.trim();
-  if (trimmed.startsWith('=')) return { kind: 'feel', body: trimmed.slice(1).trim() };
-  if ((trimmed.startsWith('${') || trimmed.startsWith('#{')) && closingBrace(trimmed, 1) === trimmed.length - 1) {
-    const body = trimmed.slice(2, -1).trim();
-    const service = /^environment\.services\.([A-Za-z_$][\w$.-]*)$/.exec(body);
-    if (service) return { kind: 'service', body: service[1] };
-    return { kind: 'feel', body };
-  }
+  const e = parseExpression(text);
+  if (e.kind === 'feel') return { kind: 'feel', body: e.body };
+  if (e.kind === 'service') return { kind: 'service', body: e.name };
   return { kind: 'literal', body: text };
 }
 
 /** True when the value is (or contains) an expression rather than a plain value. */
-export function isExpressionValue(raw: string): boolean {
-  const t = String(raw ?? '').trim();
-  return t.startsWith('=') || t.includes('${') || t.includes('#{');
-}
+export { isExpressionValue };
 
 /** `="text"` (a FEEL string literal and nothing else) -> 'text'; otherwise null. */
 function staticFeelString(body: string): string | null {

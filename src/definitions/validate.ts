@@ -14,11 +14,11 @@
  */
 import * as Elements from 'bpmn-elements';
 import { parseExpression } from 'feelin';
+import { parseExpression as classifyExpression } from '../engine/expression-syntax.ts';
 import { durationOrDateAt, isDuration, parseCycle, parseDateTime } from '../engine/iso.ts';
 import {
   calledElementOf,
   decisionRefOf,
-  expressionBody,
   extAttr,
   extensionElementsOf,
   handlerBindingOf,
@@ -313,13 +313,41 @@ class Validator {
 
   /* -- expressions -------------------------------------------------------------------------------------------- */
 
-  /** Parses `raw` when it is a FEEL expression (`=x`, `${x}`, `#{x}`); literals are left alone. */
-  private checkExpression(el: any, what: string, raw: unknown): void {
+  /**
+   * Checks `raw` with the parser the runtime uses (src/engine/expression-syntax.ts): a literal is left alone, FEEL
+   * (`=x`, `${x}`, `#{x}`) must parse, and a form the runtime would not evaluate as its author means it (a template
+   * such as `${a} and ${b}`, `${environment.variables.x}`, an unclosed `${`, a service reference) is refused with
+   * what to write instead. `condition`: suggest a boolean expression rather than a text.
+   */
+  private checkExpression(el: any, what: string, raw: unknown, condition = false): void {
     if (typeof raw !== 'string' || !raw.trim()) return;
-    const e = expressionBody(raw);
-    if (e.kind !== 'feel') return;
-    const error = feelSyntaxError(e.body);
-    if (error) this.add(el, `${describeElement(el)}: the expression ${q(raw)} (${what}) is not valid FEEL: ${error}.`);
+    const d = describeElement(el);
+    const e = classifyExpression(raw);
+    switch (e.kind) {
+      case 'literal':
+        return;
+      case 'service':
+        this.add(
+          el,
+          `${d}: the ${what} ${q(raw.trim())} refers to the service "${e.name}", which only a task's implementation ` +
+            `can do: write a FEEL expression (e.g. =${e.name}) or a plain value.`,
+        );
+        return;
+      case 'unsupported': {
+        const instead = condition ? e.conditionSuggestion : e.suggestion;
+        this.add(
+          el,
+          `${d}: the ${what} ${q(raw.trim())} cannot be evaluated: ${e.problem}. ` +
+            (instead ? `Write one FEEL expression instead: ${instead}` : 'Write one FEEL expression (=... or ${...}) or a plain value instead') +
+            '.',
+        );
+        return;
+      }
+      case 'feel': {
+        const error = feelSyntaxError(e.body);
+        if (error) this.add(el, `${d}: the expression ${q(raw)} (${what}) is not valid FEEL: ${error}.`);
+      }
+    }
   }
 
   private checkCondition(el: any, expr: any, what: string): void {
@@ -338,7 +366,7 @@ class Validator {
       this.add(el, `${d} has an empty ${what}: write it in FEEL (for example =amount > 1000), or remove it.`);
       return;
     }
-    const e = expressionBody(body);
+    const e = classifyExpression(body);
     if (e.kind === 'literal') {
       this.add(
         el,
@@ -348,10 +376,10 @@ class Validator {
       return;
     }
     if (e.kind === 'service') {
-      this.add(el, `${d} has ${article(what)} ${what} that refers to the service "${e.body}"; it must be a FEEL expression.`);
+      this.add(el, `${d} has ${article(what)} ${what} that refers to the service "${e.name}"; it must be a FEEL expression.`);
       return;
     }
-    this.checkExpression(el, what, body);
+    this.checkExpression(el, what, body, true);
   }
 
   private checkGatewayConditions(gateway: any, outgoing: any[]): void {
@@ -581,12 +609,10 @@ class Validator {
         this.add(el, `${d} has an empty ${label}.`);
         continue;
       }
-      const e = expressionBody(raw);
-      if (e.kind === 'feel') {
-        this.checkExpression(el, label, raw);
+      if (isExpressionValue(raw)) {
+        this.checkExpression(el, label, raw); // FEEL must parse; a template or other form is refused there
         continue;
       }
-      if (isExpressionValue(raw)) continue; // text with an embedded ${...}: resolved at run time
       const value = raw;
       const spaces = value !== value.trim() ? ' Remove the spaces or line breaks around it.' : '';
       if (looksLikeCron(value.trim())) {

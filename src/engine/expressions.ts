@@ -1,23 +1,19 @@
 /**
- * FEEL for every expression a diagram carries (conditions, timers, assignees...). bpmn-engine's own
- * `${environment.services.x}` references still go through its default resolver; nothing here runs JavaScript.
+ * Evaluates the expressions a diagram carries (conditions, timers, assignees...). What counts as an expression,
+ * and which forms run, is decided by expression-syntax.ts, the same parser deploy-time validation uses: FEEL
+ * (`=x`, `${x}`, `#{x}`) is evaluated here; bpmn-engine's own `${environment.services.x}` references (and, in a
+ * version deployed before validation refused them, any other form) go to bpmn-engine's default resolver;
+ * nothing here runs JavaScript.
  */
 import { evaluate } from 'feelin';
 import { Environment } from 'bpmn-elements';
+import { feelBodyOf } from './expression-syntax.ts';
+import { readDateTime } from './iso.ts';
 
 const defaultExpressions = (new Environment() as any).expressions;
-const enginePath = /^(environment|content|properties|fields)\./;
-const localDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 
-/** The FEEL body of a raw expression, or null when the text is a literal (or an engine path). */
-export function feelBody(raw: unknown): string | null {
-  if (typeof raw !== 'string') return null;
-  const text = raw.trim();
-  if (text.startsWith('=')) return text.slice(1).trim();
-  const m = /^[$#]\{([\s\S]*)\}$/.exec(text);
-  if (m && !enginePath.test(m[1].trim())) return m[1].trim();
-  return null;
-}
+/** The FEEL body of a raw expression, or null when the text is a literal (or not FEEL: see expression-syntax.ts). */
+export const feelBody = feelBodyOf;
 
 export interface FeelResult {
   value: unknown;
@@ -60,8 +56,9 @@ export function createEngineExpressions(onWarning?: WarningSink) {
           if (warnings.length && onWarning) onWarning(body, warnings);
           return value;
         }
-        // timeDate without an offset is read as UTC (documented), not as the host's local time.
-        if (localDateTime.test(expression.trim())) return `${expression.trim()}Z`;
+        // a date-time without an offset (a timeDate) is UTC (documented), not the host's local time: say so
+        const date = readDateTime(expression);
+        if (date?.hasTime && !date.hasOffset) return `${expression.trim()}Z`;
       }
       return defaultExpressions.resolveExpression(expression, from, fnCtx);
     },

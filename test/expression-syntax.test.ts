@@ -1,0 +1,150 @@
+/**
+ * One parser decides what an expression is (src/engine/expression-syntax.ts), for deployment
+ * (src/definitions/validate.ts, bindings.ts) and for run time (src/engine/expressions.ts). The cases below are
+ * those on which the two used to disagree: each is either evaluated the same way at run time as validated at
+ * deploy time, or refused at deploy with the element id and what to write instead; never accepted and then
+ * mis-evaluated.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { feelBodyOf, isExpressionValue, parseExpression, type ParsedExpression } from '../src/engine/expression-syntax.ts';
+import { createEngineExpressions, evaluateFeel, feelBody, resolveValue } from '../src/engine/expressions.ts';
+import { expressionBody } from '../src/definitions/bindings.ts';
+import { parseBpmn } from '../src/definitions/parse.ts';
+import { validateBpmn, type Problem } from '../src/definitions/validate.ts';
+
+const unsupported = (e: ParsedExpression) => {
+  assert.is(e.kind, 'unsupported', JSON.stringify(e));
+  return e as Extract<ParsedExpression, { kind: 'unsupported' }>;
+};
+
+test('Classification: FEEL, service, literal', () => {
+  assert.equal(parseExpression('=amount > 1000'), { kind: 'feel', body: 'amount > 1000', syntax: '=' });
+  assert.equal(parseExpression('  = amount > 1000 '), { kind: 'feel', body: 'amount > 1000', syntax: '=' });
+  assert.equal(parseExpression('${amount > 1000}'), { kind: 'feel', body: 'amount > 1000', syntax: '${' });
+  assert.equal(parseExpression('#{amount > 1000}'), { kind: 'feel', body: 'amount > 1000', syntax: '#{' });
+  assert.equal(parseExpression('${ {a: 1}.a }'), { kind: 'feel', body: '{a: 1}.a', syntax: '${' }, 'braces inside');
+  assert.equal(parseExpression('${ "}" + x }'), { kind: 'feel', body: '"}" + x', syntax: '${' }, 'a brace in a FEEL string');
+  assert.equal(parseExpression('${environment.services.payClaim}'), { kind: 'service', name: 'payClaim' });
+  assert.equal(parseExpression('adjusters'), { kind: 'literal', text: 'adjusters' });
+  assert.equal(parseExpression('costs $5 {net}'), { kind: 'literal', text: 'costs $5 {net}' });
+  assert.ok(!isExpressionValue('adjusters') && isExpressionValue('=x') && isExpressionValue('${x}') && isExpressionValue('a ${x}'));
+});
+
+test('Disagreement 1: "${a} and ${b}" (a JUEL template of two expressions) is no FEEL at run time and refused at deploy', () => {
+  const e = unsupported(parseExpression('${a} and ${b}'));
+  assert.match(e.problem, /mixes text and 2 expressions/);
+  assert.is(e.conditionSuggestion, '=a and b');
+  assert.is(e.suggestion, '=string(a) + " and " + string(b)');
+  // run time: not evaluated as the FEEL "a} and ${b" (what the old runtime regex extracted)
+  assert.is(feelBody('${a} and ${b}'), null);
+  assert.is(resolveValue('${a} and ${b}', { a: true, b: false }), '${a} and ${b}');
+  // bindings agree (a literal for handler/decision names, so they count as dynamic, never as FEEL)
+  assert.equal(expressionBody('${a} and ${b}'), { kind: 'literal', body: '${a} and ${b}' });
+  // the suggestions mean what the author meant
+  assert.is(evaluateFeel(e.conditionSuggestion!.slice(1), { a: true, b: false }).value, false);
+  assert.is(evaluateFeel(e.conditionSuggestion!.slice(1), { a: true, b: true }).value, true);
+  assert.is(evaluateFeel(e.suggestion!.slice(1), { a: 'Ann', b: 'Bob' }).value, 'Ann and Bob');
+});
+
+test('Disagreement 2: templates with text around one expression', () => {
+  const e = unsupported(parseExpression('Claim ${claimNo} (${"urgent"})'));
+  assert.is(e.suggestion, '="Claim " + string(claimNo) + " (" + string("urgent") + ")"');
+  assert.is(evaluateFeel(e.suggestion!.slice(1), { claimNo: 'CLM-1' }).value, 'Claim CLM-1 (urgent)');
+  const days = unsupported(parseExpression('P${days}D'));
+  assert.is(evaluateFeel(days.suggestion!.slice(1), { days: 3 }).value, 'P3D');
+  const quoted = unsupported(parseExpression('say "hi" \\ ${x}'));
+  assert.is(evaluateFeel(quoted.suggestion!.slice(1), { x: 1 }).value, 'say "hi" \\ 1', 'quotes and backslashes of the text are escaped');
+});
+
+test('Disagreement 3: what counts as FEEL: bpmn-engine paths are not FEEL and are refused, with the FEEL to write', () => {
+  const path = unsupported(parseExpression('${environment.variables.amount > 1000}'));
+  assert.is(path.suggestion, '=amount > 1000');
+  assert.is(feelBody('${environment.variables.amount > 1000}'), null, 'the runtime never evaluates it as FEEL');
+  const content = unsupported(parseExpression('${content.output.x}'));
+  assert.is(content.suggestion, null);
+  assert.match(content.problem, /by name/);
+  // `=` always means FEEL, whatever follows
+  assert.equal(parseExpression('=${a}'), { kind: 'feel', body: '${a}', syntax: '=' });
+});
+
+test('An unclosed ${ is refused, with where it starts', () => {
+  const e = unsupported(parseExpression('${amount > 1000'));
+  assert.match(e.problem, /"\$\{" at character 1 is never closed/);
+  assert.match(unsupported(parseExpression('ok ${a} then #{b')).problem, /"#\{" at character 14/);
+});
+
+test('Run time evaluates exactly the FEEL forms, the same way for =, ${ } and #{ }', () => {
+  const engine = createEngineExpressions();
+  const from = { environment: { variables: { amount: 1500, risk: 'high' } } };
+  for (const raw of ['=amount > 1000 and risk = "high"', '${amount > 1000 and risk = "high"}', '#{amount > 1000 and risk = "high"}']) {
+    assert.is(feelBodyOf(raw), 'amount > 1000 and risk = "high"');
+    assert.is(engine.resolveExpression(raw, from), true, raw);
+    assert.is(resolveValue(raw, from.environment.variables), true, raw);
+    assert.ok(engine.isExpression(raw));
+  }
+  assert.is(resolveValue('adjusters', {}), 'adjusters');
+  // a timer date without an offset is handed to bpmn-engine as UTC
+  assert.is(engine.resolveExpression('2030-01-31T09:00', {}), '2030-01-31T09:00Z');
+  assert.is(engine.resolveExpression('2030-01-31T09:00+01:00', {}), '2030-01-31T09:00+01:00');
+});
+
+/** A Camunda 7 process: an exclusive gateway whose flows and a user task carry the given expressions. */
+function processXml(conditions: string[], task: { assignee?: string; candidateGroups?: string; dueDate?: string }, timer?: string): string {
+  const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+  const flows = conditions
+    .map(
+      (c, i) =>
+        `<bpmn:sequenceFlow id="Flow_${i}" sourceRef="Gw" targetRef="Task"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${esc(c)}</bpmn:conditionExpression></bpmn:sequenceFlow>`,
+    )
+    .join('\n');
+  const attrs = Object.entries(task)
+    .map(([k, v]) => ` camunda:${k}="${esc(v as string)}"`)
+    .join('');
+  const timerEl = timer
+    ? `<bpmn:intermediateCatchEvent id="Wait"><bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">${esc(timer)}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>`
+    : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="D" targetNamespace="http://insureflow.test">
+  <bpmn:process id="P" isExecutable="true">
+    <bpmn:startEvent id="Start" /><bpmn:sequenceFlow id="F0" sourceRef="Start" targetRef="Gw" />
+    <bpmn:exclusiveGateway id="Gw" default="Flow_default" />
+    ${flows}
+    <bpmn:sequenceFlow id="Flow_default" sourceRef="Gw" targetRef="Task" />
+    <bpmn:userTask id="Task"${attrs} />
+    ${timerEl}
+  </bpmn:process>
+</bpmn:definitions>`;
+}
+
+async function problems(xml: string): Promise<Problem[]> {
+  return validateBpmn(await parseBpmn(xml), { handlers: new Set(), forms: new Set(), decisions: new Set() });
+}
+
+test('Deploy refuses each disagreeing form, naming the element and saying what to write', async () => {
+  const found = await problems(
+    processXml(
+      ['${a} and ${b}', '${environment.variables.amount > 1000}', '${amount > 1000'],
+      { assignee: '${first} ${last}', candidateGroups: '${environment.services.groups}' },
+      'P${days}D',
+    ),
+  );
+  const byId = (id: string) => found.filter((p) => p.element === id).map((p) => p.message).join('\n');
+  assert.equal([...new Set(found.map((p) => p.element))].sort(), ['Flow_0', 'Flow_1', 'Flow_2', 'Task', 'Wait']);
+  assert.match(byId('Flow_0'), /"\$\{a\} and \$\{b\}" cannot be evaluated: it mixes text and 2 expressions.*Write one FEEL expression instead: =a and b\./);
+  assert.match(byId('Flow_1'), /reads bpmn-engine's internal path.*Write one FEEL expression instead: =amount > 1000\./);
+  assert.match(byId('Flow_2'), /never closed/);
+  assert.match(byId('Task'), /assignee "\$\{first\} \$\{last\}" cannot be evaluated.*=string\(first\) \+ " " \+ string\(last\)/);
+  assert.match(byId('Task'), /candidate groups "\$\{environment.services.groups\}" refers to the service "groups"/);
+  assert.match(byId('Wait'), /timer duration "P\$\{days\}D" cannot be evaluated.*="P" \+ string\(days\) \+ "D"/);
+});
+
+test('Deploy accepts the forms the runtime evaluates, and the runtime evaluates every one of them as FEEL or as a literal', async () => {
+  const conditions = ['=amount > 1000', '${amount > 1000 and risk = "high"}', '#{approved}'];
+  const task = { assignee: '${initiator}', candidateGroups: 'adjusters, senior-adjusters', dueDate: '=now() + duration("P1D")' };
+  assert.equal(await problems(processXml(conditions, task, '${reviewPeriod}')), []);
+  for (const raw of [...conditions, task.assignee, task.dueDate, '${reviewPeriod}']) assert.ok(feelBody(raw) !== null, raw);
+  assert.is(feelBody(task.candidateGroups), null);
+});
+
+test.run();
