@@ -15,6 +15,7 @@
  */
 
 import { isExpressionValue, parseExpression } from '../engine/expression-syntax.ts';
+import { parseRetryCycle } from '../engine/iso.ts';
 
 /** Anything from which bindings can be read: see the module comment. */
 export type BpmnElementLike = unknown;
@@ -61,11 +62,14 @@ export interface UserTaskSpec {
 }
 
 export interface RetrySpec {
-  /** the job's retry counter as the dialect defines it (R5/PT5M -> 5, zeebe retries="3" -> 3) */
+  /**
+   * How many times the handler is called in all, the first call included: R5/PT5M -> 5, zeebe retries="3" -> 3,
+   * a list of n waits (`PT1M,PT5M,PT10M`) -> n + 1, so that each wait is used once
+   */
   retries: number;
-  /** the wait between attempts (ISO 8601 duration), or null when the diagram gives none */
+  /** the wait between attempts (ISO 8601 duration), or null when the diagram gives none; for a list, its first */
   backoff: string | null;
-  /** Camunda 7 list form only (`PT1M,PT5M,PT10M`): the wait before each retry, in order; backoff is the first */
+  /** Camunda 7 list form only (`PT1M,PT5M,PT10M`): the wait before each retry, in order (the last one repeats) */
   intervals?: string[];
 }
 
@@ -360,23 +364,21 @@ export function userTaskSpecOf(el: BpmnElementLike): UserTaskSpec {
 
 /**
  * Retries of a task: `<camunda:failedJobRetryTimeCycle>R5/PT5M</camunda:failedJobRetryTimeCycle>` ->
- * `{ retries: 5, backoff: 'PT5M' }`; the list form `PT1M,PT5M` -> `{ retries: 2, backoff: 'PT1M', intervals }`;
+ * `{ retries: 5, backoff: 'PT5M' }`; the list form `PT1M,PT5M` -> `{ retries: 3, backoff: 'PT1M', intervals }`;
  * `<zeebe:taskDefinition retries="3"/>` (or the static `=3`) -> `{ retries: 3, backoff: null }`.
- * Null when the diagram sets none, or sets it through an expression.
+ * Null when the diagram sets none, or a cycle that is not valid (an expression, a malformed list: see
+ * retryCycleProblemOf, which deployment reports). Parsed by src/engine/iso.ts parseRetryCycle.
  */
 export function retryCycleOf(el: BpmnElementLike): RetrySpec | null {
   const b = unwrapElement(el);
   if (!b) return null;
 
-  const cycle = extensionElementsOf(b, 'camunda:FailedJobRetryTimeCycle')[0];
-  if (cycle) {
-    const body = (extAttr(cycle, 'body') ?? extAttr(cycle, 'value') ?? '').trim();
-    const r = /^R(\d+)\/(P[0-9A-Za-z.,]+)$/.exec(body);
-    if (r) return { retries: Number(r[1]), backoff: r[2] };
-    if (/^P[0-9A-Za-z.,]+(\s*,\s*P[0-9A-Za-z.,]+)*$/.test(body)) {
-      const intervals = body.split(',').map((s) => s.trim());
-      return { retries: intervals.length, backoff: intervals[0], intervals };
-    }
+  const text = retryCycleTextOf(b);
+  if (text !== null) {
+    const cycle = parseRetryCycle(text);
+    if ('error' in cycle) return null;
+    if (cycle.form === 'repeat') return { retries: cycle.retries, backoff: cycle.intervals[0] };
+    return { retries: cycle.retries, backoff: cycle.intervals[0], intervals: cycle.intervals };
   }
 
   const taskDef = extensionElementsOf(b, 'zeebe:TaskDefinition')[0];
@@ -388,6 +390,24 @@ export function retryCycleOf(el: BpmnElementLike): RetrySpec | null {
     }
   }
   return null;
+}
+
+/** The text of `<camunda:failedJobRetryTimeCycle>` as written, or null when the element has none. */
+function retryCycleTextOf(b: any): string | null {
+  const cycle = extensionElementsOf(b, 'camunda:FailedJobRetryTimeCycle')[0];
+  if (!cycle) return null;
+  return extAttr(cycle, 'body') ?? extAttr(cycle, 'value') ?? '';
+}
+
+/**
+ * Why the element's `camunda:failedJobRetryTimeCycle` cannot be used (a sentence fragment saying what to write),
+ * or null when it has none or a valid one.
+ */
+export function retryCycleProblemOf(el: BpmnElementLike): string | null {
+  const text = retryCycleTextOf(unwrapElement(el));
+  if (text === null) return null;
+  const cycle = parseRetryCycle(text);
+  return 'error' in cycle ? cycle.error : null;
 }
 
 function isMessageDefinition(ed: any): boolean {

@@ -24,6 +24,7 @@ import {
   handlerBindingOf,
   isExpressionValue,
   messageSubscriptionOf,
+  retryCycleProblemOf,
   userTaskSpecOf,
   camundaAttr,
 } from './bindings.ts';
@@ -309,6 +310,8 @@ class Validator {
 
     this.checkLoop(el);
     this.checkIoMappings(el);
+    const retryProblem = retryCycleProblemOf(el);
+    if (retryProblem) this.add(el, `${describeElement(el)} has a retry time cycle (camunda:failedJobRetryTimeCycle) that cannot be used: ${retryProblem}.`);
   }
 
   /* -- expressions -------------------------------------------------------------------------------------------- */

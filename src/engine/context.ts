@@ -4,6 +4,7 @@
  * and the per-instance locks. One object per InsureflowEngine, passed as the first argument of every
  * command function (deployment, instances, tasks, correlation, jobs, incidents, transition).
  */
+import type { TransitionStore } from './transition-store.ts';
 import type { Knex } from 'knex';
 import type { Clock } from './clock.ts';
 import type { DefinitionCache } from './definitions.ts';
@@ -42,6 +43,8 @@ export interface EngineContext {
   readonly jobConcurrency: number;
   readonly handlers: Map<string, RegisteredHandler>;
   readonly decisions: DecisionRegistry;
+  /** storage of the transition core (instance lock, commit bookkeeping) */
+  readonly transitions: TransitionStore;
   readonly definitions: DefinitionCache;
   readonly forms: FormCache;
   /** definition id -> key, version, name (a deployed version never changes) */

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EngineContext } from './context.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
+import type { TransitionTx } from './transition-store.ts';
 import type { Variables } from './runtime.ts';
 import { transactionOf } from '../persistence/unit-of-work.ts';
 import type { JobRow } from '../persistence/store.ts';
@@ -39,7 +40,7 @@ export async function startAfterCommit(ctx: EngineContext, uow: UnitOfWork, key:
 export async function runStartJob(
   ctx: EngineContext,
   job: JobRow,
-  start: (key: string, input: { id: string; businessKey: string | null; variables: Variables }, inTx: (trx: import('knex').Knex.Transaction) => Promise<void>) => Promise<unknown>,
+  start: (key: string, input: { id: string; businessKey: string | null; variables: Variables }, inTx: (tx: TransitionTx) => Promise<void>) => Promise<unknown>,
 ): Promise<void> {
   const payload = parseJson<StartPayload>(job.payload, `jobs ${job.id} payload`, { key: job.activity_id, businessKey: null, variables: {} });
   const exists = await ctx.db('process_instances').where({ id: job.execution_id }).first('id');
@@ -47,8 +48,8 @@ export async function runStartJob(
     await ctx.db('jobs').where({ id: job.id }).delete();
     return;
   }
-  await start(payload.key, { id: job.execution_id, businessKey: payload.businessKey, variables: payload.variables }, async (trx) => {
-    await trx('jobs').where({ id: job.id }).delete();
+  await start(payload.key, { id: job.execution_id, businessKey: payload.businessKey, variables: payload.variables }, async (tx) => {
+    await tx.consumeJob(job.id, null);
   });
 }
 

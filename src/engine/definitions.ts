@@ -37,7 +37,11 @@ export interface ActivityInfo {
   handler: string | null;
   decision: { decisionId: string; resultVariable: string | null } | null;
   retries: number | null;
-  retryBackoff: string | null;
+  /**
+   * The wait before each retry: one ISO 8601 duration for every retry (R5/PT5M), or the waits in order, the last
+   * one repeating (camunda:failedJobRetryTimeCycle PT1M,PT5M,PT30M); null for the default back-off
+   */
+  retryBackoff: string | readonly string[] | null;
   userTask: UserTaskSpec | null;
   message: boolean;
   messageName: string | null;
@@ -148,7 +152,7 @@ export function compileDefinition(
       handler,
       decision,
       retries: retry?.retries ?? null,
-      retryBackoff: retry?.backoff ?? null,
+      retryBackoff: retry?.intervals ?? retry?.backoff ?? null,
       userTask: kind === 'userTask' && el ? userTaskSpecOf(el) : null,
       message: Boolean(msgDef) || a.type === 'bpmn:ReceiveTask',
       messageName: sub?.messageName ?? null,

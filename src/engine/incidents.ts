@@ -37,10 +37,10 @@ export async function getIncident(ctx: EngineContext, id: string) {
 export async function retryIncident(ctx: EngineContext, id: string, variables: Variables | undefined, actor: Actor) {
   const inc = await getIncident(ctx, id);
   if (inc.status !== 'open') throw new InsureflowError('INCIDENT_NOT_OPEN', `incident ${id} is ${inc.status}`);
+  // the instance's labels never change: the event is prepared before the transition and written with it
+  const retried = await incidentEvent(ctx, inc.processInstanceId, 'incident.retried', inc.activityId, actor, { incidentId: id, variables: variables ?? null });
   await withLock(ctx, inc.processInstanceId, () =>
-    transition(ctx, inc.processInstanceId, { kind: 'retry', executionId: inc.executionId, variables }, actor, undefined, async (trx) => [
-      await incidentEvent(ctx, inc.processInstanceId, 'incident.retried', inc.activityId, actor, { incidentId: id, variables: variables ?? null }, trx),
-    ]).then(() => continueDeferred(ctx, inc.processInstanceId)),
+    transition(ctx, inc.processInstanceId, { kind: 'retry', executionId: inc.executionId, variables }, actor, undefined, async () => [retried]).then(() => continueDeferred(ctx, inc.processInstanceId)),
   );
   return getIncident(ctx, id);
 }

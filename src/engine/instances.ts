@@ -2,6 +2,7 @@
  * Process instances: start, list, read (with open tasks and incidents), cancel, and an instance's history
  * and its hash-chain verification.
  */
+import type { TransitionTx } from './transition-store.ts';
 import { randomUUID } from 'node:crypto';
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
@@ -29,7 +30,7 @@ export async function startInstance(
   key: string,
   input: { businessKey?: string | null; variables?: Variables; version?: number; id?: string },
   actor: Actor = SYSTEM,
-  inTx?: (trx: import('knex').Knex.Transaction) => Promise<void>,
+  inTx?: (tx: TransitionTx) => Promise<void>,
 ): Promise<InstanceDetail> {
   const row = await getDefinitionRow(ctx, key, input.version);
   const variables = input.variables ?? {};

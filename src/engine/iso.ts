@@ -184,6 +184,8 @@ export function timerDueAt(timerType: string, value: string, now: number): numbe
 /* ------------------------------------------------------------------------------------------------------------ */
 
 export interface RetryCycle {
+  /** `repeat`: R<n>/<wait>; `list`: waits in order */
+  form: 'repeat' | 'list';
   /**
    * How many times the handler runs in all, the first call included (the job's retry counter, as in Camunda 7):
    * `R5/PT5M` -> 5; a list of n waits -> n + 1, so that every wait is used once.
@@ -194,10 +196,11 @@ export interface RetryCycle {
 }
 
 /**
- * A `camunda:failedJobRetryTimeCycle`: `R5/PT5M` -> { retries: 5, intervals: ['PT5M'] };
- * `PT1M,PT5M,PT30M` -> { retries: 4, intervals: ['PT1M', 'PT5M', 'PT30M'] }. Anything else (an expression, a
- * cycle without a count, a malformed duration, an empty item) -> `{ error }`, a sentence fragment saying what is
- * wrong and what to write.
+ * A `camunda:failedJobRetryTimeCycle`:
+ * - `R5/PT5M` -> { form: 'repeat', retries: 5, intervals: ['PT5M'] };
+ * - `PT1M,PT5M,PT30M` -> { form: 'list', retries: 4, intervals: ['PT1M', 'PT5M', 'PT30M'] };
+ * - anything else (an expression, a cycle without a count, a malformed duration, an empty item) -> `{ error }`, a
+ *   sentence fragment saying what is wrong and what to write.
  */
 export function parseRetryCycle(text: string): RetryCycle | { error: string } {
   const t = typeof text === 'string' ? text.trim() : '';
@@ -210,22 +213,12 @@ export function parseRetryCycle(text: string): RetryCycle | { error: string } {
     if (!isDuration(m[2])) return { error: `"${m[2]}" is not an ISO 8601 duration: ${how}` };
     const retries = Number(m[1]);
     if (retries < 1) return { error: `R${m[1]} would mean not even one call (R1/PT1M is one call and no retry): ${how}` };
-    return { retries, intervals: [m[2]] };
+    return { form: 'repeat', retries, intervals: [m[2]] };
   }
   const items = t.split(',').map((s) => s.trim());
   const bad = items.findIndex((s) => !isDuration(s));
   if (bad >= 0) {
     return { error: items[bad] ? `"${items[bad]}" (item ${bad + 1}) is not an ISO 8601 duration: ${how}` : `item ${bad + 1} is empty: ${how}` };
   }
-  return { retries: items.length + 1, intervals: items };
-}
-
-/**
- * The wait (ms) after failed attempt number `attempt` (1 = the first call) for the given waits: the
- * attempt-th one, the last one when there are fewer; null when there are none or one is not a duration.
- */
-export function retryIntervalMs(intervals: readonly string[], attempt: number): number | null {
-  if (!intervals.length) return null;
-  const i = Math.min(Math.max(1, Math.floor(attempt)), intervals.length) - 1;
-  return durationMs(intervals[i]);
+  return { form: 'list', retries: items.length + 1, intervals: items };
 }

@@ -119,10 +119,9 @@ export async function runJob(ctx: EngineContext, job: JobRow): Promise<void> {
       return;
     }
     const action: Action = job.type === 'timer' ? { kind: 'timer', executionId: job.execution_id } : { kind: 'retry', executionId: job.execution_id };
-    const out = await transition(ctx, instanceId, action, SYSTEM, undefined, async (trx) => {
+    const out = await transition(ctx, instanceId, action, SYSTEM, undefined, async (tx) => {
       // the job is consumed by this transition; reconciliation re-creates it if the timer cycles
-      const n = await trx('jobs').where({ id: job.id, lock_owner: ctx.nodeId }).delete();
-      if (n !== 1) throw new InsureflowError('CONCURRENT_MODIFICATION', `job ${job.id} was taken over by another node`);
+      if (!(await tx.consumeJob(job.id, ctx.nodeId))) throw new InsureflowError('CONCURRENT_MODIFICATION', `job ${job.id} was taken over by another node`);
     });
     if (out.actionMissed) ctx.logger.warn({ jobId: job.id, instanceId }, 'job target no longer waiting; job dropped');
     await continueDeferred(ctx, instanceId);
@@ -134,19 +133,19 @@ export async function runTimerStart(ctx: EngineContext, job: JobRow): Promise<vo
   const payload = parseJson<{ timerType: string; value: string; repeat: number | null; fired: number }>(job.payload, `jobs ${job.id} payload`, { timerType: 'timeDate', value: '', repeat: null, fired: 0 });
   const id = randomUUID();
   await withLock(ctx, id, async () => {
-    await transition(ctx, id, { kind: 'start', variables: {} }, SYSTEM, { definitionId: job.definition_id as string, businessKey: null }, async (trx) => {
+    await transition(ctx, id, { kind: 'start', variables: {} }, SYSTEM, { definitionId: job.definition_id as string, businessKey: null }, async (tx) => {
       const fired = payload.fired + 1;
       const more = payload.timerType === 'timeCycle' && (payload.repeat === -1 || (payload.repeat ?? 1) > fired);
       const next = more ? timerDueAt('timeCycle', payload.value.replace(/^R\d*\/[^P/][^/]*\//, 'R/'), Number(job.due_at)) : null;
-      const n = more && next !== null
-        ? await trx('jobs').where({ id: job.id, lock_owner: ctx.nodeId }).update({ due_at: next, lock_owner: null, lock_expires_at: null, payload: JSON.stringify({ ...payload, fired }) })
-        : await trx('jobs').where({ id: job.id, lock_owner: ctx.nodeId }).delete();
-      if (n !== 1) throw new InsureflowError('CONCURRENT_MODIFICATION', `job ${job.id} was taken over by another node`);
+      const kept = more && next !== null
+        ? await tx.rescheduleJob(job.id, ctx.nodeId, next, JSON.stringify({ ...payload, fired }))
+        : await tx.consumeJob(job.id, ctx.nodeId);
+      if (!kept) throw new InsureflowError('CONCURRENT_MODIFICATION', `job ${job.id} was taken over by another node`);
     });
     const startTimer = await ctx.db('jobs').where({ process_instance_id: id, type: 'timer', activity_id: job.activity_id }).first();
     if (startTimer) {
-      await transition(ctx, id, { kind: 'timer', executionId: startTimer.execution_id }, SYSTEM, undefined, async (trx) => {
-        await trx('jobs').where({ id: startTimer.id }).delete();
+      await transition(ctx, id, { kind: 'timer', executionId: startTimer.execution_id }, SYSTEM, undefined, async (tx) => {
+        await tx.consumeJob(startTimer.id, null);
       });
     }
     await continueDeferred(ctx, id);

@@ -229,9 +229,16 @@ function clone<T>(v: T): T {
   return v === undefined ? v : JSON.parse(JSON.stringify(v));
 }
 
-export function retryDelayMs(backoff: string | null, attempt: number): number {
-  if (backoff) {
-    const ms = durationMs(backoff);
+/**
+ * The wait (ms) after failed attempt `attempt` (1 = the first call) before the next one. `backoff` is the
+ * diagram's (ActivityInfo.retryBackoff): one ISO 8601 duration for every retry (R5/PT5M), or a list used in turn
+ * whose last wait repeats (camunda:failedJobRetryTimeCycle PT1M,PT5M,PT30M). Without one (or with an unreadable
+ * one): 10 s, 20 s, 40 s ... capped at 10 minutes.
+ */
+export function retryDelayMs(backoff: string | readonly string[] | null, attempt: number): number {
+  const waits = typeof backoff === 'string' ? [backoff] : (backoff ?? []);
+  if (waits.length) {
+    const ms = durationMs(waits[Math.min(Math.max(1, Math.floor(attempt)), waits.length) - 1]);
     if (ms !== null) return ms;
   }
   // default back-off: 10 s, 20 s, 40 s ... capped at 10 minutes

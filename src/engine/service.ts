@@ -4,6 +4,7 @@
  * shared context (database, clock, caches, locks, handlers) and delegates each operation to the module of
  * its command (deployment, instances, tasks, correlation, jobs, incidents; transition is the core).
  */
+import { KnexTransitionStore } from '../persistence/transition-store.ts';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { notFound } from '../errors.ts';
@@ -73,6 +74,7 @@ export class InsureflowEngine {
       jobConcurrency: this.jobConcurrency,
       handlers: this.handlers,
       decisions: this.decisions,
+      transitions: new KnexTransitionStore(this.db),
       definitions: new DefinitionCache(),
       forms: new FormCache(),
       metaCache: new Map(),

@@ -143,9 +143,8 @@ export async function completeTask(ctx: EngineContext, id: string, variables: Va
       { kind: 'signal', executionId: fresh.execution_id, variables, event: 'task.completed', data: { taskId: id, form: variables } },
       actor,
       undefined,
-      async (trx) => {
-        const n = await trx('user_tasks').where({ id, status: 'open' }).update(completed);
-        if (n !== 1) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} was completed meanwhile`);
+      async (tx) => {
+        if (!(await tx.completeTask(id, { completedBy: completed.completed_by, assignee: completed.assignee, endedAt: now }))) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} was completed meanwhile`);
       },
     );
     if (out.actionMissed) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is no longer waiting in its process`);

@@ -7,14 +7,9 @@ import { InsureflowError } from '../errors.ts';
 
 export type Trx = Knex | Knex.Transaction;
 
-export function parseJson<T>(text: string | null | undefined, what: string, fallback: T): T {
-  if (text === null || text === undefined || text === '') return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new Error(`corrupt JSON in ${what}: ${(err as Error).message}`);
-  }
-}
+import { parseJson } from '../engine/json.ts';
+
+export { parseJson };
 
 export interface DefinitionRow {
   id: string;

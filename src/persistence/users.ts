@@ -4,8 +4,9 @@ import type { Knex } from 'knex';
 import { InsureflowError } from '../errors.ts';
 import { parseJson } from './store.ts';
 
-export const ROLES = ['admin', 'analyst', 'ops', 'auditor'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, SYSTEM, type Actor, type Role } from '../engine/actor.ts';
+
+export { ROLES, SYSTEM, type Actor, type Role };
 
 export interface User {
   id: string;
@@ -17,13 +18,6 @@ export interface User {
 }
 
 /** Who performs an operation. `system` is the engine itself (timers, handlers). */
-export interface Actor {
-  name: string;
-  roles: Role[];
-  groups: string[];
-}
-
-export const SYSTEM: Actor = { name: 'system', roles: ['admin'], groups: [] };
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');

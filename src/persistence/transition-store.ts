@@ -1,0 +1,209 @@
+/**
+ * The Knex implementation of the transition core's storage (src/engine/transition-store.ts): the instance lock,
+ * pending handler calls, and the commit bookkeeping of one transition (instance row, retry jobs, incidents, user
+ * tasks, subscriptions, timers, history) inside the transition's own transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { CommitInput, CommitMeta, InstanceRecord, NewHistoryEvent, TransitionStore, TransitionTx } from '../engine/transition-store.ts';
+import type { PendingCall } from '../engine/runtime.ts';
+import { appendHistory } from './history.ts';
+import { updateInstanceGuarded, type InstanceRow, type JobRow, type TaskRow } from './store.ts';
+import { inUnitOfWork, type KnexUnitOfWork } from './unit-of-work.ts';
+import { dialectOfKnex } from './dialect.ts';
+
+export class KnexTransitionStore implements TransitionStore {
+  constructor(private readonly db: Knex) {}
+
+  async instanceHead(id: string) {
+    const r = await this.db('process_instances').where({ id }).first('definition_id', 'status');
+    return r ? { definitionId: r.definition_id as string, status: r.status as string } : undefined;
+  }
+
+  transaction<T>(fn: (tx: TransitionTx) => Promise<T>, onEffectError: (err: unknown) => void): Promise<T> {
+    const postgres = dialectOfKnex(this.db) === 'postgres';
+    return inUnitOfWork(this.db, (uow) => fn(new KnexTransitionTx(uow, postgres)), onEffectError);
+  }
+
+  async lockNextDeferredCall(instanceId: string, nodeId: string, lockUntil: number) {
+    const job: JobRow | undefined = await this.db('jobs').where({ process_instance_id: instanceId, type: 'retry', attempts: 0 }).whereNull('lock_owner').orderBy('created_at').first();
+    if (!job) return null;
+    const n = await this.db('jobs').where({ id: job.id }).whereNull('lock_owner').update({ lock_owner: nodeId, lock_expires_at: lockUntil });
+    return n === 1 ? { jobId: job.id, executionId: job.execution_id } : null;
+  }
+}
+
+class KnexTransitionTx implements TransitionTx {
+  private readonly trx: Knex.Transaction;
+
+  constructor(readonly unitOfWork: KnexUnitOfWork, private readonly postgres: boolean) {
+    this.trx = unitOfWork.trx;
+  }
+
+  async lockInstance(id: string): Promise<InstanceRecord | undefined> {
+    let q = this.trx('process_instances').where({ id });
+    if (this.postgres) q = q.forUpdate();
+    const r: InstanceRow | undefined = await q.first();
+    if (!r) return undefined;
+    return { id: r.id, definitionId: r.definition_id, businessKey: r.business_key, status: r.status, state: r.state, execMeta: (r as any).exec_meta ?? null, rev: Number(r.rev) };
+  }
+
+  async pendingCalls(instanceId: string): Promise<Map<string, PendingCall>> {
+    const map = new Map<string, PendingCall>();
+    for (const j of await this.trx('jobs').where({ process_instance_id: instanceId, type: 'retry' })) {
+      map.set(j.execution_id, { executionId: j.execution_id, attempts: Number(j.attempts), state: 'retry' });
+    }
+    for (const i of await this.trx('incidents').where({ process_instance_id: instanceId, status: 'open' })) {
+      map.set(i.execution_id, { executionId: i.execution_id, attempts: Number(i.attempts), state: 'incident' });
+    }
+    return map;
+  }
+
+  async consumeJob(jobId: string, lockOwner: string | null): Promise<boolean> {
+    const q = this.trx('jobs').where({ id: jobId });
+    return (await (lockOwner === null ? q : q.andWhere({ lock_owner: lockOwner })).delete()) === 1;
+  }
+
+  async rescheduleJob(jobId: string, lockOwner: string, dueAt: number, payload: string): Promise<boolean> {
+    return (await this.trx('jobs').where({ id: jobId, lock_owner: lockOwner }).update({ due_at: dueAt, lock_owner: null, lock_expires_at: null, payload })) === 1;
+  }
+
+  async completeTask(taskId: string, patch: { completedBy: string; assignee: string; endedAt: number }): Promise<boolean> {
+    return (await this.trx('user_tasks').where({ id: taskId, status: 'open' }).update({ status: 'completed', ended_at: patch.endedAt, completed_by: patch.completedBy, assignee: patch.assignee })) === 1;
+  }
+
+  async commit(input: CommitInput): Promise<void> {
+    const trx = this.trx;
+    const { instanceId, definition: def, businessKey, out, now, create } = input;
+    // what the instance had before, so that tables it never used are not queried (a new instance has nothing)
+    const had = create ? { tasks: false, subs: false, timers: false } : (input.prevMeta?.has ?? { tasks: true, subs: true, timers: true });
+    const has = {
+      tasks: out.waits.some((w) => w.kind === 'userTask'),
+      subs: out.waits.some((w) => w.kind !== 'userTask' && Boolean(w.eventName)),
+      timers: out.timers.length > 0,
+    };
+    const base = { processInstanceId: instanceId, processKey: def.key, processVersion: def.version, businessKey };
+    const events: NewHistoryEvent[] = out.events.map((e) => ({ ...base, at: e.at, type: e.type, activityId: e.activityId ?? null, activityType: e.activityType ?? null, actor: e.actor ?? input.actor, data: e.data ?? {} }));
+    const late: NewHistoryEvent[] = [];
+    const ev = (type: string, activityId: string | null, data: Record<string, unknown>, who = input.actor, activityType: string | null = null) =>
+      late.push({ ...base, at: now, type, activityId, activityType, actor: who, data });
+
+    const openIncidents = input.hasPending ? await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id') : [];
+    const incidentExecs = new Set<string>(openIncidents.map((i: any) => i.execution_id));
+
+    // handler failures: retry jobs or incidents
+    for (const f of out.failures) {
+      await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: f.executionId }).delete();
+      if (f.deferred) {
+        await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: f.activityId, execution_id: f.executionId, due_at: f.retryAt ?? now, payload: JSON.stringify({ handler: f.handler, deferred: true }), attempts: 0, created_at: now });
+        continue;
+      }
+      if (f.retryAt !== null) {
+        await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: f.activityId, execution_id: f.executionId, due_at: f.retryAt, payload: JSON.stringify({ handler: f.handler }), attempts: f.attempt, last_error: f.error.slice(0, 4000), created_at: now });
+      } else if (!incidentExecs.has(f.executionId)) {
+        const incidentId = randomUUID();
+        await trx('incidents').insert({ id: incidentId, process_instance_id: instanceId, activity_id: f.activityId, execution_id: f.executionId, handler: f.handler, error_message: f.error.slice(0, 4000), attempts: f.attempt, status: 'open', created_at: now });
+        incidentExecs.add(f.executionId);
+        ev('incident.opened', f.activityId, { incidentId, handler: f.handler, attempts: f.attempt, error: f.error }, 'system');
+      } else {
+        await trx('incidents').where({ process_instance_id: instanceId, execution_id: f.executionId, status: 'open' }).update({ attempts: f.attempt, error_message: f.error.slice(0, 4000) });
+      }
+    }
+    for (const execId of out.settled) {
+      if (!input.pending.has(execId)) continue;
+      await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: execId }).delete();
+      if (incidentExecs.has(execId)) {
+        await trx('incidents').where({ process_instance_id: instanceId, execution_id: execId, status: 'open' }).update({ status: 'resolved', resolved_at: now, resolved_by: input.actor });
+        incidentExecs.delete(execId);
+        ev('incident.resolved', null, { executionId: execId, by: 'retry' });
+      }
+    }
+
+    const ended = out.status !== 'active';
+    const status = ended ? out.status : incidentExecs.size ? 'incident' : 'active';
+    const instancePatch = {
+      status,
+      state: ended ? null : JSON.stringify(out.state),
+      variables: JSON.stringify(out.variables),
+      active_activities: JSON.stringify(out.activeActivities),
+      exec_meta: JSON.stringify({ ...out.meta, has } satisfies CommitMeta),
+      updated_at: now,
+      ended_at: ended ? now : null,
+    };
+    if (create) {
+      await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...instancePatch });
+    } else {
+      await updateInstanceGuarded(trx, instanceId, Number(input.prevRev), instancePatch);
+    }
+
+    // user tasks: create the new ones, cancel the ones the engine left
+    const openTasks: TaskRow[] = had.tasks ? await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }) : [];
+    const live = new Set(out.waits.filter((w) => w.kind === 'userTask').map((w) => w.executionId));
+    for (const t of openTasks) {
+      if (!live.has(t.execution_id)) {
+        await trx('user_tasks').where({ id: t.id }).update({ status: 'cancelled', ended_at: now });
+        ev('task.cancelled', t.activity_id, { taskId: t.id, name: t.name }, 'system', 'bpmn:UserTask');
+      }
+    }
+    const knownTasks = new Set(openTasks.map((t) => t.execution_id));
+    for (const w of out.waits) {
+      if (w.kind !== 'userTask' || knownTasks.has(w.executionId)) continue;
+      if (!create && !w.isNew) {
+        // a recovered wait whose row is not open: completed meanwhile or created by a crashed run
+        const exists = await trx('user_tasks').where({ process_instance_id: instanceId, execution_id: w.executionId }).first('id');
+        if (exists) continue;
+      }
+      const d = await input.taskFor(w);
+      const task: TaskRow = {
+        id: randomUUID(),
+        process_instance_id: instanceId,
+        activity_id: w.activityId,
+        execution_id: w.executionId,
+        name: d.name,
+        process_key: def.key,
+        business_key: businessKey,
+        status: 'open',
+        assignee: d.assignee,
+        candidate_groups: JSON.stringify(d.candidateGroups),
+        candidate_users: JSON.stringify(d.candidateUsers),
+        form_key: d.formKey,
+        form_schema_id: d.formSchemaId,
+        due_at: d.dueAt,
+        priority: d.priority,
+        created_at: now,
+        claimed_at: null,
+        ended_at: null,
+        completed_by: null,
+      };
+      await trx('user_tasks').insert(task);
+      ev('task.created', w.activityId, { taskId: task.id, name: task.name, assignee: task.assignee, candidateGroups: d.candidateGroups, candidateUsers: d.candidateUsers, formKey: task.form_key, dueAt: task.due_at === null ? null : new Date(task.due_at).toISOString(), priority: task.priority }, 'system', 'bpmn:UserTask');
+    }
+
+    // message and signal subscriptions
+    if (had.subs) await trx('subscriptions').where({ process_instance_id: instanceId }).delete();
+    for (const w of out.waits) {
+      if (w.kind === 'userTask' || !w.eventName) continue;
+      await trx('subscriptions').insert({ process_instance_id: instanceId, activity_id: w.activityId, execution_id: w.executionId, kind: w.kind === 'signal' ? 'signal' : 'message', event_name: w.eventName, correlation_key: input.correlationKeyOf(w), business_key: businessKey, created_at: now });
+    }
+
+    // timers
+    const timerJobs: JobRow[] = had.timers ? await trx('jobs').where({ process_instance_id: instanceId, type: 'timer' }) : [];
+    const liveTimers = new Map(out.timers.map((t) => [t.executionId, t]));
+    for (const j of timerJobs) {
+      const t = liveTimers.get(j.execution_id);
+      if (!t || t.dueAt !== undefined) await trx('jobs').where({ id: j.id }).delete();
+      if (!t && !ended) ev('timer.cancelled', j.activity_id, { jobId: j.id, executionId: j.execution_id }, 'system');
+    }
+    const keptTimers = new Set(timerJobs.map((j) => j.execution_id));
+    for (const t of out.timers) {
+      if (t.dueAt === undefined && keptTimers.has(t.executionId)) continue;
+      await trx('jobs').insert({ id: randomUUID(), type: 'timer', process_instance_id: instanceId, definition_id: def.id, activity_id: t.activityId, execution_id: t.executionId, due_at: t.dueAt ?? now, payload: JSON.stringify({ timerType: t.timerType, value: t.value, repeat: t.repeat ?? null }), attempts: 0, created_at: now });
+    }
+    if (ended && !create) {
+      await trx('jobs').where({ process_instance_id: instanceId }).delete();
+      await trx('subscriptions').where({ process_instance_id: instanceId }).delete();
+    }
+
+    await appendHistory(trx, instanceId, [...events, ...input.extraEvents, ...late.sort((a, b) => a.at - b.at)], create);
+  }
+}
