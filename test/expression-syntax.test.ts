@@ -147,4 +147,19 @@ test('Deploy accepts the forms the runtime evaluates, and the runtime evaluates 
   assert.is(feelBody(task.candidateGroups), null);
 });
 
+test('A correlation key written without "=" is FEEL at run time, so deployment checks it as FEEL', async () => {
+  const xml = (key: string) => `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="D" targetNamespace="http://insureflow.test">
+  <bpmn:message id="Msg" name="documents"><bpmn:extensionElements><zeebe:subscription correlationKey="${key}" /></bpmn:extensionElements></bpmn:message>
+  <bpmn:process id="P" isExecutable="true"><bpmn:startEvent id="S" /><bpmn:sequenceFlow id="F" sourceRef="S" targetRef="Wait" /><bpmn:receiveTask id="Wait" messageRef="Msg" /></bpmn:process>
+</bpmn:definitions>`;
+  assert.equal(await problems(xml('claimNo')), []);
+  assert.equal(await problems(xml('=claimNo')), []);
+  const found = await problems(xml('claimNo +'));
+  assert.equal(found.map((p) => p.element), ['Wait']);
+  assert.match(found[0].message, /"=claimNo \+" \(correlation key\) is not valid FEEL/);
+  // the runtime's reading of the same key (src/engine/transition.ts wraps a literal key in "=")
+  assert.is(resolveValue('=claimNo', { claimNo: 'CLM-1' }), 'CLM-1');
+});
+
 test.run();

@@ -577,7 +577,9 @@ class Validator {
       return;
     }
     this.checkExpression(el, 'message name', sub.messageName);
-    this.checkExpression(el, 'correlation key', sub.correlationKey);
+    // the runtime evaluates a correlation key as FEEL even when written without "=" (as Camunda 8 does): check it so
+    const key = sub.correlationKey;
+    this.checkExpression(el, 'correlation key', key && !isExpressionValue(key) ? `=${key}` : key);
   }
 
   private checkTimer(el: any, ed: any): void {
