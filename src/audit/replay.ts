@@ -11,7 +11,9 @@ import { detachedUnitOfWork } from '../engine/unit-of-work.ts';
 import type { Knex } from 'knex';
 import { InsureflowError, BpmnError } from '../errors.ts';
 import { ManualClock } from '../engine/clock.ts';
-import { runTransition, type Action, type ExecMeta, type HistoryDraft, type PendingCall, type RegisteredHandler, type RunOutput, type Variables, type WaitItem } from '../engine/runtime.ts';
+import { parseDmn, evaluateVersion, type DecisionVersion } from '../decisions/dmn.ts';
+import { KnexDeploymentStore } from '../persistence/deployments.ts';
+import { runTransition, type Action, type DecisionCall, type DecisionOutcome, type ExecMeta, type HistoryDraft, type PendingCall, type RegisteredHandler, type RunOutput, type Variables, type WaitItem } from '../engine/runtime.ts';
 import type { HistoryEvent } from '../persistence/history.ts';
 import { canonicalJson as canonical } from '../persistence/canonical-json.ts';
 import { modelById, modelByVersion, type AuditModel } from './models.ts';
@@ -107,7 +109,7 @@ function comparable(e: { type: string; activityId?: string | null; activityType?
       data = [d.handler ?? null, d.decision ?? null, d.attempt, d.bpmnError ?? null, d.error ?? null, d.incident ?? null];
       break;
     case 'decision.evaluated':
-      data = [d.decisionId, d.result];
+      data = [d.decisionId, d.decisionVersion ?? null, d.matchedRules ?? [], d.inputs ?? [], d.outputs ?? [], d.result];
       break;
     case 'timer.scheduled':
       data = [d.timerType, d.value];
@@ -162,11 +164,31 @@ export async function replayInstance(db: Knex, instanceId: string, opts: { defin
     if (!other) throw new InsureflowError('DEFINITION_NOT_FOUND', `process definition "${pinned.definition.key}" version ${opts.definitionVersion} was not found`);
     model = other;
   }
-  return replayEvents(instanceId, events, model, pinned);
+  return replayEvents(instanceId, events, model, pinned, { decisions: await recordedDecisionVersions(db, events) });
 }
 
-/** Replay recorded events (seq order) on `model`; `pinned` is the model they were recorded with. */
-export async function replayEvents(instanceId: string, events: HistoryEvent[], model: AuditModel, pinned: AuditModel = model): Promise<ReplayResult> {
+/** The decision versions the history names (decision.evaluated with decisionVersion), read and parsed once each. */
+export async function recordedDecisionVersions(db: Knex, events: HistoryEvent[]): Promise<Map<string, DecisionVersion>> {
+  const store = new KnexDeploymentStore(db);
+  const out = new Map<string, DecisionVersion>();
+  for (const e of events) {
+    const d = e.data as Record<string, any>;
+    if (e.type !== 'decision.evaluated' || typeof d.decisionVersion !== 'number') continue;
+    const key = String(d.decisionKey ?? d.decisionId);
+    const id = `${key}@${d.decisionVersion}`;
+    if (out.has(id)) continue;
+    const row = await store.decision(key, d.decisionVersion);
+    if (row) out.set(id, { key, version: row.version, versionTag: row.versionTag, tables: await parseDmn(row.xml, row.resourceName) });
+  }
+  return out;
+}
+
+/**
+ * Replay recorded events (seq order) on `model`; `pinned` is the model they were recorded with. `decisions`
+ * holds the decision versions the history names (`key@version`), evaluated again; a recorded evaluation whose
+ * version is not given there is fed its recorded result.
+ */
+export async function replayEvents(instanceId: string, events: HistoryEvent[], model: AuditModel, pinned: AuditModel = model, opts: { decisions?: Map<string, DecisionVersion> } = {}): Promise<ReplayResult> {
   const def = model.definition;
   const mode: 'pinned' | 'what-if' = def.id === pinned.definition.id ? 'pinned' : 'what-if';
   const notes: string[] = [];
@@ -245,13 +267,30 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
     // opened an incident
     handlers.set(info.handler, { name: info.handler, fn: handlerFn as any, options: { retries: incidentAt.get(info.handler) ?? 1_000_000_000, timeoutMs: 3_600_000 } });
   }
+  const notedFromRecord = new Set<string>();
   const decisions = {
-    evaluate(decisionId: string) {
+    evaluate(call: DecisionCall, variables: Variables): DecisionOutcome {
+      const decisionId = call.decisionKey;
       const e = decisionOutcomes.get(decisionId)?.shift();
       if (!e) throw new Error(`no recorded result for decision ${decisionId}`);
       const d = e.data as Record<string, any>;
       if (e.type === 'handler.failed') throw new Error(String(d.error ?? '').replace(`decision ${decisionId} failed: `, ''));
-      return { result: d.result, matchedRules: (d.matchedRules ?? []) as string[] };
+      const version = typeof d.decisionVersion === 'number' ? (d.decisionVersion as number) : null;
+      const table = version !== null ? opts.decisions?.get(`${String(d.decisionKey ?? decisionId)}@${version}`) : undefined;
+      if (table) {
+        // the recorded version, evaluated again on the variables the replay has at this point
+        const r = evaluateVersion(table, variables);
+        return { decisionKey: decisionId, version: table.version, result: r.result, matchedRules: r.matchedRules, inputs: r.trace.inputs, outputs: r.trace.outputs };
+      }
+      if (!notedFromRecord.has(decisionId)) {
+        notedFromRecord.add(decisionId);
+        notes.push(
+          version === null
+            ? `decision ${decisionId}: the history does not name the version evaluated; its recorded results were used`
+            : `decision ${decisionId}: version ${version} is not available; its recorded results were used`,
+        );
+      }
+      return { decisionKey: decisionId, version: version as number, result: d.result, matchedRules: (d.matchedRules ?? []) as string[], inputs: d.inputs, outputs: d.outputs };
     },
   };
 

@@ -2,7 +2,13 @@
  * DMN 1.3 decisions: parse a DMN file into plain, serializable decision tables (validated up front, every
  * problem reported at once) and evaluate them with FEEL (feelin). Decision tables and literal-expression
  * decisions are supported; a decision's required decisions (information requirements) are evaluated first
- * by the DecisionRegistry and their results put into the context under their variable names.
+ * and their results put into the context under their variable names.
+ *
+ * Two ways to hold decisions:
+ * - DecisionVersions: what the engine uses. One entry per deployed (decision key, version), immutable, holding
+ *   the decisions of the DMN resource it came from (required decisions are taken from that same resource
+ *   version, never from a newer deployment). Adding an entry that is already there is a no-op.
+ * - DecisionRegistry: an unversioned map by decision id for embedding and tests; refuses an id it has.
  */
 import { evaluate, unaryTest } from 'feelin';
 // dmn-moddle ships no type declarations; the small surface used here is typed by ModdleLike below.
@@ -10,6 +16,7 @@ import { evaluate, unaryTest } from 'feelin';
 // @ts-ignore -- untyped module
 import { DmnModdle as createDmnModdle } from 'dmn-moddle';
 import { InsureflowError } from '../errors.ts';
+import type { DecisionCall, DecisionEvaluator, DecisionOutcome } from '../engine/runtime.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Public types
@@ -59,9 +66,14 @@ export interface DecisionTable {
   rules: DecisionRule[];
   /** name under which this decision's result is visible to decisions that require it */
   variableName: string;
-  /** ids of decisions whose results this decision reads (evaluated first by DecisionRegistry) */
+  /** ids of decisions whose results this decision reads (evaluated first) */
   requiredDecisions?: string[];
   resourceName?: string;
+  /**
+   * The version tag of the decision (`camunda:versionTag="..."` in Camunda 7, `<zeebe:versionTag value="..."/>`
+   * in Camunda 8), used by the `versionTag` binding of business rule tasks.
+   */
+  versionTag?: string;
 }
 
 export interface DecisionResult {
@@ -76,6 +88,15 @@ export interface DecisionResult {
   matchedRules: string[];
   /** FEEL warnings (missing variables...) and input type mismatches, for the audit trail */
   warnings: string[];
+}
+
+/**
+ * What an evaluation looked at and produced, for the audit trail (filled when passed to evaluateDecision):
+ * the value of every input column, and the outputs of every matched rule (by output name), in result order.
+ */
+export interface DecisionTrace {
+  inputs: { id: string; label: string; value: unknown }[];
+  outputs: { ruleId: string; values: Record<string, unknown> }[];
 }
 
 export interface DmnProblem {
@@ -231,6 +252,25 @@ function clean(text: unknown): string {
   return typeof text === 'string' ? text.trim() : '';
 }
 
+/**
+ * The version tag of a decision: the Camunda 7 attribute `camunda:versionTag` (any prefix bound to an extension
+ * namespace: moddle keeps unknown attributes in `$attrs`), or the Camunda 8 extension element
+ * `<zeebe:versionTag value="..."/>`. Empty when none.
+ */
+function versionTagOf(decision: ModdleElement): string {
+  const attrs = (decision.$attrs ?? {}) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(attrs)) {
+    if (/(^|:)versionTag$/.test(name) && clean(value)) return clean(value);
+  }
+  for (const ext of (decision.extensionElements?.values ?? []) as ModdleElement[]) {
+    if (typeof ext?.$type === 'string' && /(^|:)versionTag$/i.test(ext.$type)) {
+      const v = clean(ext.value) || clean((ext.$attrs as Record<string, unknown> | undefined)?.value);
+      if (v) return v;
+    }
+  }
+  return '';
+}
+
 function readDecision(decision: ModdleElement, index: number, problems: DmnProblem[]): DecisionTable | null {
   const id = clean(decision.id);
   const element = id || `decision #${index + 1}`;
@@ -246,7 +286,14 @@ function readDecision(decision: ModdleElement, index: number, problems: DmnProbl
   const variableName = clean(decision.variable?.name) || clean(decision.name) || id;
   const logic: ModdleElement | undefined = decision.decisionLogic;
 
-  const base = { id, name: clean(decision.name) || id, variableName, ...(requiredDecisions.length ? { requiredDecisions } : {}) };
+  const versionTag = versionTagOf(decision);
+  const base = {
+    id,
+    name: clean(decision.name) || id,
+    variableName,
+    ...(requiredDecisions.length ? { requiredDecisions } : {}),
+    ...(versionTag ? { versionTag } : {}),
+  };
 
   if (!logic) {
     problem(element, `Decision ${title} has no decision table; add a decision table (or a literal expression) to it.`);
@@ -426,8 +473,11 @@ function constantValue(text: string): { isConstant: boolean; value?: unknown } {
 
 const NUMBER_TYPES = new Set(['number', 'integer', 'long', 'double']);
 
-/** Evaluate one decision table against the context (process variables). Pure: no I/O, no shared state. */
-export function evaluateDecision(table: DecisionTable, context: Record<string, unknown>): DecisionResult {
+/**
+ * Evaluate one decision table against the context (process variables). Pure: no I/O, no shared state. When
+ * `trace` is given, the input values and the matched rules' outputs are written into it (see DecisionTrace).
+ */
+export function evaluateDecision(table: DecisionTable, context: Record<string, unknown>, trace?: DecisionTrace): DecisionResult {
   const warnings: string[] = [];
   const note = (where: string, list: { message: string }[]) => {
     for (const w of list) {
@@ -451,6 +501,7 @@ export function evaluateDecision(table: DecisionTable, context: Record<string, u
     }
     const mismatch = typeMismatch(input.typeRef, value);
     if (mismatch) warnings.push(`input "${input.label}": expected a ${input.typeRef} but got ${mismatch}`);
+    trace?.inputs.push({ id: input.id, label: input.label, value: toPlain(value) ?? null });
     return { ...context, '?': value };
   });
 
@@ -496,12 +547,10 @@ export function evaluateDecision(table: DecisionTable, context: Record<string, u
     return values;
   };
   const shape = (values: Record<string, unknown>): unknown => (single ? values[table.outputs[0].name] : values);
-  const done = (result: unknown, rules: DecisionRule[]): DecisionResult => ({
-    decisionId: table.id,
-    result,
-    matchedRules: rules.map((r) => r.id),
-    warnings,
-  });
+  const done = (result: unknown, rules: DecisionRule[]): DecisionResult => {
+    if (trace) for (const r of rules) trace.outputs.push({ ruleId: r.id, values: outputsOf(r) });
+    return { decisionId: table.id, result, matchedRules: rules.map((r) => r.id), warnings };
+  };
 
   switch (table.hitPolicy) {
     case 'UNIQUE': {
@@ -615,11 +664,121 @@ function toPlain(value: unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Registry
+// Required decisions
 
-/** The deployed decisions, by decision id. Implements the engine's DecisionEvaluator. */
+/**
+ * Evaluates decision `id` found through `lookup`; its required decisions are evaluated first (through the same
+ * lookup) and their results added to the context under their variable names. matchedRules lists the required
+ * decisions' rules first. `trace` receives the inputs and outputs of decision `id` itself.
+ * Errors: NOT_FOUND (InsureflowError) when a decision is missing, DecisionError DMN_CYCLE / DMN_* otherwise.
+ */
+export function evaluateWithRequired(
+  lookup: (id: string) => DecisionTable | undefined,
+  id: string,
+  context: Record<string, unknown>,
+  options: { known?: () => string[]; trace?: DecisionTrace } = {},
+): DecisionResult {
+  return evaluateChain(lookup, id, context, [], options);
+}
+
+function evaluateChain(
+  lookup: (id: string) => DecisionTable | undefined,
+  id: string,
+  context: Record<string, unknown>,
+  stack: string[],
+  options: { known?: () => string[]; trace?: DecisionTrace },
+): DecisionResult {
+  const table = lookup(id);
+  if (!table) {
+    const known = options.known?.() ?? [];
+    const hint = stack.length ? ` (required by decision "${stack[stack.length - 1]}")` : '';
+    throw new InsureflowError('NOT_FOUND', `Decision ${JSON.stringify(id)} was not found${hint}; deployed decisions: ${known.length ? known.join(', ') : 'none'}.`);
+  }
+  if (stack.includes(id)) {
+    throw new DecisionError('DMN_CYCLE', id, `Decisions require each other in a cycle: ${[...stack, id].join(' -> ')}.`);
+  }
+  const trace = stack.length === 0 ? options.trace : undefined;
+  if (!table.requiredDecisions?.length) return evaluateDecision(table, context, trace);
+
+  const enriched: Record<string, unknown> = { ...context };
+  const matchedRules: string[] = [];
+  const warnings: string[] = [];
+  for (const req of table.requiredDecisions) {
+    const sub = evaluateChain(lookup, req, context, [...stack, id], options);
+    enriched[lookup(req)!.variableName] = sub.result;
+    matchedRules.push(...sub.matchedRules);
+    warnings.push(...sub.warnings.map((w) => `${req}: ${w}`));
+  }
+  const own = evaluateDecision(table, enriched, trace);
+  return { ...own, matchedRules: [...matchedRules, ...own.matchedRules], warnings: [...warnings, ...own.warnings] };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Versions (what the engine uses)
+
+/** One deployed version of one decision key, with the decisions of the DMN resource version it came from. */
+export interface DecisionVersion {
+  key: string;
+  version: number;
+  versionTag: string | null;
+  /** every decision of the resource (required decisions are looked up here) */
+  tables: DecisionTable[];
+}
+
+/** The result of evaluating one decision version, as recorded in history (`decision.evaluated`). */
+export interface VersionedDecisionResult extends DecisionResult {
+  decisionKey: string;
+  version: number;
+  trace: DecisionTrace;
+}
+
+/**
+ * Evaluate decision `version.key` of a deployed version: required decisions come from the same resource
+ * version. Throws like evaluateWithRequired.
+ */
+export function evaluateVersion(version: DecisionVersion, context: Record<string, unknown>): VersionedDecisionResult {
+  const byId = new Map(version.tables.map((t) => [t.id, t]));
+  const trace: DecisionTrace = { inputs: [], outputs: [] };
+  const r = evaluateWithRequired((id) => byId.get(id), version.key, context, { known: () => [...byId.keys()].sort(), trace });
+  return { ...r, decisionKey: version.key, version: version.version, trace };
+}
+
+/**
+ * A cache of deployed decision versions keyed by (key, version). Versions never change, so adding one that
+ * is already there keeps the first (a no-op); it is filled only from committed rows by the engine.
+ */
+export class DecisionVersions {
+  private readonly versions = new Map<string, DecisionVersion>();
+  private static id(key: string, version: number) {
+    return `${key}\u0000${version}`;
+  }
+  /** Adds a version (no-op when present); returns the cached entry. */
+  put(v: DecisionVersion): DecisionVersion {
+    const id = DecisionVersions.id(v.key, v.version);
+    const have = this.versions.get(id);
+    if (have) return have;
+    this.versions.set(id, v);
+    return v;
+  }
+  get(key: string, version: number): DecisionVersion | undefined {
+    return this.versions.get(DecisionVersions.id(key, version));
+  }
+  get size(): number {
+    return this.versions.size;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Registry (unversioned)
+
+/**
+ * Decisions by decision id, unversioned: for embedding code and tests that evaluate tables directly
+ * (`evaluate('Id', vars)`). The engine evaluates deployed versions instead: it attaches its versioned evaluator
+ * with `useDeployed`, and `evaluate(call, vars)` with a DecisionCall (a business rule task's binding) goes there.
+ */
 export class DecisionRegistry {
   private readonly tables = new Map<string, DecisionTable>();
+  private deployed: DecisionEvaluator | null = null;
 
   /** Adds decisions; an id already present is refused unless `replace` (redeploying a newer version). */
   add(tables: DecisionTable | DecisionTable[], options: { replace?: boolean } = {}): this {
@@ -649,39 +808,23 @@ export class DecisionRegistry {
     return [...this.tables.keys()].sort();
   }
 
-  /**
-   * Evaluates a decision; its required decisions are evaluated first and their results added to the context
-   * under their variable names. matchedRules lists the required decisions' rules first.
-   */
-  evaluate(id: string, context: Record<string, unknown>): DecisionResult {
-    return this.evaluateWith(id, context, []);
+  /** The engine's evaluator of deployed decision versions (set once per engine; replaces any earlier one). */
+  useDeployed(evaluator: DecisionEvaluator): this {
+    this.deployed = evaluator;
+    return this;
   }
 
-  private evaluateWith(id: string, context: Record<string, unknown>, stack: string[]): DecisionResult {
-    const table = this.tables.get(id);
-    if (!table) {
-      const known = this.ids();
-      const hint = stack.length ? ` (required by decision "${stack[stack.length - 1]}")` : '';
-      throw new InsureflowError(
-        'NOT_FOUND',
-        `Decision ${JSON.stringify(id)} was not found${hint}; deployed decisions: ${known.length ? known.join(', ') : 'none'}.`,
-      );
-    }
-    if (stack.includes(id)) {
-      throw new DecisionError('DMN_CYCLE', id, `Decisions require each other in a cycle: ${[...stack, id].join(' -> ')}.`);
-    }
-    if (!table.requiredDecisions?.length) return evaluateDecision(table, context);
-
-    const enriched: Record<string, unknown> = { ...context };
-    const matchedRules: string[] = [];
-    const warnings: string[] = [];
-    for (const req of table.requiredDecisions) {
-      const sub = this.evaluateWith(req, context, [...stack, id]);
-      enriched[this.tables.get(req)!.variableName] = sub.result;
-      matchedRules.push(...sub.matchedRules);
-      warnings.push(...sub.warnings.map((w) => `${req}: ${w}`));
-    }
-    const own = evaluateDecision(table, enriched);
-    return { ...own, matchedRules: [...matchedRules, ...own.matchedRules], warnings: [...warnings, ...own.warnings] };
+  /**
+   * By id: evaluates a registered decision; its required decisions are evaluated first and their results added
+   * to the context under their variable names (matchedRules lists their rules first).
+   * By DecisionCall: evaluates the deployed version the call's binding names (see useDeployed).
+   */
+  evaluate(id: string, context: Record<string, unknown>): DecisionResult;
+  evaluate(call: DecisionCall, context: Record<string, unknown>): Promise<DecisionOutcome>;
+  evaluate(idOrCall: string | DecisionCall, context: Record<string, unknown>): DecisionResult | Promise<DecisionOutcome> {
+    if (typeof idOrCall === 'string') return evaluateWithRequired((x) => this.tables.get(x), idOrCall, context, { known: () => this.ids() });
+    const deployed = this.deployed;
+    if (!deployed) return Promise.reject(new InsureflowError('NOT_FOUND', `no deployed decisions are available to evaluate "${idOrCall.decisionKey}"`));
+    return Promise.resolve().then(() => deployed.evaluate(idOrCall, context));
   }
 }

@@ -498,3 +498,114 @@ export function extendBehaviour(behaviour: BpmnElementLike): Record<string, unkn
   const called = calledElementOf(b);
   return called?.processId && !called.dynamic ? { calledElement: called.processId } : {};
 }
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* versioned bindings (which version of a decision, form or called process an element uses)                      */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * How an element picks the version of the resource it uses, as Camunda defines it:
+ * - `latest` (the default): the latest version when it is used (evaluated, task created);
+ * - `deployment`: the version deployed together with the process version (fixed at deploy time);
+ * - `version`: the version number given (Camunda 7 `decisionRefVersion`, `formRefVersion`,
+ *   `calledElementVersion`; fixed at deploy time);
+ * - `versionTag`: the latest version carrying the given version tag when it is used.
+ */
+export type BindingType = 'latest' | 'deployment' | 'version' | 'versionTag';
+
+export const BINDING_TYPES: readonly BindingType[] = ['latest', 'deployment', 'version', 'versionTag'];
+
+export interface ResourceBinding {
+  type: BindingType;
+  /** for `version`: the version number (null when missing or not a positive whole number; see `problem`) */
+  version: number | null;
+  /** for `versionTag`: the tag */
+  versionTag: string | null;
+  /**
+   * Why the binding as written cannot be used (an unknown binding type, a binding type the dialect does not
+   * offer, a missing or non-numeric version, a missing tag), or null. The deploy-time validator reports it.
+   */
+  problem: string | null;
+  /** where it was read from, for messages: e.g. 'camunda:decisionRefBinding' or 'zeebe:calledDecision bindingType' */
+  source: string;
+}
+
+function makeBinding(
+  source: string,
+  rawType: string | null,
+  rawVersion: string | null,
+  rawTag: string | null,
+  allowed: readonly BindingType[],
+): ResourceBinding {
+  const typeText = rawType === null || !rawType.trim() ? 'latest' : rawType.trim();
+  const binding: ResourceBinding = { type: 'latest', version: null, versionTag: null, problem: null, source };
+  if (!(BINDING_TYPES as readonly string[]).includes(typeText) || !allowed.includes(typeText as BindingType)) {
+    binding.problem = `${source}="${typeText}" is not a binding type here; use ${allowed.map((a) => `"${a}"`).join(', ')}`;
+    return binding;
+  }
+  binding.type = typeText as BindingType;
+  if (binding.type === 'version') {
+    const v = (rawVersion ?? '').trim();
+    if (/^[1-9]\d*$/.test(v)) binding.version = Number(v);
+    else binding.problem = v ? `the version "${v}" is not a positive whole number (expressions are not supported: the version is fixed at deployment)` : 'the binding is "version" but no version number is given';
+  }
+  if (binding.type === 'versionTag') {
+    const t = (rawTag ?? '').trim();
+    if (t && !isExpressionValue(t)) binding.versionTag = t;
+    else binding.problem = t ? `the version tag "${t}" is an expression; name the tag literally` : 'the binding is "versionTag" but no version tag is given';
+  }
+  return binding;
+}
+
+const ZEEBE_BINDINGS: readonly BindingType[] = ['latest', 'deployment', 'versionTag'];
+
+/**
+ * The version binding of a business rule task's decision: Camunda 8 `<zeebe:calledDecision bindingType versionTag>`,
+ * Camunda 7 `camunda:decisionRefBinding` (+ `camunda:decisionRefVersion` / `camunda:decisionRefVersionTag`).
+ * Default `latest`.
+ */
+export function decisionBindingOf(el: BpmnElementLike): ResourceBinding {
+  const b = unwrapElement(el);
+  const called = extensionElementsOf(b, 'zeebe:CalledDecision')[0];
+  if (called) return makeBinding('zeebe:calledDecision bindingType', extAttr(called, 'bindingType'), null, extAttr(called, 'versionTag'), ZEEBE_BINDINGS);
+  return makeBinding(
+    'camunda:decisionRefBinding',
+    camundaAttr(b, 'decisionRefBinding'),
+    camundaAttr(b, 'decisionRefVersion'),
+    camundaAttr(b, 'decisionRefVersionTag'),
+    BINDING_TYPES,
+  );
+}
+
+/**
+ * The version binding of a user task's (or start event's) form: Camunda 8 `<zeebe:formDefinition bindingType
+ * versionTag>`, Camunda 7 `camunda:formRefBinding` (+ `camunda:formRefVersion`; Camunda 7 has no version tags for
+ * forms). Default `latest`.
+ */
+export function formBindingOf(el: BpmnElementLike): ResourceBinding {
+  const b = unwrapElement(el);
+  const def = extensionElementsOf(b, 'zeebe:FormDefinition')[0];
+  if (def) return makeBinding('zeebe:formDefinition bindingType', extAttr(def, 'bindingType'), null, extAttr(def, 'versionTag'), ZEEBE_BINDINGS);
+  return makeBinding('camunda:formRefBinding', camundaAttr(b, 'formRefBinding'), camundaAttr(b, 'formRefVersion'), null, ['latest', 'deployment', 'version']);
+}
+
+/**
+ * The version binding of a call activity: Camunda 8 `<zeebe:calledElement bindingType versionTag>`, Camunda 7
+ * `camunda:calledElementBinding` (+ `camunda:calledElementVersion` / `camunda:calledElementVersionTag`).
+ * Default `latest`.
+ */
+export function calledElementBindingOf(el: BpmnElementLike): ResourceBinding {
+  const b = unwrapElement(el);
+  const zeebe = extensionElementsOf(b, 'zeebe:CalledElement')[0];
+  if (zeebe) return makeBinding('zeebe:calledElement bindingType', extAttr(zeebe, 'bindingType'), null, extAttr(zeebe, 'versionTag'), ZEEBE_BINDINGS);
+  return makeBinding(
+    'camunda:calledElementBinding',
+    camundaAttr(b, 'calledElementBinding'),
+    camundaAttr(b, 'calledElementVersion'),
+    camundaAttr(b, 'calledElementVersionTag'),
+    BINDING_TYPES,
+  );
+}
+
+/** Camunda 7 binding attributes that camunda-bpmn-moddle does not describe (moddle warns about them). */
+export const UNDESCRIBED_BINDING_ATTRIBUTES: ReadonlySet<string> = new Set(['camunda:decisionRefVersionTag']);

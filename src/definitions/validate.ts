@@ -11,6 +11,11 @@
  * Forms are looked up by the form key exactly as written in the diagram (`camunda:formKey`, else
  * `camunda:formRef`; `zeebe:formDefinition formKey`, else `formId`): a prefix such as `embedded:app:` or
  * `camunda-forms:` is part of the key, so register the schema under that very key.
+ *
+ * Version bindings (`camunda:decisionRefBinding`, `camunda:formRefBinding`, `camunda:calledElementBinding`,
+ * zeebe `bindingType`): a malformed one is a problem; one that names a version, tag or deployment that does not
+ * resolve is a problem when the caller gives `checkBinding` (the deployment knows what is deployed and what the
+ * bundle holds).
  */
 import * as Elements from 'bpmn-elements';
 import { parseExpression } from 'feelin';
@@ -18,6 +23,11 @@ import { parseExpression as classifyExpression } from '../engine/expression-synt
 import { durationOrDateAt, isDuration, parseCycle, parseDateTime } from '../engine/iso.ts';
 import {
   calledElementOf,
+  calledElementBindingOf,
+  decisionBindingOf,
+  formBindingOf,
+  UNDESCRIBED_BINDING_ATTRIBUTES,
+  type ResourceBinding,
   decisionRefOf,
   extAttr,
   extensionElementsOf,
@@ -47,6 +57,17 @@ export interface ValidationContext {
   forms: Set<string>;
   /** ids of the deployed decisions */
   decisions: Set<string>;
+  /**
+   * Whether a decision or form binding resolves: null when it does, else why not (a sentence fragment such as
+   * 'version 7 of decision "X" is not deployed'). Only called for well-formed bindings of known keys.
+   */
+  checkBinding?: (kind: 'decision' | 'form', key: string, binding: ResourceBinding) => string | null;
+}
+
+function bindingLabel(b: ResourceBinding): string {
+  if (b.type === 'version') return `binding "version" ${b.version}`;
+  if (b.type === 'versionTag') return `binding "versionTag" "${b.versionTag}"`;
+  return `binding "${b.type}"`;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -172,7 +193,9 @@ class Validator {
     const root = this.parsed.moddleContext?.rootElement;
     const rootElements: any[] = root?.rootElements ?? [];
 
-    for (const p of moddleWarningProblems(this.parsed)) this.problems.push(p);
+    const warnings: ModdleWarning[] = this.parsed.moddleContext?.warnings ?? [];
+    const described = (warnings.length ? { ...this.parsed, moddleContext: { ...this.parsed.moddleContext, warnings: warnings.filter((w) => !(String(w.message ?? '').startsWith('unknown attribute') && UNDESCRIBED_BINDING_ATTRIBUTES.has(String(w.property ?? /<([^>]+)>/.exec(String(w.message))?.[1] ?? '')))) } } : this.parsed);
+    for (const p of moddleWarningProblems(described)) this.problems.push(p);
 
     if (!this.parsed.processes.some((p) => p.isExecutable)) {
       const ids = this.parsed.processes.map((p) => p.id);
@@ -469,6 +492,8 @@ class Validator {
         );
       } else if (!this.ctx.decisions.has(decision.decisionId)) {
         this.add(el, `${d} evaluates decision ${q(decision.decisionId)}, which is not deployed. ${decisions}`);
+      } else {
+        this.checkResourceBinding(el, 'decision', decision.decisionId, decisionBindingOf(el));
       }
       return;
     }
@@ -507,7 +532,21 @@ class Validator {
       this.add(el, `${d} chooses its form with the expression ${q(formKey)}. The form must be named literally so that it can be checked before deployment. ${forms}`);
     } else if (!this.ctx.forms.has(formKey)) {
       this.add(el, `${d} uses form ${q(formKey)}, but no form schema is registered under that key. ${forms}`);
+    } else {
+      this.checkResourceBinding(el, 'form', formKey, formBindingOf(el));
     }
+  }
+
+  /** A version binding: well-formed, and (when the deployment can tell) resolvable. */
+  private checkResourceBinding(el: any, kind: 'decision' | 'form', key: string, binding: ResourceBinding): void {
+    const d = describeElement(el);
+    const what = kind === 'decision' ? `evaluates decision ${q(key)}` : `uses form ${q(key)}`;
+    if (binding.problem) {
+      this.add(el, `${d} ${what}, but its version binding cannot be used: ${binding.problem}.`);
+      return;
+    }
+    const why = this.ctx.checkBinding?.(kind, key, binding) ?? null;
+    if (why) this.add(el, `${d} ${what} with ${bindingLabel(binding)}, which does not resolve: ${why}.`);
   }
 
   private checkUserTask(el: any): void {
@@ -553,6 +592,18 @@ class Validator {
         `${d} calls process ${q(called.processId)}, which is not in this file. The engine can only call a process ` +
           'defined in the same BPMN file: add that process to this diagram (as another pool), or replace the call ' +
           `with a message exchange. ${inFile}`,
+      );
+      return;
+    }
+    const binding = calledElementBindingOf(el);
+    if (binding.problem) {
+      this.add(el, `${d} calls process ${q(called.processId)}, but its version binding cannot be used: ${binding.problem}.`);
+    } else if (binding.type === 'version' || binding.type === 'versionTag') {
+      this.add(
+        el,
+        `${d} calls process ${q(called.processId)} with ${bindingLabel(binding)}. The called process is part of this ` +
+          'file and is always deployed with it, so its version is this version: use the binding "deployment" (or ' +
+          '"latest", the default, which means the same here).',
       );
     }
   }

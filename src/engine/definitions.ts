@@ -1,7 +1,12 @@
 /**
  * Compiles a deployed BPMN version once: parse (safe XML, dialect chosen by namespace), serialize the moddle
- * context for bpmn-engine, and index what the runtime needs per activity (handler binding, decision, user-task
- * assignment, messages, retries). Instances never carry the source; they are recovered from this cache.
+ * context for bpmn-engine, and index what the runtime needs per activity (handler binding, decision and its
+ * version binding, user-task assignment and form binding, called process, messages, retries). Instances never
+ * carry the source; they are recovered from this cache.
+ *
+ * A process version also carries the versions its decisions, forms and called processes were resolved to when
+ * it was deployed (ResolvedBindings, stored with the version): the runtime honours them (binding `deployment`
+ * and `version`), or looks up the latest (tagged) version when the binding says so.
  */
 import * as Elements from 'bpmn-elements';
 import serializer, { TypeResolver } from 'moddle-context-serializer';
@@ -9,14 +14,48 @@ import { parseBpmn, moddleOptionsFor, type ParsedBpmn } from '../definitions/par
 import {
   handlerNameOf,
   decisionRefOf,
+  decisionBindingOf,
+  formBindingOf,
+  calledElementOf,
+  calledElementBindingOf,
   userTaskSpecOf,
   retryCycleOf,
   messageSubscriptionOf,
   extendBehaviour,
+  type BindingType,
+  type ResourceBinding,
   type UserTaskSpec,
 } from '../definitions/bindings.ts';
 
-export type { UserTaskSpec };
+export type { UserTaskSpec, BindingType, ResourceBinding };
+
+/** One resolved binding of an activity, as stored with the process version (JSON). */
+export interface ResolvedBinding {
+  /** decision key, form key or called process id */
+  key: string;
+  binding: BindingType;
+  /**
+   * The version resolved at deploy time. For `deployment` and `version` it is the version used at run time; for
+   * `latest` and `versionTag` it is what the binding pointed to when the process was deployed (the run time
+   * looks again).
+   */
+  version: number;
+  /** for `versionTag` */
+  versionTag?: string;
+}
+
+/**
+ * The bindings of one process version, by activity id: what each business rule task evaluates, what form each
+ * user task (or the start event) shows, what each call activity calls. Stored as JSON on process_definitions.
+ */
+export interface ResolvedBindings {
+  decisions: Record<string, ResolvedBinding>;
+  forms: Record<string, ResolvedBinding>;
+  /** call activities call a process of the same file: version is the caller's own version */
+  calledProcesses: Record<string, ResolvedBinding & { definitionId: string }>;
+}
+
+export const NO_BINDINGS: ResolvedBindings = Object.freeze({ decisions: {}, forms: {}, calledProcesses: {} }) as ResolvedBindings;
 
 export type ActivityKind =
   | 'userTask'
@@ -35,7 +74,12 @@ export interface ActivityInfo {
   kind: ActivityKind;
   name: string | null;
   handler: string | null;
-  decision: { decisionId: string; resultVariable: string | null } | null;
+  /** the decision a business rule task evaluates, and how its version is chosen */
+  decision: { decisionId: string; resultVariable: string | null; binding: ResourceBinding } | null;
+  /** the form of a user task (or start event) as written, and how its version is chosen; null without a form */
+  form: { key: string; binding: ResourceBinding } | null;
+  /** the process a call activity calls, and the binding written for it */
+  calledElement: { processId: string | null; binding: ResourceBinding } | null;
   retries: number | null;
   /**
    * The wait before each retry: one ISO 8601 duration for every retry (R5/PT5M), or the waits in order, the last
@@ -74,6 +118,8 @@ export interface CachedDefinition {
   timerStarts: string[];
   /** timer-started event sub-processes directly in a process: bpmn-elements never arms them, the runtime does */
   timerEventSubProcesses: TimerEventSubProcess[];
+  /** the versions resolved at deploy time (empty for versions deployed before bindings were recorded) */
+  bindings: ResolvedBindings;
 }
 
 export interface TimerEventSubProcess {
@@ -119,10 +165,16 @@ function timerSpecOf(timerDef: any): ActivityInfo['timerSpec'] {
   return null;
 }
 
+function formOf(kind: ActivityKind, el: any): ActivityInfo['form'] {
+  if ((kind !== 'userTask' && kind !== 'startEvent') || !el) return null;
+  const key = userTaskSpecOf(el).formKey;
+  return key ? { key, binding: formBindingOf(el) } : null;
+}
+
 /** Build the runtime index from an already parsed document for one process of it. */
 export function compileDefinition(
   parsed: ParsedBpmn,
-  meta: { id: string; key: string; version: number; name: string | null },
+  meta: { id: string; key: string; version: number; name: string | null; bindings?: ResolvedBindings },
 ): CachedDefinition {
   const sourceContext: any = serializer(parsed.moddleContext, typeResolver, extendBehaviour as any);
   const byId: Record<string, any> = parsed.moddleContext.elementsById ?? {};
@@ -140,7 +192,8 @@ export function compileDefinition(
     const timerDef = eventDefs.find((d) => d.$type === 'bpmn:TimerEventDefinition');
     const kind = kindOf(a.type);
     const isRule = a.type === 'bpmn:BusinessRuleTask';
-    const decision = isRule && el ? decisionRefOf(el) : null;
+    const ref = isRule && el ? decisionRefOf(el) : null;
+    const decision = ref && el ? { ...ref, binding: decisionBindingOf(el) } : null;
     const handler = kind === 'serviceTask' && el && !decision ? handlerNameOf(el) : null;
     const retry = kind === 'serviceTask' && el ? retryCycleOf(el) : null;
     const sub = (msgDef || a.type === 'bpmn:ReceiveTask') && el ? messageSubscriptionOf(el) : null;
@@ -154,6 +207,8 @@ export function compileDefinition(
       retries: retry?.retries ?? null,
       retryBackoff: retry?.intervals ?? retry?.backoff ?? null,
       userTask: kind === 'userTask' && el ? userTaskSpecOf(el) : null,
+      form: formOf(kind, el),
+      calledElement: a.type === 'bpmn:CallActivity' && el ? { processId: calledElementOf(el)?.processId ?? null, binding: calledElementBindingOf(el) } : null,
       message: Boolean(msgDef) || a.type === 'bpmn:ReceiveTask',
       messageName: sub?.messageName ?? null,
       correlationKey: sub?.correlationKey ?? null,
@@ -188,8 +243,10 @@ export function compileDefinition(
     }
   }
 
+  const { bindings, ...ids } = meta;
   return {
-    ...meta,
+    ...ids,
+    bindings: bindings ?? NO_BINDINGS,
     dialect: parsed.dialect,
     moddleOptions: moddleOptionsFor(parsed.dialect),
     sourceContext: withoutSerialization(sourceContext),
@@ -211,17 +268,24 @@ function withoutSerialization(sourceContext: any): any {
   return wrapped;
 }
 
-/** Parses and compiles the given XML; a cache keyed by definition id keeps each version compiled once. */
+/**
+ * Parses and compiles a committed version once; keyed by the immutable definition id. `put` of an id already
+ * there is a no-op (a version never changes), so filling the cache again after a retried deployment is harmless.
+ */
 export class DefinitionCache {
   private readonly cache = new Map<string, Promise<CachedDefinition>>();
 
+  /** `load` reads the version's XML (and, when known, its resolved bindings) from the committed row. */
   get(
     meta: { id: string; key: string; version: number; name: string | null },
-    loadXml: () => Promise<string>,
+    load: () => Promise<string | { xml: string; bindings?: ResolvedBindings }>,
   ): Promise<CachedDefinition> {
     let p = this.cache.get(meta.id);
     if (!p) {
-      p = loadXml().then(async (xml) => compileDefinition(await parseBpmn(xml), meta));
+      p = load().then(async (row) => {
+        const { xml, bindings } = typeof row === 'string' ? { xml: row, bindings: undefined } : row;
+        return compileDefinition(await parseBpmn(xml), { ...meta, bindings });
+      });
       p.catch(() => this.cache.delete(meta.id));
       this.cache.set(meta.id, p);
     }
@@ -229,6 +293,6 @@ export class DefinitionCache {
   }
 
   put(def: CachedDefinition): void {
-    this.cache.set(def.id, Promise.resolve(def));
+    if (!this.cache.has(def.id)) this.cache.set(def.id, Promise.resolve(def));
   }
 }
