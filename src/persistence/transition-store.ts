@@ -10,6 +10,7 @@ import type { PendingCall } from '../engine/runtime.ts';
 import { appendHistory } from './history.ts';
 import { updateInstanceGuarded, type InstanceRow, type JobRow, type TaskRow } from './store.ts';
 import { inUnitOfWork, type KnexUnitOfWork } from './unit-of-work.ts';
+import { planCommit } from '../engine/commit-plan.ts';
 import { dialectOfKnex } from './dialect.ts';
 
 export class KnexTransitionStore implements TransitionStore {
@@ -88,41 +89,43 @@ class KnexTransitionTx implements TransitionTx {
     const ev = (type: string, activityId: string | null, data: Record<string, unknown>, who = input.actor, activityType: string | null = null) =>
       late.push({ ...base, at: now, type, activityId, activityType, actor: who, data });
 
-    const openIncidents = input.hasPending ? await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id') : [];
-    const incidentExecs = new Set<string>(openIncidents.map((i: any) => i.execution_id));
+    // the books before the transition (tables the instance never used are not read)
+    const openIncidents: string[] = input.hasPending ? (await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id')).map((i: any) => i.execution_id) : [];
+    const openTasks: TaskRow[] = had.tasks ? await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }) : [];
+    const timerJobs: JobRow[] = had.timers ? await trx('jobs').where({ process_instance_id: instanceId, type: 'timer' }) : [];
+    const plan = planCommit(
+      {
+        pending: input.pending,
+        openIncidents: new Set(openIncidents),
+        openTasks: openTasks.map((t) => ({ id: t.id, executionId: t.execution_id, activityId: t.activity_id, name: t.name })),
+        timerJobs: timerJobs.map((j) => ({ id: j.id, executionId: j.execution_id, activityId: j.activity_id })),
+      },
+      out,
+      create,
+      now,
+    );
 
-    // handler failures: retry jobs or incidents
-    for (const f of out.failures) {
-      await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: f.executionId }).delete();
-      if (f.deferred) {
-        await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: f.activityId, execution_id: f.executionId, due_at: f.retryAt ?? now, payload: JSON.stringify({ handler: f.handler, deferred: true }), attempts: 0, created_at: now });
-        continue;
-      }
-      if (f.retryAt !== null) {
-        await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: f.activityId, execution_id: f.executionId, due_at: f.retryAt, payload: JSON.stringify({ handler: f.handler }), attempts: f.attempt, last_error: f.error.slice(0, 4000), created_at: now });
-      } else if (!incidentExecs.has(f.executionId)) {
-        const incidentId = randomUUID();
-        await trx('incidents').insert({ id: incidentId, process_instance_id: instanceId, activity_id: f.activityId, execution_id: f.executionId, handler: f.handler, error_message: f.error.slice(0, 4000), attempts: f.attempt, status: 'open', created_at: now });
-        incidentExecs.add(f.executionId);
-        ev('incident.opened', f.activityId, { incidentId, handler: f.handler, attempts: f.attempt, error: f.error }, 'system');
-      } else {
-        await trx('incidents').where({ process_instance_id: instanceId, execution_id: f.executionId, status: 'open' }).update({ attempts: f.attempt, error_message: f.error.slice(0, 4000) });
-      }
+    // handler calls: retry jobs and incidents
+    for (const execId of new Set(plan.clearRetryJobs)) await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: execId }).delete();
+    for (const j of plan.retryJobs) {
+      await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: j.activityId, execution_id: j.executionId, due_at: j.dueAt, payload: JSON.stringify(j.deferred ? { handler: j.handler, deferred: true } : { handler: j.handler }), attempts: j.attempts, ...(j.lastError === null ? {} : { last_error: j.lastError }), created_at: now });
     }
-    for (const execId of out.settled) {
-      if (!input.pending.has(execId)) continue;
-      await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: execId }).delete();
-      if (incidentExecs.has(execId)) {
-        await trx('incidents').where({ process_instance_id: instanceId, execution_id: execId, status: 'open' }).update({ status: 'resolved', resolved_at: now, resolved_by: input.actor });
-        incidentExecs.delete(execId);
-        ev('incident.resolved', null, { executionId: execId, by: 'retry' });
-      }
+    for (const f of plan.openIncidents) {
+      const incidentId = randomUUID();
+      await trx('incidents').insert({ id: incidentId, process_instance_id: instanceId, activity_id: f.activityId, execution_id: f.executionId, handler: f.handler, error_message: f.error.slice(0, 4000), attempts: f.attempt, status: 'open', created_at: now });
+      ev('incident.opened', f.activityId, { incidentId, handler: f.handler, attempts: f.attempt, error: f.error }, 'system');
+    }
+    for (const f of plan.updateIncidents) {
+      await trx('incidents').where({ process_instance_id: instanceId, execution_id: f.executionId, status: 'open' }).update({ attempts: f.attempt, error_message: f.error.slice(0, 4000) });
+    }
+    for (const execId of plan.resolveIncidents) {
+      await trx('incidents').where({ process_instance_id: instanceId, execution_id: execId, status: 'open' }).update({ status: 'resolved', resolved_at: now, resolved_by: input.actor });
+      ev('incident.resolved', null, { executionId: execId, by: 'retry' });
     }
 
-    const ended = out.status !== 'active';
-    const status = ended ? out.status : incidentExecs.size ? 'incident' : 'active';
+    const ended = plan.ended;
     const instancePatch = {
-      status,
+      status: plan.status,
       state: ended ? null : JSON.stringify(out.state),
       variables: JSON.stringify(out.variables),
       active_activities: JSON.stringify(out.activeActivities),
@@ -136,23 +139,13 @@ class KnexTransitionTx implements TransitionTx {
       await updateInstanceGuarded(trx, instanceId, Number(input.prevRev), instancePatch);
     }
 
-    // user tasks: create the new ones, cancel the ones the engine left
-    const openTasks: TaskRow[] = had.tasks ? await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }) : [];
-    const live = new Set(out.waits.filter((w) => w.kind === 'userTask').map((w) => w.executionId));
-    for (const t of openTasks) {
-      if (!live.has(t.execution_id)) {
-        await trx('user_tasks').where({ id: t.id }).update({ status: 'cancelled', ended_at: now });
-        ev('task.cancelled', t.activity_id, { taskId: t.id, name: t.name }, 'system', 'bpmn:UserTask');
-      }
+    // user tasks
+    for (const t of plan.cancelTasks) {
+      await trx('user_tasks').where({ id: t.id }).update({ status: 'cancelled', ended_at: now });
+      ev('task.cancelled', t.activityId, { taskId: t.id, name: t.name }, 'system', 'bpmn:UserTask');
     }
-    const knownTasks = new Set(openTasks.map((t) => t.execution_id));
-    for (const w of out.waits) {
-      if (w.kind !== 'userTask' || knownTasks.has(w.executionId)) continue;
-      if (!create && !w.isNew) {
-        // a recovered wait whose row is not open: completed meanwhile or created by a crashed run
-        const exists = await trx('user_tasks').where({ process_instance_id: instanceId, execution_id: w.executionId }).first('id');
-        if (exists) continue;
-      }
+    for (const { wait: w, mustCheck } of plan.createTasks) {
+      if (mustCheck && (await trx('user_tasks').where({ process_instance_id: instanceId, execution_id: w.executionId }).first('id'))) continue;
       const d = await input.taskFor(w);
       const task: TaskRow = {
         id: randomUUID(),
@@ -179,24 +172,19 @@ class KnexTransitionTx implements TransitionTx {
       ev('task.created', w.activityId, { taskId: task.id, name: task.name, assignee: task.assignee, candidateGroups: d.candidateGroups, candidateUsers: d.candidateUsers, formKey: task.form_key, dueAt: task.due_at === null ? null : new Date(task.due_at).toISOString(), priority: task.priority }, 'system', 'bpmn:UserTask');
     }
 
-    // message and signal subscriptions
+    // message and signal subscriptions: replaced by the waits of this run
     if (had.subs) await trx('subscriptions').where({ process_instance_id: instanceId }).delete();
-    for (const w of out.waits) {
-      if (w.kind === 'userTask' || !w.eventName) continue;
+    for (const w of plan.subscriptions) {
       await trx('subscriptions').insert({ process_instance_id: instanceId, activity_id: w.activityId, execution_id: w.executionId, kind: w.kind === 'signal' ? 'signal' : 'message', event_name: w.eventName, correlation_key: input.correlationKeyOf(w), business_key: businessKey, created_at: now });
     }
 
     // timers
-    const timerJobs: JobRow[] = had.timers ? await trx('jobs').where({ process_instance_id: instanceId, type: 'timer' }) : [];
-    const liveTimers = new Map(out.timers.map((t) => [t.executionId, t]));
-    for (const j of timerJobs) {
-      const t = liveTimers.get(j.execution_id);
-      if (!t || t.dueAt !== undefined) await trx('jobs').where({ id: j.id }).delete();
-      if (!t && !ended) ev('timer.cancelled', j.activity_id, { jobId: j.id, executionId: j.execution_id }, 'system');
+    const liveTimers = new Set(out.timers.map((t) => t.executionId));
+    for (const j of plan.dropTimers) {
+      await trx('jobs').where({ id: j.id }).delete();
+      if (!liveTimers.has(j.executionId) && !ended) ev('timer.cancelled', j.activityId, { jobId: j.id, executionId: j.executionId }, 'system');
     }
-    const keptTimers = new Set(timerJobs.map((j) => j.execution_id));
-    for (const t of out.timers) {
-      if (t.dueAt === undefined && keptTimers.has(t.executionId)) continue;
+    for (const t of plan.armTimers) {
       await trx('jobs').insert({ id: randomUUID(), type: 'timer', process_instance_id: instanceId, definition_id: def.id, activity_id: t.activityId, execution_id: t.executionId, due_at: t.dueAt ?? now, payload: JSON.stringify({ timerType: t.timerType, value: t.value, repeat: t.repeat ?? null }), attempts: 0, created_at: now });
     }
     if (ended && !create) {
