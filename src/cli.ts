@@ -1,6 +1,6 @@
 /** The insureflow command line: serve, migrate, deploy, user management. Reads the same env as the server. */
 import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, relative, resolve, sep } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
@@ -13,7 +13,7 @@ const usage = `usage: insureflow <command>
 
   serve                                   migrate, deploy $INSUREFLOW_PROCESSES_DIR and serve HTTP
   migrate                                 apply database migrations
-  deploy <file|dir>                       deploy BPMN, DMN and form schemas
+  deploy <file|dir>...                    deploy exactly these BPMN, DMN and form schema files, atomically
   user add <name> --roles r1,r2 [--groups g1,g2]   create a user and print its token once
   user list                               list users
   user disable <name> | user enable <name> | user remove <name>
@@ -78,18 +78,26 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'deploy': {
-      if (!sub) fail('deploy needs a file or directory');
+      // exactly the files named (a folder: every .bpmn, .dmn and .schema.json in it, named relative to it), in one
+      // atomic deployment; prints every version created or found unchanged; a refused deployment exits 1 with the
+      // API's reasons (nothing is stored)
+      const paths = positionals.slice(1);
+      if (!paths.length) fail('deploy needs one or more files or folders');
+      const resources: { name: string; content: string }[] = [];
+      for (const p of paths) {
+        const st = await stat(p).catch(() => fail(`${p}: no such file or directory`));
+        if (st.isDirectory()) resources.push(...(await readProcessDir(p)));
+        else resources.push({ name: relative(process.cwd(), resolve(p)).split(sep).join('/') || basename(p), content: await readFile(p, 'utf8') });
+      }
+      if (!resources.length) fail(`${paths.join(', ')}: no .bpmn, .dmn or .schema.json file to deploy`);
       const { engine, db } = await createEngine(config);
       try {
-        const st = await stat(sub).catch(() => fail(`${sub}: no such file or directory`));
-        const resources = st.isDirectory() ? await readProcessDir(sub) : [{ name: basename(sub), content: await readFile(sub, 'utf8') }];
-        if (!st.isDirectory() && /\.bpmn$/i.test(sub)) {
-          // a lone diagram may need the shared forms and decisions of its folder
-          const siblings = await readProcessDir(dirname(sub)).catch(() => []);
-          for (const r of siblings) if (!/\.bpmn$/i.test(r.name)) resources.push(r);
-        }
-        const res = await engine.deploy(resources, { source: 'cli', name: basename(sub), actor: SYSTEM });
-        for (const d of res.definitions) process.stdout.write(`${d.key} v${d.version}${d.created ? ' (new)' : ' (unchanged)'}  ${d.id}\n`);
+        const res = await engine.deploy(resources, { source: 'cli', name: paths.join(', ').slice(0, 200), actor: SYSTEM });
+        const state = (created: boolean) => (created ? 'created' : 'unchanged');
+        for (const d of res.definitions) process.stdout.write(`process  ${d.key} v${d.version} ${state(d.created)}  ${d.id}\n`);
+        for (const d of res.decisions) process.stdout.write(`decision ${d.decisionKey} v${d.version} ${state(d.created)}\n`);
+        for (const f of res.forms) process.stdout.write(`form     ${f.formKey} v${f.version} ${state(f.created)}\n`);
+        process.stdout.write(res.deploymentId ? `deployment ${res.deploymentId}\n` : 'nothing changed: no deployment recorded\n');
       } finally {
         await db.destroy();
       }

@@ -1,6 +1,6 @@
 /** Starts the service: migrate, register handlers, bootstrap the admin, deploy processes/, serve, schedule. */
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, normalize, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -12,6 +12,7 @@ import { Scheduler } from './engine/scheduler.ts';
 import { buildApp } from './http/app.ts';
 import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './processes/index.ts';
 import { DigestSchedule } from './audit/digest.ts';
+import { InsureflowError } from './errors.ts';
 
 /** Every .bpmn, .dmn and .schema.json below dir, with names relative to it. */
 export async function readProcessDir(dir: string): Promise<Resource[]> {
@@ -20,11 +21,28 @@ export async function readProcessDir(dir: string): Promise<Resource[]> {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (/\.(bpmn|dmn)$|\.schema\.json$/i.test(e.name)) out.push({ name: relative(dir, p), content: await readFile(p, 'utf8') });
+      else if (/\.(bpmn|dmn)$|\.schema\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: await readFile(p, 'utf8') });
     }
   }
   await walk(dir);
   return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The start-up deployment's resources: every deployable file of INSUREFLOW_PROCESSES_DIR, and the deployment's
+ * name (the folder, normalized: start-ups are compared with the previous start-up of the same name). A missing
+ * or empty folder gives a warning, or throws CONFIG_INVALID when the folder was configured explicitly.
+ */
+export async function startupResources(config: Pick<Config, 'processesDir'> & { processesDirExplicit?: boolean }): Promise<{ name: string; resources: Resource[]; warning: string | null }> {
+  const name = normalize(config.processesDir).replace(/[\\/]+$/, '').slice(0, 200) || '.';
+  const resources = await readProcessDir(config.processesDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+    throw err;
+  });
+  if (resources && resources.length) return { name, resources, warning: null };
+  const what = resources === null ? 'does not exist' : 'holds no .bpmn, .dmn or .schema.json file';
+  if (config.processesDirExplicit) throw new InsureflowError('CONFIG_INVALID', `INSUREFLOW_PROCESSES_DIR "${config.processesDir}" (${resolve(config.processesDir)}) ${what}`);
+  return { name, resources: [], warning: `the processes folder "${config.processesDir}" (${resolve(config.processesDir)}) ${what}: nothing is deployed at start-up (set INSUREFLOW_PROCESSES_DIR to choose a folder)` };
 }
 
 export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex; domain: InsuranceDomain }> {
@@ -59,6 +77,9 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
   // a port in use fails here, before the database is created, migrated or written (CONFIG_INVALID)
   await checkListenAddress(config);
   const logger = pino({ level: config.logLevel });
+  // the processes folder is read before anything is written: an explicitly configured folder that is missing or
+  // empty stops the start (CONFIG_INVALID)
+  const processes = await startupResources(config);
   const { engine, db, domain } = await createEngine(config, logger);
   const scheduler = new Scheduler(engine, config.jobPollMs);
   try {
@@ -71,13 +92,20 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
   if (token) {
     process.stdout.write(`\n  insureflow: created user "admin". Its API token (shown once):\n\n    ${config.adminToken ? '(the INSUREFLOW_ADMIN_TOKEN you set)' : token}\n\n`);
   }
-  const resources = await readProcessDir(config.processesDir).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  });
-  if (resources.length) {
-    const res = await engine.deploy(resources, { source: 'startup', name: config.processesDir });
-    logger.info({ definitions: res.definitions.map((d) => `${d.key}:v${d.version}${d.created ? ' (new)' : ''}`) }, 'processes deployed');
+  if (processes.resources.length) {
+    // one atomic deployment named after the folder: only files changed since the last start-up are deployed
+    const res = await engine.deploy(processes.resources, { source: 'startup', name: processes.name });
+    logger.info(
+      {
+        deploymentId: res.deploymentId,
+        definitions: res.definitions.map((d) => `${d.key}:v${d.version}${d.created ? ' (new)' : ''}`),
+        decisions: res.decisions.map((d) => `${d.decisionKey}:v${d.version}${d.created ? ' (new)' : ''}`),
+        forms: res.forms.filter((f) => f.created).map((f) => `${f.formKey}:v${f.version} (new)`),
+      },
+      res.created ? 'processes deployed' : 'processes unchanged since the last start-up',
+    );
+  } else {
+    logger.warn({ processesDir: config.processesDir }, processes.warning ?? 'nothing to deploy');
   }
   const app = await buildApp({ engine, logger: logger as any, plugins: [domainRoutes] });
   await app.listen({ port: config.port, host: config.host });

@@ -42,7 +42,7 @@ function routesOf(app: FastifyInstance): { method: string; url: string }[] {
 }
 
 const isAuditorRead = (method: string, url: string) =>
-  (method === 'GET' && /^\/api\/(history|process-instances|process-definitions)(\/|$)/.test(url)) || (method === 'POST' && url === '/api/process-instances/:id/replay');
+  (method === 'GET' && /^\/api\/(history|process-instances|process-definitions|decisions|forms)(\/|$)/.test(url)) || (method === 'POST' && url === '/api/process-instances/:id/replay');
 
 const http = suite<Ctx>('http and access');
 http.before(async (ctx) => {
@@ -148,7 +148,9 @@ http('auditors read the record and nothing else: every other route of the API an
   for (const r of routes) {
     const res = await as(app, 'auditor', r.method, fill(r.url), r.method === 'GET' ? undefined : {});
     if (isAuditorRead(r.method, r.url)) {
-      assert.ok(res.statusCode < 400, `${r.method} ${r.url} -> ${res.statusCode} ${res.body.slice(0, 200)}`);
+      // the deployed rules and forms are readable too (the fixtures deploy no decision and no form named by the path: 404)
+      const notDeployed = res.statusCode === 404 && /^\/api\/(decisions|forms)\//.test(r.url);
+      assert.ok(res.statusCode < 400 || notDeployed, `${r.method} ${r.url} -> ${res.statusCode} ${res.body.slice(0, 200)}`);
       allowed++;
     } else {
       assert.is(res.statusCode, 403, `${r.method} ${r.url} must be refused to auditors`);

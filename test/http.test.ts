@@ -168,6 +168,11 @@ api('role matrix: each role reaches its endpoints and gets 403 elsewhere', async
     ['GET', '/api/incidents', '', undefined, { root: 200, ana: 403, olga: 200, aud: 403 }],
     ['GET', '/api/users', '', undefined, { root: 200, ana: 403, olga: 403, aud: 403 }],
     ['POST', '/api/messages', '', { name: 'nobody-waits' }, { root: 404, ana: 403, olga: 404, aud: 403 }],
+    // what is deployed: analysts, auditors and admins read it, ops do not
+    ['GET', '/api/decisions', '', undefined, { root: 200, ana: 200, olga: 403, aud: 200 }],
+    ['GET', '/api/decisions/NotDeployed', '', undefined, { root: 404, ana: 404, olga: 403, aud: 404 }],
+    ['GET', '/api/forms/not/deployed', '', undefined, { root: 404, ana: 404, olga: 403, aud: 404 }],
+    ['GET', `/api/process-instances/${inst.id}/decisions`, '', undefined, { root: 200, ana: 200, olga: 403, aud: 200 }],
   ];
   for (const [method, url, xml, body, expect] of cases) {
     for (const [who, status] of Object.entries(expect)) {

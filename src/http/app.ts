@@ -17,6 +17,7 @@ import { taskRoutes } from './routes/tasks.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { artefactRoutes } from './routes/artefacts.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -138,6 +139,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await operationsRoutes(api, engine);
       await userRoutes(api, engine);
       await auditRoutes(api, engine);
+      await artefactRoutes(api, engine);
       for (const p of opts.plugins ?? []) await p(api, engine);
     },
     { prefix: '/api' },

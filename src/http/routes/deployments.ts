@@ -1,6 +1,10 @@
-/** Deployments and process definitions. */
+/**
+ * Deployments and process definitions. A deployment is atomic (all its resources or nothing) and idempotent
+ * (an unchanged resource is not a new version); see src/engine/deployment.ts.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine, Resource } from '../../engine/service.ts';
+import { resourceKind } from '../../engine/deployment.ts';
 import { InsureflowError } from '../../errors.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -8,6 +12,50 @@ const definitionSummary = {
   type: 'object',
   properties: { id: { type: 'string' }, key: { type: 'string' }, version: { type: 'integer' }, name: { type: ['string', 'null'] }, created: { type: 'boolean' } },
 };
+const deployResult = {
+  type: 'object',
+  properties: {
+    deploymentId: { type: ['string', 'null'] },
+    created: { type: 'boolean' },
+    definitions: { type: 'array', items: definitionSummary },
+    decisions: { type: 'array', items: { type: 'object', properties: { decisionKey: { type: 'string' }, version: { type: 'integer' }, created: { type: 'boolean' } } } },
+    forms: { type: 'array', items: { type: 'object', properties: { formKey: { type: 'string' }, version: { type: 'integer' }, created: { type: 'boolean' } } } },
+  },
+};
+const resolvedBinding = {
+  type: 'object',
+  properties: { key: { type: 'string' }, binding: { type: 'string' }, version: { type: 'integer' }, versionTag: { type: 'string' }, definitionId: { type: 'string' } },
+};
+const definitionDetail = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    key: { type: 'string' },
+    version: { type: 'integer' },
+    name: { type: ['string', 'null'] },
+    deploymentId: { type: 'string' },
+    resourceName: { type: 'string' },
+    createdAt: { type: 'string' },
+    versions: { type: 'array', items: { type: 'integer' } },
+    bindings: {
+      type: 'object',
+      description: 'per activity id: the decision, form or called process version resolved when this version was deployed, and its binding type (latest | deployment | version | versionTag)',
+      properties: {
+        decisions: { type: 'object', additionalProperties: resolvedBinding },
+        forms: { type: 'object', additionalProperties: resolvedBinding },
+        calledProcesses: { type: 'object', additionalProperties: resolvedBinding },
+      },
+    },
+  },
+};
+
+/** A name for a resource sent as the raw body: from its root element's id and its kind (told by the content). */
+function rawResourceName(content: string): string {
+  const kind = resourceKind('', content);
+  const id = /<([\w.-]+:)?definitions\b[^>]*?\sid\s*=\s*["']([^"']+)["']/.exec(content)?.[2]?.replace(/[^\w.-]/g, '_');
+  if (kind === 'bpmn' || kind === 'dmn') return `${id || 'deployment'}.${kind}`;
+  return 'deployment.xml';
+}
 
 export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowEngine) {
   app.post(
@@ -17,11 +65,16 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
       bodyLimit: 10 * 1024 * 1024,
       schema: {
         tags: ['deployments'],
-        summary: 'Deploy a BPMN document (application/xml) or a bundle (multipart: BPMN, DMN, form schemas)',
+        summary: 'Deploy a BPMN or DMN document (application/xml) or a bundle (multipart: BPMN, DMN, form schemas), atomically',
+        description:
+          'All resources are validated first; then every new version is stored in one transaction, or nothing (422 with every problem). ' +
+          'A resource whose content did not change is not a new version. `name` names the deployment; the kind of each resource comes ' +
+          'from its file name (.bpmn, .dmn, .schema.json), else from its content. A form schema file forms/<key>.schema.json (also in ' +
+          'sub-folders: forms/intake/triage.schema.json is form key intake/triage).',
         querystring: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^/\\\\]+$' } }, additionalProperties: false },
         response: {
-          200: { type: 'object', properties: { deploymentId: { type: ['string', 'null'] }, created: { type: 'boolean' }, definitions: { type: 'array', items: definitionSummary } } },
-          201: { type: 'object', properties: { deploymentId: { type: ['string', 'null'] }, created: { type: 'boolean' }, definitions: { type: 'array', items: definitionSummary } } },
+          200: deployResult,
+          201: deployResult,
           413: { $ref: 'Error#' },
           415: { $ref: 'Error#' },
           422: { $ref: 'Error#' },
@@ -39,9 +92,9 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
           resources.push({ name: part.filename || part.fieldname, content: buf.toString('utf8') });
         }
       } else if (typeof req.body === 'string') {
-        resources.push({ name: name ?? 'deployment.bpmn', content: req.body });
+        resources.push({ name: rawResourceName(req.body), content: req.body });
       } else {
-        throw new InsureflowError('UNSUPPORTED_MEDIA_TYPE', 'send a BPMN document as application/xml, or files as multipart/form-data');
+        throw new InsureflowError('UNSUPPORTED_MEDIA_TYPE', 'send a BPMN or DMN document as application/xml, or files as multipart/form-data');
       }
       if (!resources.length) throw new InsureflowError('VALIDATION_FAILED', 'the deployment contains no file');
       const result = await engine.deploy(resources, { actor: req.actor, source: 'api', name });
@@ -61,7 +114,10 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
 
   app.get(
     '/process-definitions/:key',
-    { config: { roles: ['admin', 'analyst', 'ops', 'auditor'] }, schema: { tags: ['definitions'], params: keyParams, querystring: versionQuery, response: { 200: { $ref: 'Definition#' }, ...errorResponses } } },
+    {
+      config: { roles: ['admin', 'analyst', 'ops', 'auditor'] },
+      schema: { tags: ['definitions'], summary: 'A version (default the latest), its versions and its resolved bindings', params: keyParams, querystring: versionQuery, response: { 200: definitionDetail, ...errorResponses } },
+    },
     async (req) => {
       const { key } = req.params as { key: string };
       return engine.getDefinition(key, (req.query as { version?: number }).version);
