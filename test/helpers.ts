@@ -8,7 +8,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { openDb, migrate, dialectOf } from '../src/persistence/db.ts';
+import { openDb, migrate } from '../src/persistence/db.ts';
+import { dialectOf } from '../src/persistence/dialect.ts';
 import { InsureflowEngine } from '../src/engine/service.ts';
 import { ManualClock } from '../src/engine/clock.ts';
 import type { Actor } from '../src/persistence/users.ts';
@@ -17,7 +18,7 @@ export const here = dirname(fileURLToPath(import.meta.url));
 export const fixture = (name: string) => readFileSync(join(here, 'fixtures', name), 'utf8');
 
 export const TEST_DB_URL = process.env.DATABASE_URL ?? '';
-export const onPostgres = dialectOf(TEST_DB_URL) === 'postgres';
+export const onPostgres = TEST_DB_URL !== '' && dialectOf(TEST_DB_URL) === 'postgres';
 
 export interface TestDb {
   db: Knex;

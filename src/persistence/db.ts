@@ -1,43 +1,40 @@
-/** The only place that knows how to open the database: SQLite (default, embedded) or PostgreSQL. */
+/** The only place that knows how to open the database: SQLite (default, embedded) or PostgreSQL (which one: ./dialect.ts). */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { parseDatabaseUrl } from './dialect.ts';
 
 // bigint columns hold epoch ms: safe as JS numbers
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
 export const migrationsDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
-export type Dialect = 'sqlite' | 'postgres';
-
 export interface DbOptions {
+  /** a DATABASE_URL in one of the forms of ./dialect.ts */
   url: string;
   /** PostgreSQL schema (tests use one per suite) */
   schema?: string;
 }
 
-export function dialectOf(url: string): Dialect {
-  return /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
-}
-
-export function sqlitePath(url: string): string {
-  return url.replace(/^sqlite:(\/\/)?/, '');
-}
-
+/**
+ * Opens (does not migrate) the database a DATABASE_URL designates; creates the SQLite file's folder.
+ * @throws InsureflowError CONFIG_INVALID when the URL has an unknown form (see ./dialect.ts), before anything is opened.
+ */
 export async function openDb(opts: DbOptions): Promise<Knex> {
-  if (dialectOf(opts.url) === 'postgres') {
+  const loc = parseDatabaseUrl(opts.url);
+  if (loc.dialect === 'postgres') {
     const knex = knexFactory({
       client: 'pg',
-      connection: opts.url,
+      connection: loc.url,
       pool: { min: 0, max: 10 },
       ...(opts.schema ? { searchPath: [opts.schema] } : {}),
     });
     if (opts.schema) await knex.raw(`create schema if not exists "${opts.schema.replace(/"/g, '')}"`);
     return knex;
   }
-  const file = sqlitePath(opts.url);
+  const file = loc.path;
   if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
   const knex = knexFactory({
     client: 'sqlite3',
