@@ -50,24 +50,36 @@ export async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
   switch (cmd) {
     case 'serve': {
-      const server = await serve(config);
-      let signalled = false;
-      const stop = (sig: string) => {
-        if (signalled) return;
-        signalled = true;
-        server.app.log.info({ signal: sig }, 'shutting down');
-        const force = setTimeout(() => process.exit(1), 20_000);
-        force.unref();
-        server.close().then(
+      // SIGTERM/SIGINT: close the server (stop accepting, drain, close the database) and exit 0. Handlers go in
+      // before start-up, so a signal during migration or deployment stops the server once it is up instead of
+      // killing it half-way. A repeated signal is ignored on purpose: Ctrl-C under `npm start` delivers SIGINT
+      // twice (from the terminal and forwarded by npm). The package.json start script execs node, so the
+      // signal a supervisor sends to npm reaches this process rather than stopping at an intermediate `sh`.
+      let running: Awaited<ReturnType<typeof serve>> | null = null;
+      let signal: NodeJS.Signals | null = null;
+      const shutdown = () => {
+        running!.app.log.info({ signal }, 'shutting down');
+        running!.close().then(
           () => process.exit(0),
           (err) => {
-            server.app.log.error({ err }, 'shutdown failed');
+            running!.app.log.error({ err }, 'shutdown failed');
             process.exit(1);
           },
         );
       };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (signal) return;
+        signal = sig;
+        setTimeout(() => {
+          process.stderr.write(`insureflow: ${sig}: shutdown did not finish within 20 s, exiting\n`);
+          process.exit(1);
+        }, 20_000).unref();
+        if (running) shutdown();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      running = await serve(config);
+      if (signal) shutdown();
       return;
     }
     case 'migrate': {

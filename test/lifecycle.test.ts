@@ -179,4 +179,35 @@ test('a port already in use fails before anything is written: no database file, 
   }
 });
 
+// ------------------------------------------------------------------ signals through npm start
+
+const hasProc = existsSync('/proc/self/stat');
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  (hasProc ? test : test.skip)(`${signal} sent to the npm process of \`npm start\` stops the server cleanly: exit 0, no orphan, port free`, async () => {
+    const fresh = await freshDatabase();
+    const server = await spawnServer({ via: 'npm', env: { DATABASE_URL: fresh.url, INSUREFLOW_ADMIN_TOKEN: TOKEN, INSUREFLOW_PROCESSES_DIR: '' } });
+    let below: number[] = [];
+    try {
+      await waitHealthy(server, 30_000);
+      const npmPid = server.proc.pid!;
+      below = descendants(npmPid);
+      const servers = below.filter((pid) => /cli\.ts\0serve/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
+      assert.is(servers.length, 1, `one server process below npm: ${below.join(', ')}`);
+
+      process.kill(npmPid, signal); // the npm process only, as `kill <pid>` or a supervisor would
+      // bounded, so that a signal that never reaches the server fails the test instead of hanging it
+      const exit = await Promise.race([server.exited, new Promise<string>((r) => setTimeout(() => r('npm still running 30 s after the signal'), 30_000).unref())]);
+
+      assert.equal(exit, { code: 0, signal: null }, `npm exits 0 because the server did:\n${server.output()}`);
+      assert.equal(below.filter(isAlive), [], 'no process of the tree survives');
+      assert.ok(await portIsFree(server.port), `port ${server.port} is free`);
+      if (fresh.file) assert.not.ok(existsSync(`${fresh.file}-wal`), 'SQLite closed cleanly (its WAL was checkpointed and removed)');
+    } finally {
+      await server.kill('SIGKILL');
+      for (const pid of [...below, ...descendants(server.proc.pid!)]) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); // orphans of a failed run
+      await fresh.drop();
+    }
+  });
+}
+
 test.run();
