@@ -179,6 +179,34 @@ test('a port already in use fails before anything is written: no database file, 
   }
 });
 
+test('an explicitly set processes folder that does not exist is an error naming it; nothing is written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'insureflow-lc-pd-'));
+  const missing = join(dir, 'no-such-folder');
+  const res = await runToExit({ env: { DATABASE_URL: join(dir, 'db', 'x.sqlite'), INSUREFLOW_PROCESSES_DIR: missing } });
+  assert.is.not(res.code, 0, res.output);
+  assert.match(res.output, `INSUREFLOW_PROCESSES_DIR "${missing}"`);
+  assert.match(res.output, 'does not exist');
+  assert.not.match(res.output, STACK_LINE, res.output);
+  assert.equal(readdirSync(dir), [], 'no database');
+});
+
+test('the default processes folder missing: a warning naming it, and the server starts with nothing deployed', async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'insureflow-lc-nopd-'));
+  const fresh = await freshDatabase();
+  const env: Record<string, string> = { DATABASE_URL: fresh.url, INSUREFLOW_ADMIN_TOKEN: TOKEN, INSUREFLOW_PROCESSES_DIR: '' };
+  const server = await spawnServer({ cwd, env });
+  try {
+    await waitHealthy(server);
+    assert.is(await server.kill('SIGTERM'), 0, server.output());
+    const output = server.output().replace(/\\"/g, '"'); // the warning may be logged as JSON
+    assert.match(output, `processes folder "processes" (${join(cwd, 'processes')}) does not exist`);
+    assert.is((await fresh.counts()).process_definitions, 0);
+  } finally {
+    await server.kill('SIGKILL');
+    await fresh.drop();
+  }
+});
+
 // ------------------------------------------------------------------ signals through npm start
 
 const hasProc = existsSync('/proc/self/stat');
@@ -203,11 +231,41 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       assert.ok(await portIsFree(server.port), `port ${server.port} is free`);
       if (fresh.file) assert.not.ok(existsSync(`${fresh.file}-wal`), 'SQLite closed cleanly (its WAL was checkpointed and removed)');
     } finally {
-      await server.kill('SIGKILL');
       for (const pid of [...below, ...descendants(server.proc.pid!)]) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); // orphans of a failed run
+      await server.kill('SIGKILL');
       await fresh.drop();
     }
   });
 }
+
+// ------------------------------------------------------------------ five starts on one database
+
+test('five start/stop cycles on one database with the shipped processes: healthy, exit 0, nothing redeployed', async () => {
+  const fresh = await freshDatabase();
+  const env: Record<string, string> = { DATABASE_URL: fresh.url, INSUREFLOW_ADMIN_TOKEN: TOKEN, INSUREFLOW_PROCESSES_DIR: '' };
+  let first: Record<string, number> | null = null;
+  try {
+    for (let run = 1; run <= 5; run++) {
+      const server = await spawnServer({ env });
+      try {
+        await waitHealthy(server, 30_000);
+        const health = await (await fetch(`${server.base}/health`)).json();
+        assert.equal(health, { status: 'ok', database: onPostgres ? 'postgres' : 'sqlite' }, `start ${run}`);
+        assert.is(await server.kill('SIGTERM'), 0, `start ${run} stops with exit 0:\n${server.output()}`);
+      } finally {
+        await server.kill('SIGKILL');
+      }
+      const counts = await fresh.counts();
+      if (!first) {
+        first = counts;
+        for (const [table, n] of Object.entries(counts)) assert.ok(n > 0, `the first start deployed into ${table}`);
+      } else {
+        assert.equal(counts, first, `start ${run} changed no deployment rows`);
+      }
+    }
+  } finally {
+    await fresh.drop();
+  }
+});
 
 test.run();

@@ -42,7 +42,7 @@ export interface ServerProcess {
   proc: ChildProcess;
   /** stdout and stderr so far, interleaved */
   output(): string;
-  /** resolves when the process has exited */
+  /** resolves when the process has exited and its output is complete */
   exited: Promise<Exit>;
   /** sends the signal (if still running) and resolves with the exit code (null when killed by a signal) */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -72,7 +72,9 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<ServerProces
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<Exit>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  // 'close': the process has exited and its output has been read to the end (a grandchild still holding the
+  // pipes, such as a server orphaned under npm, delays it)
+  const exited = new Promise<Exit>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
   return {
     port,
     base: `http://127.0.0.1:${port}`,
@@ -91,7 +93,8 @@ export async function waitHealthy(server: ServerProcess, timeoutMs = 20_000): Pr
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (server.proc.exitCode !== null || server.proc.signalCode !== null) {
-      throw new Error(`server exited with ${server.proc.exitCode ?? server.proc.signalCode}: ${server.output()}`);
+      const exit = await server.exited;
+      throw new Error(`server exited with ${exit.code ?? exit.signal}: ${server.output()}`);
     }
     try {
       const res = await fetch(`${server.base}/health`);
