@@ -104,7 +104,15 @@ export async function main(argv: string[]): Promise<void> {
       if (!resources.length) fail(`${paths.join(', ')}: no .bpmn, .dmn or .schema.json file to deploy`);
       const { engine, db } = await createEngine(config);
       try {
-        const res = await engine.deploy(resources, { source: 'cli', name: paths.join(', ').slice(0, 200), actor: SYSTEM });
+        const res = await engine.deploy(resources, { source: 'cli', name: paths.join(', ').slice(0, 200), actor: SYSTEM }).catch((err) => {
+          if (!(err instanceof InsureflowError)) throw err;
+          // the same reasons as the API's 422: every problem with its resource and element
+          const problems = Array.isArray(err.details) ? (err.details as { resource?: string; element?: string | null; message?: string }[]) : [];
+          process.stderr.write(`insureflow: ${err.code}: ${err.message}\n${problems.map((p) => `  - ${p.resource ? p.resource + ': ' : ''}${p.element ? p.element + ': ' : ''}${p.message ?? JSON.stringify(p)}\n`).join('')}`);
+          process.exitCode = 1;
+          return null;
+        });
+        if (!res) return;
         const state = (created: boolean) => (created ? 'created' : 'unchanged');
         for (const d of res.definitions) process.stdout.write(`process  ${d.key} v${d.version} ${state(d.created)}  ${d.id}\n`);
         for (const d of res.decisions) process.stdout.write(`decision ${d.decisionKey} v${d.version} ${state(d.created)}\n`);

@@ -49,6 +49,12 @@ const definitionDetail = {
   },
 };
 
+/** A multipart file name as a relative resource name: forward slashes, no drive, no leading or parent folders. */
+function resourceName(filename: string): string {
+  const parts = filename.replace(/\\/g, '/').replace(/^[A-Za-z]:/, '').split('/').filter((p) => p && p !== '.' && p !== '..');
+  return parts.join('/') || 'resource';
+}
+
 /** A name for a resource sent as the raw body: from its root element's id and its kind (told by the content). */
 function rawResourceName(content: string): string {
   const kind = resourceKind('', content);
@@ -86,10 +92,12 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
       const resources: Resource[] = [];
       const name = (req.query as { name?: string }).name;
       if (req.isMultipart()) {
-        for await (const part of req.parts()) {
+        // file names keep their folders (forms/intake/triage.schema.json is form key intake/triage); they are
+        // only names here, never paths on this machine
+        for await (const part of req.parts({ preservePath: true })) {
           if (part.type !== 'file') continue;
           const buf = await part.toBuffer();
-          resources.push({ name: part.filename || part.fieldname, content: buf.toString('utf8') });
+          resources.push({ name: resourceName(part.filename || part.fieldname), content: buf.toString('utf8') });
         }
       } else if (typeof req.body === 'string') {
         resources.push({ name: rawResourceName(req.body), content: req.body });
