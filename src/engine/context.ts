@@ -5,6 +5,7 @@
  * command function (deployment, instances, tasks, correlation, jobs, incidents, transition).
  */
 import type { TransitionStore } from './transition-store.ts';
+import type { DeploymentStore } from './deployment-store.ts';
 import type { Knex } from 'knex';
 import type { Clock } from './clock.ts';
 import type { DefinitionCache } from './definitions.ts';
@@ -45,6 +46,8 @@ export interface EngineContext {
   readonly decisions: DecisionRegistry;
   /** storage of the transition core (instance lock, commit bookkeeping) */
   readonly transitions: TransitionStore;
+  /** storage of deployments and of the deployed definitions, decisions and forms */
+  readonly deployments: DeploymentStore;
   readonly definitions: DefinitionCache;
   readonly forms: FormCache;
   /** definition id -> key, version, name (a deployed version never changes) */

@@ -30,6 +30,17 @@ export interface Catalog {
   processes: (VersionMeta & { id: string })[];
 }
 
+/** A process definition version as the API shows it (createdAt ISO 8601). */
+export interface ProcessDefinition {
+  id: string;
+  key: string;
+  version: number;
+  name: string | null;
+  deploymentId: string;
+  resourceName: string;
+  createdAt: string;
+}
+
 export interface StoredDefinition {
   id: string;
   key: string;

@@ -27,14 +27,11 @@ import { resolveValue } from './expressions.ts';
 import { compileSchema, fieldErrors } from './forms.ts';
 import { cycleRepeats, timerDueAt } from './iso.ts';
 import type { DecisionCall, DecisionEvaluator, DecisionOutcome, Variables } from './runtime.ts';
-import type { Catalog, DeploymentStore, DeploymentTx, ResourceKind, StoredDefinition, VersionMeta } from './deployment-store.ts';
+import type { Catalog, DeploymentStore, DeploymentTx, ProcessDefinition, ResourceKind, StoredDefinition, VersionMeta } from './deployment-store.ts';
 import { parseBpmn, BpmnInvalidError, BPMN_NS, type ParsedBpmn } from '../definitions/parse.ts';
 import { validateBpmn } from '../definitions/validate.ts';
 import { parseDmn, DmnInvalidError, DecisionVersions, evaluateVersion, type DecisionTable, type DecisionVersion } from '../decisions/dmn.ts';
-import type { ProcessDefinition } from '../persistence/store.ts';
-import { SYSTEM, type Actor } from '../persistence/users.ts';
-// wiring: the Knex implementation of the port; moves to the composition root once EngineContext carries stores
-import { KnexDeploymentStore } from '../persistence/deployments.ts';
+import { SYSTEM, type Actor } from './actor.ts';
 
 export interface Resource {
   /** file name, relative to the deployment's root (e.g. `decisions/claims.dmn`, `forms/intake/triage.schema.json`) */
@@ -72,17 +69,11 @@ const MAX_ATTEMPTS = 3;
 
 // ---------------------------------------------------------------- storage and caches
 
-const stores = new WeakMap<EngineContext, DeploymentStore>();
 const decisionCaches = new WeakMap<EngineContext, DecisionVersions>();
 
 /** The DeploymentStore of an engine. */
 export function deploymentStore(ctx: EngineContext): DeploymentStore {
-  let s = stores.get(ctx);
-  if (!s) {
-    s = new KnexDeploymentStore(ctx.db);
-    stores.set(ctx, s);
-  }
-  return s;
+  return ctx.deployments;
 }
 
 function decisionCache(ctx: EngineContext): DecisionVersions {

@@ -5,6 +5,7 @@
  * its command (deployment, instances, tasks, correlation, jobs, incidents; transition is the core).
  */
 import { KnexTransitionStore } from '../persistence/transition-store.ts';
+import { KnexDeploymentStore } from '../persistence/deployments.ts';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { notFound } from '../errors.ts';
@@ -75,6 +76,7 @@ export class InsureflowEngine {
       handlers: this.handlers,
       decisions: this.decisions,
       transitions: new KnexTransitionStore(this.db),
+      deployments: new KnexDeploymentStore(this.db),
       definitions: new DefinitionCache(),
       forms: new FormCache(),
       metaCache: new Map(),
