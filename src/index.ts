@@ -14,6 +14,9 @@ export { ManualClock, systemClock, type Clock } from './engine/clock.ts';
 export type { Handler, HandlerContext, HandlerOptions, Variables } from './engine/runtime.ts';
 export { BpmnError, InsureflowError, ErrorCodes, type ErrorCode } from './errors.ts';
 export { openDb, migrate, type DbOptions } from './persistence/db.ts';
+/** the Knex transaction of a handler's unit of work (`ctx.unitOfWork`): build your repositories on it */
+export { transactionOf } from './persistence/unit-of-work.ts';
+export type { UnitOfWork } from './engine/unit-of-work.ts';
 export { SYSTEM, ROLES, type Actor, type Role, type User } from './persistence/users.ts';
 export { buildApp, type AppOptions } from './http/app.ts';
 export { loadConfig, type Config } from './config.ts';

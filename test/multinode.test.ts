@@ -34,8 +34,8 @@ function processesDir(): string {
   return join(dir, 'processes');
 }
 
-test('two nodes on one PostgreSQL database: no job fires twice, no task completes twice', async () => {
-  if (!onPostgres) return; // several nodes need PostgreSQL; SQLite is one process (tested below)
+// several nodes need PostgreSQL (this suite runs on it with DATABASE_URL=postgres://...); SQLite is one process
+(onPostgres ? test : test.skip)('two nodes on one PostgreSQL database: no job fires twice, no task completes twice', async () => {
   const dbName = `insureflow_mn_${randomBytes(4).toString('hex')}`;
   const admin = knexFactory({ client: 'pg', connection: TEST_DB_URL });
   await admin.raw(`create database ${dbName}`);
@@ -106,8 +106,7 @@ test('two nodes on one PostgreSQL database: no job fires twice, no task complete
   }
 });
 
-test('a second engine process on the same SQLite file is refused with a clear message', async () => {
-  if (onPostgres) return;
+(onPostgres ? test.skip : test)('a second engine process on the same SQLite file is refused with a clear message', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'insureflow-one-'));
   const env = { DATABASE_URL: join(dir, 'one.sqlite'), INSUREFLOW_PROCESSES_DIR: processesDir(), INSUREFLOW_ADMIN_TOKEN: TOKEN, INSUREFLOW_HANDLERS: join(here, 'fixtures', 'crash', 'handlers.ts') };
   const first = await startServer(env);
