@@ -8,7 +8,7 @@ import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
 import type { CachedDefinition, ActivityInfo } from './definitions.ts';
 import { feelBody, resolveValue } from './expressions.ts';
-import { durationMs } from './iso.ts';
+import { durationOrDateAt } from './iso.ts';
 import { runTransition, type Action, type RunOutput, type PendingCall, type Variables, type DecisionEvaluator, type WaitItem } from './runtime.ts';
 import { compiled, formForTask, loadDecisions } from './deployment.ts';
 import type { CommitMeta, InstanceRecord, NewHistoryEvent, TaskDraft, TransitionTx } from './transition-store.ts';
@@ -198,13 +198,9 @@ async function taskDraft(ctx: EngineContext, tx: TransitionTx, def: CachedDefini
   const assignee = value(spec.assignee);
   const groups = asList(value(Array.isArray(spec.candidateGroups) ? spec.candidateGroups.join(',') : spec.candidateGroups));
   const users = asList(value(Array.isArray(spec.candidateUsers) ? spec.candidateUsers.join(',') : spec.candidateUsers));
-  let dueAt: number | null = null;
+  // a duration counts from now; a date-time without an offset is UTC
   const due = value(spec.dueDate);
-  if (typeof due === 'string' && due) {
-    const ms = durationMs(due);
-    if (ms !== null && due.trim().startsWith('P')) dueAt = now + ms;
-    else if (!Number.isNaN(Date.parse(due))) dueAt = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(due) || !due.includes('T') ? due : `${due}Z`);
-  }
+  const dueAt = typeof due === 'string' && due ? durationOrDateAt(due, now) : null;
   const prio = Number(value(spec.priority));
   const formKey = spec.formKey ? String(value(spec.formKey)) : null;
   // the form version the task's binding names (latest, or the one fixed when the process version was deployed)

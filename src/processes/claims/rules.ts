@@ -7,9 +7,10 @@
 export type DateInput = Date | string;
 
 import { DAY_MS, assertNumber } from '../rule-checks.ts';
+import { parseDateTime } from '../../engine/iso.ts';
 
 function toDate(name: string, value: DateInput): Date {
-  const d = value instanceof Date ? new Date(value.getTime()) : typeof value === 'string' && value.trim() ? new Date(value) : new Date(NaN);
+  const d = value instanceof Date ? new Date(value.getTime()) : typeof value === 'string' && value.trim() ? new Date(parseDateTime(value.trim()) ?? NaN) : new Date(NaN);
   if (Number.isNaN(d.getTime())) throw new RangeError(`${name} must be a valid date (ISO 8601), got ${String(value)}`);
   return d;
 }

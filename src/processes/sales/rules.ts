@@ -4,6 +4,7 @@
  */
 
 import { DAY_MS, assertNumber } from '../rule-checks.ts';
+import { parseDateTime } from '../../engine/iso.ts';
 
 function assertDate(name: string, value: unknown): Date {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new RangeError(`${name} must be a valid Date, got ${String(value)}`);
@@ -104,7 +105,7 @@ export function policyPeriod(requestedStart: string | null | undefined, today: D
   const todayText = today.toISOString().slice(0, 10);
   let start = todayText;
   if (requestedStart !== null && requestedStart !== undefined) {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(requestedStart) || Number.isNaN(Date.parse(`${requestedStart}T00:00:00Z`))) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(requestedStart) || parseDateTime(requestedStart) === null) {
       throw new RangeError(`requestedStart must be a date YYYY-MM-DD, got ${JSON.stringify(requestedStart)}`);
     }
     if (requestedStart > todayText) start = requestedStart;
