@@ -139,6 +139,19 @@ shipped('a deployment of the same keys racing another one takes the next version
   assert.equal((await t.tdb.db('decision_definitions').where({ decision_key: 'ClaimClassification' }).orderBy('version').select('version')).map((r: any) => Number(r.version)), [1, 2, 3]);
 });
 
+shipped('timer start events: a new version replaces the jobs of the older ones, in the same transaction; none when it has none', async ({ t }) => {
+  const timerXml = readFileSync(join(here, 'fixtures', 'cycle-start.bpmn'), 'utf8');
+  t.engine.registerHandler('tick', () => ({}));
+  const jobsOf = async () => (await t.tdb.db('jobs').where({ type: 'timer-start' }).orderBy('definition_id').select('definition_id')).map((r: any) => r.definition_id);
+  const v1 = await t.engine.deploy([{ name: 'cycle.bpmn', content: timerXml }]);
+  assert.equal(await jobsOf(), [v1.definitions[0].id]);
+  const plain = timerXml.replace(/<bpmn:timerEventDefinition>.*<\/bpmn:timerEventDefinition>/, '');
+  await t.engine.deploy([{ name: 'cycle.bpmn', content: plain }]);
+  assert.equal(await jobsOf(), [], 'version 2 has no timer start event');
+  const v3 = await t.engine.deploy([{ name: 'cycle.bpmn', content: timerXml.replace('R3/PT1H', 'R2/PT1H') }]);
+  assert.equal(await jobsOf(), [v3.definitions[0].id]);
+});
+
 // ------------------------------------------------------------------------------------------ HTTP
 
 const http = suite<{ d: Domain }>('a DMN change over HTTP');

@@ -459,8 +459,9 @@ async function planAndWrite(
   }
   for (const d of newDefinitions) {
     await w.insertDefinition({ ...d.stored, deploymentId });
-    // timer start events: the jobs of the older versions of the key are replaced (as in Camunda)
-    if (d.compiled.timerStarts.length) await w.replaceTimerStarts(d.compiled.key, timerStartJobs(d.compiled, now));
+    // timer start events: the jobs of the older versions of the key are replaced by the new version's (none
+    // when it has no timer start event), as in Camunda
+    await w.replaceTimerStarts(d.compiled.key, timerStartJobs(d.compiled, now));
   }
   await w.appendDeploymentEvent({
     at: now,
