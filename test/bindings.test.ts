@@ -294,6 +294,8 @@ versions('GET /api/process-instances/:id/decisions lists every evaluation with i
   assert.match(body.versions[0].xml, '&lt; 1000');
   const all = (await app.inject({ method: 'GET', url: '/api/decisions', headers })).json();
   assert.equal(all.map((d: any) => [d.key, d.latestVersion, d.versions]), [['RouteClaim', 2, 2]]);
+  const def = (await app.inject({ method: 'GET', url: '/api/process-definitions/c7-deployment', headers })).json();
+  assert.equal(def.bindings.decisions.Task_Route, { key: 'RouteClaim', binding: 'deployment', version: 1 }, 'the definition shows what it resolved');
   const form = (await app.inject({ method: 'GET', url: '/api/forms/review', headers })).json();
   assert.equal(form.versions.map((v: any) => v.version), [1, 2, 3]);
   assert.equal(form.versions[1].schema.required, ['note', 'score']);
