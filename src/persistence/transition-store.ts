@@ -105,7 +105,24 @@ class KnexTransitionTx implements TransitionTx {
       now,
     );
 
-    // handler calls: retry jobs and incidents
+    const ended = plan.ended;
+    const instancePatch = {
+      status: plan.status,
+      state: ended ? null : JSON.stringify(out.state),
+      variables: JSON.stringify(out.variables),
+      active_activities: JSON.stringify(out.activeActivities),
+      exec_meta: JSON.stringify({ ...out.meta, has } satisfies CommitMeta),
+      updated_at: now,
+      ended_at: ended ? now : null,
+    };
+    if (create) {
+      await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...instancePatch });
+    } else {
+      await updateInstanceGuarded(trx, instanceId, Number(input.prevRev), instancePatch);
+    }
+
+    // handler calls: retry jobs and incidents (after the instance row: they reference it, and a new instance is
+    // only inserted above)
     for (const execId of new Set(plan.clearRetryJobs)) await trx('jobs').where({ process_instance_id: instanceId, type: 'retry', execution_id: execId }).delete();
     for (const j of plan.retryJobs) {
       await trx('jobs').insert({ id: randomUUID(), type: 'retry', process_instance_id: instanceId, definition_id: def.id, activity_id: j.activityId, execution_id: j.executionId, due_at: j.dueAt, payload: JSON.stringify(j.deferred ? { handler: j.handler, deferred: true } : { handler: j.handler }), attempts: j.attempts, ...(j.lastError === null ? {} : { last_error: j.lastError }), created_at: now });
@@ -121,22 +138,6 @@ class KnexTransitionTx implements TransitionTx {
     for (const execId of plan.resolveIncidents) {
       await trx('incidents').where({ process_instance_id: instanceId, execution_id: execId, status: 'open' }).update({ status: 'resolved', resolved_at: now, resolved_by: input.actor });
       ev('incident.resolved', null, { executionId: execId, by: 'retry' });
-    }
-
-    const ended = plan.ended;
-    const instancePatch = {
-      status: plan.status,
-      state: ended ? null : JSON.stringify(out.state),
-      variables: JSON.stringify(out.variables),
-      active_activities: JSON.stringify(out.activeActivities),
-      exec_meta: JSON.stringify({ ...out.meta, has } satisfies CommitMeta),
-      updated_at: now,
-      ended_at: ended ? now : null,
-    };
-    if (create) {
-      await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...instancePatch });
-    } else {
-      await updateInstanceGuarded(trx, instanceId, Number(input.prevRev), instancePatch);
     }
 
     // user tasks

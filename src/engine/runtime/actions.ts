@@ -6,14 +6,18 @@
  */
 import type { Action } from '../runtime.ts';
 import { clone, stable, type EngineObject, type RunContext } from './context.ts';
-import { interruptOthers } from './event-subprocesses.ts';
+import { deliverToEventSubProcess, interruptOthers, isEventSubProcessWait } from './event-subprocesses.ts';
 
 /** Applies the action and runs the engine to a stable point; true when the action's target was not found. */
 export async function applyAction(ctx: RunContext, action: Action): Promise<boolean> {
   const { execution, timers, durableTimers } = ctx;
   let actionMissed = false;
-  if (action.kind === 'signal') {
-    const target = execution.getPostponed().find((a: EngineObject) => a.executionId === action.executionId)
+  if (action.kind === 'signal' && isEventSubProcessWait(action.executionId)) {
+    // a message / signal for an event sub-process subscription starts it (runtime/event-subprocesses.ts)
+    actionMissed = await deliverToEventSubProcess(ctx, action);
+  } else if (action.kind === 'signal') {
+    const target = ctx.waitApis.get(action.executionId)
+      ?? execution.getPostponed().find((a: EngineObject) => a.executionId === action.executionId)
       ?? findByExecution(execution, action.executionId);
     if (!target) actionMissed = true;
     else {
@@ -39,12 +43,25 @@ export async function applyAction(ctx: RunContext, action: Action): Promise<bool
   return actionMissed;
 }
 
+/**
+ * The postponed activity with this executionId at any depth (a sub-process's own getPostponed() lists the
+ * sub-process itself first: skipped, or the walk would never end). Used when no activity.wait named it.
+ */
 function findByExecution(execution: EngineObject, executionId: string): EngineObject {
-  for (const d of execution.definitions ?? []) {
-    for (const p of d.getPostponed?.() ?? []) {
+  const walk = (list: EngineObject[], owner: EngineObject, depth: number): EngineObject => {
+    for (const p of list) {
+      if (p === owner || (owner && p.executionId === owner.executionId)) continue;
       if (p.executionId === executionId) return p;
-      for (const c of p.getPostponed?.() ?? []) if (c.executionId === executionId) return c;
+      if (depth < 50) {
+        const found = walk(p.getPostponed?.() ?? [], p, depth + 1);
+        if (found) return found;
+      }
     }
+    return null;
+  };
+  for (const d of execution.definitions ?? []) {
+    const found = walk(d.getPostponed?.() ?? [], null, 0);
+    if (found) return found;
   }
   return null;
 }

@@ -19,6 +19,11 @@ export interface RunContext {
   readonly events: HistoryDraft[];
   /** wait states by executionId */
   readonly waits: Map<string, WaitItem>;
+  /**
+   * the engine apis of the activities waiting in this run (any depth: nested sub-processes, multi-instance
+   * iterations, event sub-processes), by executionId; a signal action is delivered through these
+   */
+  readonly waitApis: Map<string, EngineObject>;
   /** armed timers by executionId */
   readonly timers: Map<string, TimerItem>;
   readonly failures: FailureItem[];
@@ -57,6 +62,7 @@ export function createRunContext(deps: RuntimeDeps, input: RunInput): RunContext
     def,
     events,
     waits: new Map(),
+    waitApis: new Map(),
     timers: new Map(),
     failures: [],
     settled: [],

@@ -32,15 +32,18 @@ export function createListener(ctx: RunContext): EventEmitter {
     push({ type: 'activity.started', activityId: api.id, activityType: api.type, data: { name: api.name ?? null, executionId: api.executionId } });
   });
   listener.on('activity.end', (api: EngineObject) => {
+    ctx.waitApis.delete(api.executionId);
     push({ type: 'activity.completed', activityId: api.id, activityType: api.type, data: { name: api.name ?? null, executionId: api.executionId } });
     waits.delete(api.executionId);
   });
   listener.on('activity.leave', (api: EngineObject) => {
+    ctx.waitApis.delete(api.executionId);
     for (const [execId, w] of waits) if (w.activityId === api.id && execId.startsWith(api.id)) waits.delete(execId);
     // a timer event that left (fired, or discarded with the activity it was attached to) has no job any more
     for (const [execId, t] of timers) if (t.activityId === api.id) timers.delete(execId);
   });
   listener.on('activity.discard', (api: EngineObject) => {
+    ctx.waitApis.delete(api.executionId);
     if (!entered.has(api.executionId) && !waits.has(api.executionId)) return; // a path not taken
     push({ type: 'activity.cancelled', activityId: api.id, activityType: api.type, data: { name: api.name ?? null, executionId: api.executionId } });
     waits.delete(api.executionId);
@@ -75,6 +78,9 @@ export function createListener(ctx: RunContext): EventEmitter {
     if (esp && api.content?.state === 'timeout' && !api.fields?.redelivered) eventSubFired(ctx, esp, api.content);
   });
   listener.on('activity.wait', (api: EngineObject) => {
+    // every wait can be signalled by its executionId, however deep it is (bpmn-engine's getPostponed() only
+    // lists the top level); recovered waits publish activity.wait again on resume
+    ctx.waitApis.set(api.executionId, api);
     const info = ctx.infoOf(api.id);
     if (!info) return;
     const c = api.content ?? {};
