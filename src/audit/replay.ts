@@ -7,6 +7,7 @@
  * activities in the same order, same flows, same handler attempts, same variable changes), and the variables
  * after every step with the recorded ones. The first difference is the divergence.
  */
+import { planCommit } from '../engine/commit-plan.ts';
 import { detachedUnitOfWork } from '../engine/unit-of-work.ts';
 import type { Knex } from 'knex';
 import { InsureflowError, BpmnError } from '../errors.ts';
@@ -304,6 +305,8 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
   const execMap = new Map<string, string>();
   let waits: WaitItem[] = [];
   const replayTasks = new Map<string, string[]>();
+  const everOpened = new Set<string>();
+  let openIncidents = new Set<string>();
   const recordedTasks = new Map<string, string[]>();
 
   const startVariables = (): Variables => {
@@ -399,20 +402,22 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
       meta = out.meta;
       ended = out.status !== 'active';
 
-      // ---- bookkeeping the service does around a transition
-      for (const f of out.failures) {
-        pending.set(f.executionId, { executionId: f.executionId, attempts: f.attempt, state: f.retryAt === null ? 'incident' : 'retry' });
-        pendingActivity.set(f.executionId, f.activityId);
-      }
-      for (const s of out.settled) {
-        pending.delete(s);
-        pendingActivity.delete(s);
-      }
+      // ---- the bookkeeping the service does around a transition: the same commit plan the store writes
+      const plan = planCommit({ pending, openIncidents, openTasks: [...replayTasks].flatMap(([activityId, list]) => list.map((x) => ({ id: x, executionId: x, activityId, name: null }))), timerJobs: [] }, out, result.steps === 1, e.at);
+      pending.clear();
+      for (const [x, call] of plan.after.pending) pending.set(x, call);
+      openIncidents = plan.after.openIncidents;
+      for (const f of out.failures) pendingActivity.set(f.executionId, f.activityId);
+      for (const x of pendingActivity.keys()) if (!pending.has(x)) pendingActivity.delete(x);
       waits = out.waits;
-      const liveTaskExecs = new Set(waits.filter((w) => w.kind === 'userTask').map((w) => w.executionId));
-      for (const [a, list] of replayTasks) replayTasks.set(a, list.filter((x) => liveTaskExecs.has(x)));
-      const newTasks = waits.filter((w) => w.kind === 'userTask' && w.isNew && !(replayTasks.get(w.activityId) ?? []).includes(w.executionId));
-      for (const w of newTasks) replayTasks.set(w.activityId, [...(replayTasks.get(w.activityId) ?? []), w.executionId]);
+      const gone = new Set(plan.cancelTasks.map((t) => t.executionId));
+      for (const [a, list] of replayTasks) replayTasks.set(a, list.filter((x) => !gone.has(x)));
+      // a recovered wait gets a task row only if it never had one (the store checks the table; replay remembers)
+      const newTasks = plan.createTasks.filter((c) => !(c.mustCheck && everOpened.has(c.wait.executionId))).map((c) => c.wait);
+      for (const w of newTasks) {
+        everOpened.add(w.executionId);
+        replayTasks.set(w.activityId, [...(replayTasks.get(w.activityId) ?? []), w.executionId]);
+      }
 
       // the tasks the service created after this transition are those the model opened
       let j = i;
