@@ -8,7 +8,7 @@
  *   await engine.deploy([{ name: 'claim.bpmn', content: xml }]);
  *   const scheduler = new Scheduler(engine); await scheduler.register(); scheduler.start();
  */
-export { InsureflowEngine, type EngineOptions, type Resource, type DeployResult, type TaskQuery } from './engine/service.ts';
+export { InsureflowEngine, type EngineOptions, type Resource, type DeployResult, type TaskQuery } from './persistence/knex-engine.ts';
 export { Scheduler } from './engine/scheduler.ts';
 export { ManualClock, systemClock, type Clock } from './engine/clock.ts';
 export type { Handler, HandlerContext, HandlerOptions, Variables } from './engine/runtime.ts';

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import { checkListenAddress, type Config } from './config.ts';
 import { openDb, migrate } from './persistence/db.ts';
-import { InsureflowEngine, type Resource } from './engine/service.ts';
+import { InsureflowEngine, type Resource } from './persistence/knex-engine.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { buildApp } from './http/app.ts';
 import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './processes/index.ts';

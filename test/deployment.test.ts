@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { domain, noIncidents, DAY, processesDir, type Domain } from './insurance.ts';
 import { testEngine, onPostgres, TEST_DB_URL, admin, here, type TestEngine } from './helpers.ts';
-import { InsureflowEngine } from '../src/engine/service.ts';
+import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
 import { registerInsuranceDomain } from '../src/processes/index.ts';
 import { readProcessDir, startupResources } from '../src/server.ts';
 import { replayInstance } from '../src/audit/replay.ts';

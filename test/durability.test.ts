@@ -3,7 +3,7 @@ import { transactionOf } from '../src/persistence/unit-of-work.ts';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, admin, ops, type TestEngine } from './helpers.ts';
-import { InsureflowEngine } from '../src/engine/service.ts';
+import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
 
 const HOUR = 3600_000;
 const bundle = (...names: string[]) => names.map((n) => ({ name: n, content: fixture(n) }));

@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, admin, ops, type TestEngine } from './helpers.ts';
-import { InsureflowEngine } from '../src/engine/service.ts';
+import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
 import { BpmnError, InsureflowError } from '../src/errors.ts';
 
 async function rejects(p: Promise<unknown>, code: string): Promise<InsureflowError> {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { openDb, migrate } from '../src/persistence/db.ts';
 import { dialectOf } from '../src/persistence/dialect.ts';
-import { InsureflowEngine } from '../src/engine/service.ts';
+import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
 import { ManualClock } from '../src/engine/clock.ts';
 import type { Actor } from '../src/persistence/users.ts';
 

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { testDb, fixture } from './helpers.ts';
 import { migrate, rollbackAll } from '../src/persistence/db.ts';
-import { InsureflowEngine } from '../src/engine/service.ts';
+import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
 import * as lib from '../src/index.ts';
 
 test('up, down with data, and up again', async () => {

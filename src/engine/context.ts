@@ -1,12 +1,16 @@
 /**
- * The state the engine's command modules share: database, clock, logger, this node's identity and job
- * settings, registered handlers, decision tables, the caches of compiled definitions and form validators,
- * and the per-instance locks. One object per InsureflowEngine, passed as the first argument of every
+ * The state the engine's command modules share: the stores (./ports.ts), clock, logger, this node's identity
+ * and job settings, registered handlers, decision tables, the caches of compiled definitions and form
+ * validators, and the per-instance locks. One object per engine, passed as the first argument of every
  * command function (deployment, instances, tasks, correlation, jobs, incidents, transition).
+ *
+ * The stores are also exposed one by one where the transition core and deployment read them
+ * (`transitions`, `deployments`). `db` is the raw database handle, opaque here: deployment.ts still compares
+ * a transaction with it (`trx === ctx.db`); nothing else reads it.
  */
 import type { TransitionStore } from './transition-store.ts';
 import type { DeploymentStore } from './deployment-store.ts';
-import type { Knex } from 'knex';
+import type { EngineStores } from './ports.ts';
 import type { Clock } from './clock.ts';
 import type { DefinitionCache } from './definitions.ts';
 import type { FormCache } from './forms.ts';
@@ -32,8 +36,9 @@ export interface DefinitionMeta {
 }
 
 export interface EngineContext {
-  readonly db: Knex;
-  readonly dialect: 'postgres' | 'sqlite';
+  readonly stores: EngineStores;
+  /** @deprecated opaque database handle, only compared with by deployment.ts */
+  readonly db: unknown;
   readonly clock: Clock;
   readonly logger: Logger;
   /** identifies this process in job locks */

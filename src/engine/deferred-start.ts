@@ -9,10 +9,7 @@ import type { EngineContext } from './context.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
 import type { TransitionTx } from './transition-store.ts';
 import type { Variables } from './runtime.ts';
-import { transactionOf } from '../persistence/unit-of-work.ts';
-import type { JobRow } from '../persistence/store.ts';
-import { parseJson } from '../persistence/store.ts';
-
+import type { StoredJob } from './ports.ts';
 
 export const START_JOB = 'start-instance';
 
@@ -28,7 +25,7 @@ export async function startAfterCommit(ctx: EngineContext, uow: UnitOfWork, key:
   const jobId = randomUUID();
   const payload: StartPayload = { key, businessKey: input.businessKey ?? null, variables: input.variables ?? {} };
   const now = ctx.clock.now();
-  await transactionOf(uow)('jobs').insert({ id: jobId, type: START_JOB, process_instance_id: null, definition_id: null, activity_id: key, execution_id: instanceId, due_at: now, payload: JSON.stringify(payload), attempts: 0, created_at: now });
+  await ctx.stores.jobs.insert(uow, { id: jobId, type: START_JOB, processInstanceId: null, definitionId: null, activityId: key, executionId: instanceId, dueAt: now, payload: { ...payload }, attempts: 0, createdAt: now });
   uow.afterCommit(() => run(jobId));
   return instanceId;
 }
@@ -39,25 +36,20 @@ export async function startAfterCommit(ctx: EngineContext, uow: UnitOfWork, key:
  */
 export async function runStartJob(
   ctx: EngineContext,
-  job: JobRow,
+  job: StoredJob,
   start: (key: string, input: { id: string; businessKey: string | null; variables: Variables }, inTx: (tx: TransitionTx) => Promise<void>) => Promise<unknown>,
 ): Promise<void> {
-  const payload = parseJson<StartPayload>(job.payload, `jobs ${job.id} payload`, { key: job.activity_id, businessKey: null, variables: {} });
-  const exists = await ctx.db('process_instances').where({ id: job.execution_id }).first('id');
-  if (exists) {
-    await ctx.db('jobs').where({ id: job.id }).delete();
+  const payload: StartPayload = { key: job.activityId, businessKey: null, variables: {}, ...(job.payload as Partial<StartPayload>) };
+  if ((await ctx.stores.instances.status(job.executionId)) !== null) {
+    await ctx.stores.jobs.delete(job.id);
     return;
   }
-  await start(payload.key, { id: job.execution_id, businessKey: payload.businessKey, variables: payload.variables }, async (tx) => {
+  await start(payload.key, { id: job.executionId, businessKey: payload.businessKey, variables: payload.variables }, async (tx) => {
     await tx.consumeJob(job.id, null);
   });
 }
 
-
-
 /** Takes the lock of one job for this node; null when another node (or the scheduler) has it. */
-export async function lockJob(ctx: EngineContext, jobId: string): Promise<JobRow | null> {
-  const n = await ctx.db('jobs').where({ id: jobId }).whereNull('lock_owner').update({ lock_owner: ctx.nodeId, lock_expires_at: ctx.clock.now() + ctx.jobLockMs });
-  if (n !== 1) return null;
-  return (await ctx.db('jobs').where({ id: jobId }).first()) ?? null;
+export function lockJob(ctx: EngineContext, jobId: string): Promise<StoredJob | null> {
+  return ctx.stores.jobs.lock(jobId, ctx.nodeId, ctx.clock.now() + ctx.jobLockMs);
 }

@@ -3,25 +3,25 @@
  * second engine process on the same file is refused at start-up (one writer); on PostgreSQL nodes share.
  */
 import { hostname } from 'node:os';
-import { HEARTBEAT_STALE_MS, type InsureflowEngine } from './service.ts';
+import { HEARTBEAT_STALE_MS, type EngineCore } from './service.ts';
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
-  constructor(private readonly engine: InsureflowEngine, private readonly pollMs = 1000) {}
+  constructor(private readonly engine: EngineCore, private readonly pollMs = 1000) {}
 
   /** Register this node; on SQLite refuse when another live node uses the same database. */
   async register(): Promise<void> {
-    const db = this.engine.db;
+    const nodes = this.engine.stores.nodes;
+    const self = this.engine.nodeId;
     const now = Date.now();
     // nodes of this host whose process is gone are dead for sure: forget them so their job locks free up now
-    const sameHost = await db('engine_nodes').where({ host: hostname() }).whereNot({ id: this.engine.nodeId });
-    const dead = sameHost.filter((o: any) => !isAlive(Number(o.pid)));
-    if (dead.length) await db('engine_nodes').whereIn('id', dead.map((o: any) => o.id)).delete();
-    if (this.engine.dialect === 'sqlite') {
-      const others = await db('engine_nodes').whereNot({ id: this.engine.nodeId }).where('heartbeat_at', '>', now - HEARTBEAT_STALE_MS);
-      const alive = others.filter((o: any) => o.host !== hostname() || isAlive(Number(o.pid)));
+    const sameHost = await nodes.others(self, { host: hostname() });
+    await nodes.remove(sameHost.filter((o) => !isAlive(o.pid)).map((o) => o.id));
+    if (nodes.singleWriter) {
+      const others = await nodes.others(self, { aliveSince: now - HEARTBEAT_STALE_MS });
+      const alive = others.filter((o) => o.host !== hostname() || isAlive(o.pid));
       if (alive.length) {
         const o = alive[0];
         throw new Error(
@@ -29,8 +29,8 @@ export class Scheduler {
         );
       }
     }
-    await db('engine_nodes').where('heartbeat_at', '<', now - 24 * 3600_000).delete();
-    await db('engine_nodes').insert({ id: this.engine.nodeId, host: hostname(), pid: process.pid, started_at: now, heartbeat_at: now });
+    await nodes.prune(now - 24 * 3600_000);
+    await nodes.register({ id: self, host: hostname(), pid: process.pid, startedAt: now, heartbeatAt: now });
   }
 
   start(): this {
@@ -38,7 +38,7 @@ export class Scheduler {
     const tick = async () => {
       if (this.stopped) return;
       try {
-        await this.engine.db('engine_nodes').where({ id: this.engine.nodeId }).update({ heartbeat_at: Date.now() });
+        await this.engine.stores.nodes.heartbeat(this.engine.nodeId, Date.now());
         // drain everything that is due, in batches
         while (!this.stopped && (await this.engine.runDueJobs(100)) > 0) {
           /* keep going */
@@ -56,7 +56,7 @@ export class Scheduler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
-    await this.engine.db('engine_nodes').where({ id: this.engine.nodeId }).delete().catch(() => undefined);
+    await this.engine.stores.nodes.remove([this.engine.nodeId]).catch(() => undefined);
   }
 }
 

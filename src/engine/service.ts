@@ -1,19 +1,17 @@
 /**
- * The engine service: the operations of insureflow (deploy, start, tasks, messages, jobs, incidents,
- * history), shared by the HTTP API and by embedding applications. This class is the facade: it owns the
- * shared context (database, clock, caches, locks, handlers) and delegates each operation to the module of
- * its command (deployment, instances, tasks, correlation, jobs, incidents; transition is the core).
+ * The engine core: the operations of insureflow (deploy, start, tasks, messages, jobs, incidents, history),
+ * shared by the HTTP API and by embedding applications. This class is the facade: it owns the shared context
+ * (stores, clock, caches, locks, handlers) and delegates each operation to the module of its command
+ * (deployment, instances, tasks, correlation, jobs, incidents; transition is the core). It knows storage only
+ * through the ports of ./ports.ts; src/persistence/knex-engine.ts builds it over Knex (InsureflowEngine).
  */
-import { KnexTransitionStore } from '../persistence/transition-store.ts';
-import { KnexDeploymentStore } from '../persistence/deployments.ts';
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
-import { notFound } from '../errors.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { silentLogger, type EngineContext, type Logger } from './context.ts';
 import { DefinitionCache } from './definitions.ts';
-import { evaluateFeel } from './expressions.ts';
 import { FormCache } from './forms.ts';
+import { SYSTEM, userAuditView, type Actor, type Incident, type Job, type Page, type UserTask, type ProcessInstance } from './model.ts';
+import type { EngineStores } from './ports.ts';
 import type { Handler, HandlerOptions, RegisteredHandler, Variables } from './runtime.ts';
 import { DecisionRegistry } from '../decisions/dmn.ts';
 import * as deployment from './deployment.ts';
@@ -25,16 +23,16 @@ import * as incidents from './incidents.ts';
 import { drain } from './transition.ts';
 import { lockJob, startAfterCommit } from './deferred-start.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
-import { appendHistory } from '../persistence/history.ts';
-import type { Page, UserTask } from '../persistence/store.ts';
-import { SYSTEM, UserStore, type Actor } from '../persistence/users.ts';
 
 export { HEARTBEAT_STALE_MS, type Logger } from './context.ts';
 export type { Resource, DeployResult } from './deployment.ts';
 export type { TaskQuery } from './tasks.ts';
 
-export interface EngineOptions {
-  db: Knex;
+/** What the core runs on: its stores, and the settings of this engine process. */
+export interface EngineCoreOptions {
+  stores: EngineStores;
+  /** the raw database handle, opaque to the core (see context.ts); optional */
+  db?: unknown;
   clock?: Clock;
   logger?: Logger;
   /** identifies this process in job locks */
@@ -45,11 +43,10 @@ export interface EngineOptions {
   jobConcurrency?: number;
 }
 
-export class InsureflowEngine {
-  readonly db: Knex;
+export class EngineCore {
+  readonly stores: EngineStores;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly users: UserStore;
   readonly nodeId: string;
   readonly jobLockMs: number;
   readonly jobConcurrency: number;
@@ -57,17 +54,16 @@ export class InsureflowEngine {
   readonly decisions = new DecisionRegistry();
   private readonly ctx: EngineContext;
 
-  constructor(opts: EngineOptions) {
-    this.db = opts.db;
+  constructor(opts: EngineCoreOptions) {
+    this.stores = opts.stores;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
-    this.users = new UserStore(this.db, () => this.clock.now());
     this.nodeId = opts.nodeId ?? `node-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.jobLockMs = opts.jobLockMs ?? 60_000;
     this.jobConcurrency = Math.max(1, opts.jobConcurrency ?? 4);
     this.ctx = {
-      db: this.db,
-      dialect: (this.db.client as any).config?.client === 'pg' ? 'postgres' : 'sqlite',
+      stores: this.stores,
+      db: opts.db,
       clock: this.clock,
       logger: this.logger,
       nodeId: this.nodeId,
@@ -75,18 +71,14 @@ export class InsureflowEngine {
       jobConcurrency: this.jobConcurrency,
       handlers: this.handlers,
       decisions: this.decisions,
-      transitions: new KnexTransitionStore(this.db),
-      deployments: new KnexDeploymentStore(this.db),
+      transitions: this.stores.transitions,
+      deployments: this.stores.deployments,
       definitions: new DefinitionCache(),
       forms: new FormCache(),
       metaCache: new Map(),
       locks: new Map(),
       run: { decisionsLoaded: false, inflight: 0, idle: null, closing: false },
     };
-  }
-
-  get dialect() {
-    return this.ctx.dialect;
   }
 
   // ---------------------------------------------------------------- handlers
@@ -133,6 +125,7 @@ export class InsureflowEngine {
   startInstance(key: string, input: { businessKey?: string | null; variables?: Variables; version?: number }, actor: Actor = SYSTEM): Promise<instances.InstanceDetail> {
     return instances.startInstance(this.ctx, key, input, actor);
   }
+
   /**
    * Starts an instance of `key` once the transition of `unitOfWork` commits (a handler opening a renewal case):
    * a durable start job is written in that unit of work; returns the id the new instance will have.
@@ -144,8 +137,7 @@ export class InsureflowEngine {
     });
   }
 
-
-  listInstances(q: instances.InstanceQuery) {
+  listInstances(q: instances.InstanceQuery): Promise<Page<ProcessInstance>> {
     return instances.listInstances(this.ctx, q);
   }
 
@@ -157,7 +149,7 @@ export class InsureflowEngine {
     return instances.cancelInstance(this.ctx, id, actor, reason);
   }
 
-  history(instanceId: string) {
+  history(instanceId: string): Promise<instances.InstanceHistoryEvent[]> {
     return instances.history(this.ctx, instanceId);
   }
 
@@ -177,7 +169,7 @@ export class InsureflowEngine {
     return tasks.listTasks(this.ctx, q, actor);
   }
 
-  getTask(id: string, actor: Actor) {
+  getTask(id: string, actor: Actor): Promise<tasks.TaskDetail> {
     return tasks.getTask(this.ctx, id, actor);
   }
 
@@ -203,23 +195,26 @@ export class InsureflowEngine {
     return correlation.broadcastSignal(this.ctx, s, actor);
   }
 
-  /** User and role changes go to their own hash chain ("users") so auditors see who changed access. */
+  /**
+   * Appends a user operation to the "users" hash chain on its own. The user store of the Knex engine
+   * (`engine.users`) already records its changes in the transaction that makes them: use this only for user
+   * changes made elsewhere (another identity store), never after `engine.users.add|update|remove`.
+   */
   async recordUserOperation(actor: Actor, type: string, target: string, before: unknown, after: unknown): Promise<void> {
-    const strip = (u: any) => (u ? { name: u.name, roles: u.roles, groups: u.groups, disabled: u.disabled } : null);
-    await this.db.transaction((trx) =>
-      appendHistory(trx, 'users', [
-        { processInstanceId: null, processKey: null, processVersion: null, businessKey: null, at: this.clock.now(), type, activityId: null, activityType: null, actor: actor.name, data: { target, before: strip(before), after: strip(after) } },
+    await this.stores.transactions.run((tx) =>
+      this.stores.history.append(tx, 'users', [
+        { processInstanceId: null, processKey: null, processVersion: null, businessKey: null, at: this.clock.now(), type, activityId: null, activityType: null, actor: actor.name, data: { target, before: userAuditView(before), after: userAuditView(after) } },
       ]),
     );
   }
 
   // ---------------------------------------------------------------- jobs and incidents
 
-  listJobs(q: jobs.JobQuery) {
+  listJobs(q: jobs.JobQuery): Promise<Page<Job>> {
     return jobs.listJobs(this.ctx, q);
   }
 
-  setJobDue(id: string, dueAt: string, actor: Actor) {
+  setJobDue(id: string, dueAt: string, actor: Actor): Promise<Job> {
     return jobs.setJobDue(this.ctx, id, dueAt, actor);
   }
 
@@ -231,23 +226,21 @@ export class InsureflowEngine {
     return jobs.runDueJobs(this.ctx, limit);
   }
 
-  listIncidents(q: incidents.IncidentQuery) {
+  listIncidents(q: incidents.IncidentQuery): Promise<Page<Incident>> {
     return incidents.listIncidents(this.ctx, q);
   }
 
-  getIncident(id: string) {
+  getIncident(id: string): Promise<Incident> {
     return incidents.getIncident(this.ctx, id);
   }
 
   /** Run the failed handler again, optionally with corrected variables. */
-  retryIncident(id: string, variables: Variables | undefined, actor: Actor) {
+  retryIncident(id: string, variables: Variables | undefined, actor: Actor): Promise<Incident> {
     return incidents.retryIncident(this.ctx, id, variables, actor);
   }
 
   /** Mark resolved without running anything (the operator fixed it elsewhere); the activity stays parked. */
-  resolveIncident(id: string, actor: Actor, note?: string) {
+  resolveIncident(id: string, actor: Actor, note?: string): Promise<Incident> {
     return incidents.resolveIncident(this.ctx, id, actor, note);
   }
 }
-
-export { evaluateFeel, notFound };

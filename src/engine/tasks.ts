@@ -5,33 +5,25 @@
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
 import { checkForm, formValidator } from './deployment.ts';
+import type { Actor, Page, UserTask } from './model.ts';
+import type { StoreTx, StoredTask, TaskQuery } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
-import { appendHistory } from '../persistence/history.ts';
-import { paged, parseJson, toTask, type Page, type TaskRow, type Trx, type UserTask } from '../persistence/store.ts';
-import type { Actor } from '../persistence/users.ts';
 
-export interface TaskQuery {
-  candidateGroup?: string;
-  candidateUser?: string;
-  assignee?: string;
-  processKey?: string;
-  businessKey?: string;
-  processInstanceId?: string;
-  status?: 'open' | 'completed' | 'cancelled';
-  dueBefore?: string;
-  dueAfter?: string;
-  sort?: 'created' | 'due' | 'priority';
-  order?: 'asc' | 'desc';
-  limit?: number;
-  offset?: number;
+export type { TaskQuery };
+
+/** A task with its form's JSON Schema (null without a form) and its instance's variables. */
+export interface TaskDetail extends UserTask {
+  /** the JSON Schema object (typed as before the split: callers read into it freely) */
+  formSchema: any;
+  variables: Variables;
 }
 
 export function isAdmin(actor: Actor) {
   return actor.roles.includes('admin');
 }
 
-/** Can this actor see/act on this task? Admins always; ops when assigned or candidate. */
+/** Can this actor see/act on this task? Admins always; ops when assigned or candidate (exact names). */
 export function canWork(actor: Actor, t: { assignee: string | null; candidateGroups: string[]; candidateUsers: string[] }): boolean {
   if (isAdmin(actor)) return true;
   if (!actor.roles.includes('ops')) return false;
@@ -40,117 +32,114 @@ export function canWork(actor: Actor, t: { assignee: string | null; candidateGro
   return t.candidateGroups.some((g) => actor.groups.includes(g));
 }
 
+/** The public view of a stored task. */
+function publicTask(t: StoredTask): UserTask {
+  const { executionId: _e, formSchemaId: _f, ...task } = t;
+  return task;
+}
+
+/**
+ * Tasks matching q that the actor may see: admins all; ops those assigned or offered to them or to one of
+ * their groups (the same rule as canWork); other roles none.
+ */
 export async function listTasks(ctx: EngineContext, q: TaskQuery, actor: Actor): Promise<Page<UserTask>> {
-  let query = ctx.db('user_tasks');
-  query = query.where({ status: q.status ?? 'open' });
-  if (q.assignee) query = query.where({ assignee: q.assignee });
-  if (q.processKey) query = query.where({ process_key: q.processKey });
-  if (q.businessKey) query = query.where({ business_key: q.businessKey });
-  if (q.processInstanceId) query = query.where({ process_instance_id: q.processInstanceId });
-  if (q.dueBefore) query = query.where('due_at', '<', Date.parse(q.dueBefore));
-  if (q.dueAfter) query = query.where('due_at', '>', Date.parse(q.dueAfter));
-  if (q.candidateGroup) query = query.where('candidate_groups', 'like', `%${JSON.stringify(q.candidateGroup)}%`);
-  if (q.candidateUser) query = query.where('candidate_users', 'like', `%${JSON.stringify(q.candidateUser)}%`);
-  if (!isAdmin(actor)) {
-    // ops see tasks assigned to them, or offered to them or to one of their groups
-    query = query.where((w) => {
-      w.where('assignee', actor.name).orWhere('candidate_users', 'like', `%${JSON.stringify(actor.name)}%`);
-      for (const g of actor.groups) w.orWhere('candidate_groups', 'like', `%${JSON.stringify(g)}%`);
-    });
-    if (!actor.roles.includes('ops')) query = query.whereRaw('1 = 0');
-  }
-  const col = q.sort === 'due' ? 'due_at' : q.sort === 'priority' ? 'priority' : 'created_at';
-  const dir = q.order ?? (q.sort === 'priority' ? 'desc' : 'asc');
-  return paged(query.select('*'), q.limit ?? 50, q.offset ?? 0, toTask, [[col, dir], ['id', 'asc']]);
+  if (!isAdmin(actor) && !actor.roles.includes('ops')) return { items: [], total: 0, limit: q.limit ?? 50, offset: q.offset ?? 0 };
+  return ctx.stores.tasks.list(q, isAdmin(actor) ? null : { user: actor.name, groups: actor.groups });
 }
 
-export async function taskRow(ctx: EngineContext, id: string): Promise<TaskRow> {
-  const r: TaskRow | undefined = await ctx.db('user_tasks').where({ id }).first();
-  if (!r) throw new InsureflowError('TASK_NOT_FOUND', `task ${id} was not found`);
-  return r;
+/** @throws InsureflowError TASK_NOT_FOUND */
+async function storedTask(ctx: EngineContext, id: string): Promise<StoredTask> {
+  const t = await ctx.stores.tasks.get(id);
+  if (!t) throw new InsureflowError('TASK_NOT_FOUND', `task ${id} was not found`);
+  return t;
 }
 
-export async function visibleTask(ctx: EngineContext, id: string, actor: Actor): Promise<TaskRow> {
-  const r = await taskRow(ctx, id);
-  if (!canWork(actor, toTask(r))) throw new InsureflowError('FORBIDDEN', `task ${id} is not assigned or offered to ${actor.name}`);
-  return r;
+/** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN */
+async function visibleTask(ctx: EngineContext, id: string, actor: Actor): Promise<StoredTask> {
+  const t = await storedTask(ctx, id);
+  if (!canWork(actor, t)) throw new InsureflowError('FORBIDDEN', `task ${id} is not assigned or offered to ${actor.name}`);
+  return t;
 }
 
-export async function getTask(ctx: EngineContext, id: string, actor: Actor) {
-  const r = await visibleTask(ctx, id, actor);
-  const schemaRow = r.form_schema_id ? await ctx.db('form_schemas').where({ id: r.form_schema_id }).first('schema') : null;
-  const inst = await ctx.db('process_instances').where({ id: r.process_instance_id }).first('variables');
-  return {
-    ...toTask(r),
-    formSchema: schemaRow ? JSON.parse(schemaRow.schema) : null,
-    variables: inst ? parseJson<Variables>(inst.variables, `process_instances ${r.process_instance_id} variables`, {}) : {},
-  };
+/** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN */
+export async function getTask(ctx: EngineContext, id: string, actor: Actor): Promise<TaskDetail> {
+  const t = await visibleTask(ctx, id, actor);
+  const [schema, variables] = await Promise.all([
+    t.formSchemaId !== null ? ctx.stores.forms.schemaText(t.formSchemaId) : Promise.resolve(null),
+    ctx.stores.instances.variables(t.processInstanceId),
+  ]);
+  return { ...publicTask(t), formSchema: schema === null ? null : JSON.parse(schema), variables: variables ?? {} };
 }
 
-export async function claimTask(ctx: EngineContext, id: string, actor: Actor) {
-  const r = await visibleTask(ctx, id, actor);
-  if (r.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${r.status}`);
-  if (r.assignee && r.assignee !== actor.name) throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is already claimed by ${r.assignee}`);
-  if (r.assignee === actor.name) return toTask(r);
+/** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED */
+export async function claimTask(ctx: EngineContext, id: string, actor: Actor): Promise<UserTask> {
+  const t = await visibleTask(ctx, id, actor);
+  if (t.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${t.status}`);
+  if (t.assignee && t.assignee !== actor.name) throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is already claimed by ${t.assignee}`);
+  if (t.assignee === actor.name) return publicTask(t);
   const now = ctx.clock.now();
-  await ctx.db.transaction(async (trx) => {
-    const n = await trx('user_tasks').where({ id, status: 'open' }).whereNull('assignee').update({ assignee: actor.name, claimed_at: now });
-    if (n !== 1) throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} was claimed by someone else`);
-    await appendTaskEvent(ctx, trx, r, 'task.claimed', actor, now, { taskId: id, assignee: actor.name });
+  await ctx.stores.transactions.run(async (tx) => {
+    if (!(await ctx.stores.tasks.claim(tx, id, actor.name, now))) throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} was claimed by someone else`);
+    await appendTaskEvent(ctx, tx, t, 'task.claimed', actor, now, { taskId: id, assignee: actor.name });
   });
-  return toTask(await taskRow(ctx, id));
+  return publicTask(await storedTask(ctx, id));
 }
 
-export async function unclaimTask(ctx: EngineContext, id: string, actor: Actor) {
-  const r = await visibleTask(ctx, id, actor);
-  if (r.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${r.status}`);
-  if (!r.assignee) throw new InsureflowError('TASK_NOT_CLAIMED', `task ${id} is not claimed`);
-  if (r.assignee !== actor.name && !isAdmin(actor)) throw new InsureflowError('FORBIDDEN', `task ${id} is claimed by ${r.assignee}`);
+/** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_NOT_CLAIMED, CONCURRENT_MODIFICATION */
+export async function unclaimTask(ctx: EngineContext, id: string, actor: Actor): Promise<UserTask> {
+  const t = await visibleTask(ctx, id, actor);
+  if (t.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${t.status}`);
+  if (!t.assignee) throw new InsureflowError('TASK_NOT_CLAIMED', `task ${id} is not claimed`);
+  if (t.assignee !== actor.name && !isAdmin(actor)) throw new InsureflowError('FORBIDDEN', `task ${id} is claimed by ${t.assignee}`);
+  const assignee = t.assignee;
   const now = ctx.clock.now();
-  await ctx.db.transaction(async (trx) => {
-    const n = await trx('user_tasks').where({ id, status: 'open', assignee: r.assignee }).update({ assignee: null, claimed_at: null });
-    if (n !== 1) throw new InsureflowError('CONCURRENT_MODIFICATION', `task ${id} changed meanwhile`);
-    await appendTaskEvent(ctx, trx, r, 'task.unclaimed', actor, now, { taskId: id, previousAssignee: r.assignee });
+  await ctx.stores.transactions.run(async (tx) => {
+    if (!(await ctx.stores.tasks.unclaim(tx, id, assignee))) throw new InsureflowError('CONCURRENT_MODIFICATION', `task ${id} changed meanwhile`);
+    await appendTaskEvent(ctx, tx, t, 'task.unclaimed', actor, now, { taskId: id, previousAssignee: assignee });
   });
-  return toTask(await taskRow(ctx, id));
+  return publicTask(await storedTask(ctx, id));
 }
 
-export async function appendTaskEvent(ctx: EngineContext, trx: Trx, r: TaskRow, type: string, actor: Actor, now: number, data: Record<string, unknown>) {
-  const inst = await trx('process_instances').where({ id: r.process_instance_id }).first('process_version');
-  await appendHistory(trx, r.process_instance_id, [
-    { processInstanceId: r.process_instance_id, processKey: r.process_key, processVersion: inst ? Number(inst.process_version) : null, businessKey: r.business_key, at: now, type, activityId: r.activity_id, activityType: 'bpmn:UserTask', actor: actor.name, data },
+async function appendTaskEvent(ctx: EngineContext, tx: StoreTx, t: StoredTask, type: string, actor: Actor, now: number, data: Record<string, unknown>): Promise<void> {
+  const inst = await ctx.stores.instances.header(t.processInstanceId, tx);
+  await ctx.stores.history.append(tx, t.processInstanceId, [
+    { processInstanceId: t.processInstanceId, processKey: t.processKey, processVersion: inst ? inst.processVersion : null, businessKey: t.businessKey, at: now, type, activityId: t.activityId, activityType: 'bpmn:UserTask', actor: actor.name, data },
   ]);
 }
 
-export async function completeTask(ctx: EngineContext, id: string, variables: Variables, actor: Actor) {
-  const r = await taskRow(ctx, id);
-  return withLock(ctx, r.process_instance_id, async () => {
+/**
+ * Completes a task with its form data: validated against the task's form schema, then one transition that
+ * marks the task completed and moves the instance on, committed together.
+ * @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED, VALIDATION_FAILED
+ */
+export async function completeTask(ctx: EngineContext, id: string, variables: Variables, actor: Actor): Promise<UserTask> {
+  const first = await storedTask(ctx, id);
+  return withLock(ctx, first.processInstanceId, async () => {
     // read again under the instance lock: the task may have been completed while we waited
-    const fresh = await taskRow(ctx, id);
-    if (!canWork(actor, toTask(fresh))) throw new InsureflowError('FORBIDDEN', `task ${id} is not assigned or offered to ${actor.name}`);
+    const fresh = await storedTask(ctx, id);
+    if (!canWork(actor, fresh)) throw new InsureflowError('FORBIDDEN', `task ${id} is not assigned or offered to ${actor.name}`);
     if (fresh.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${fresh.status}`);
     if (fresh.assignee && fresh.assignee !== actor.name && !isAdmin(actor)) {
       throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is claimed by ${fresh.assignee}`);
     }
-    if (fresh.form_schema_id) {
-      const validate = await formValidator(ctx, Number(fresh.form_schema_id));
-      checkForm(ctx, validate, variables, `the form of task "${fresh.name ?? fresh.activity_id}"`);
+    if (fresh.formSchemaId !== null) {
+      const validate = await formValidator(ctx, fresh.formSchemaId);
+      checkForm(ctx, validate, variables, `the form of task "${fresh.name ?? fresh.activityId}"`);
     }
     const now = ctx.clock.now();
-    const completed = { status: 'completed', ended_at: now, completed_by: actor.name, assignee: fresh.assignee ?? actor.name };
-    const out = await transition(ctx, 
-      fresh.process_instance_id,
-      { kind: 'signal', executionId: fresh.execution_id, variables, event: 'task.completed', data: { taskId: id, form: variables } },
+    const assignee = fresh.assignee ?? actor.name;
+    const out = await transition(
+      ctx,
+      fresh.processInstanceId,
+      { kind: 'signal', executionId: fresh.executionId, variables, event: 'task.completed', data: { taskId: id, form: variables } },
       actor,
       undefined,
       async (tx) => {
-        if (!(await tx.completeTask(id, { completedBy: completed.completed_by, assignee: completed.assignee, endedAt: now }))) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} was completed meanwhile`);
+        if (!(await tx.completeTask(id, { completedBy: actor.name, assignee, endedAt: now }))) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} was completed meanwhile`);
       },
     );
     if (out.actionMissed) throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is no longer waiting in its process`);
-    await continueDeferred(ctx, fresh.process_instance_id, out);
-    return toTask({ ...fresh, ...completed });
+    await continueDeferred(ctx, fresh.processInstanceId, out);
+    return { ...publicTask(fresh), status: 'completed', assignee, endedAt: new Date(now).toISOString(), completedBy: actor.name };
   });
 }
-
-

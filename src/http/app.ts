@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
 import addFormats from 'ajv-formats';
 import { InsureflowError, ErrorCodes, type ErrorCode } from '../errors.ts';
-import type { InsureflowEngine } from '../engine/service.ts';
+import type { InsureflowEngine } from '../persistence/knex-engine.ts';
 import type { Actor, Role } from '../persistence/users.ts';
 import { sharedSchemas } from './schemas.ts';
 import { deploymentRoutes } from './routes/deployments.ts';

@@ -4,6 +4,9 @@
  */
 import type { Knex } from 'knex';
 import { InsureflowError } from '../errors.ts';
+import type { Incident, Job, Page, ProcessDefinition, ProcessInstance, UserTask } from '../engine/model.ts';
+
+export type { Incident, Job, Page, ProcessDefinition, ProcessInstance, UserTask };
 
 export type Trx = Knex | Knex.Transaction;
 
@@ -21,16 +24,6 @@ export interface DefinitionRow {
   xml: string;
   checksum: string;
   created_at: number;
-}
-
-export interface ProcessDefinition {
-  id: string;
-  key: string;
-  version: number;
-  name: string | null;
-  deploymentId: string;
-  resourceName: string;
-  createdAt: string;
 }
 
 export function toDefinition(r: DefinitionRow): ProcessDefinition {
@@ -60,19 +53,6 @@ export interface InstanceRow {
   ended_at: number | null;
   updated_at: number;
   rev: number;
-}
-
-export interface ProcessInstance {
-  id: string;
-  definitionId: string;
-  processKey: string;
-  processVersion: number;
-  businessKey: string | null;
-  status: string;
-  startedBy: string | null;
-  startedAt: string;
-  endedAt: string | null;
-  updatedAt: string;
 }
 
 const iso = (v: number | null | undefined) => (v === null || v === undefined ? null : new Date(Number(v)).toISOString());
@@ -114,26 +94,6 @@ export interface TaskRow {
   completed_by: string | null;
 }
 
-export interface UserTask {
-  id: string;
-  name: string | null;
-  activityId: string;
-  processInstanceId: string;
-  processKey: string;
-  businessKey: string | null;
-  status: string;
-  assignee: string | null;
-  candidateGroups: string[];
-  candidateUsers: string[];
-  formKey: string | null;
-  dueAt: string | null;
-  priority: number;
-  createdAt: string;
-  claimedAt: string | null;
-  endedAt: string | null;
-  completedBy: string | null;
-}
-
 export function toTask(r: TaskRow): UserTask {
   return {
     id: r.id,
@@ -172,21 +132,6 @@ export interface JobRow {
   created_at: number;
 }
 
-export interface Job {
-  id: string;
-  type: string;
-  processInstanceId: string | null;
-  activityId: string;
-  executionId: string;
-  dueAt: string;
-  attempts: number;
-  payload: Record<string, unknown>;
-  lockOwner: string | null;
-  lockExpiresAt: string | null;
-  lastError: string | null;
-  createdAt: string;
-}
-
 export function toJob(r: JobRow): Job {
   return {
     id: r.id,
@@ -218,7 +163,7 @@ export interface IncidentRow {
   resolved_by: string | null;
 }
 
-export function toIncident(r: IncidentRow) {
+export function toIncident(r: IncidentRow): Incident {
   return {
     id: r.id,
     processInstanceId: r.process_instance_id,
@@ -232,14 +177,6 @@ export function toIncident(r: IncidentRow) {
     resolvedAt: iso(r.resolved_at),
     resolvedBy: r.resolved_by,
   };
-}
-export type Incident = ReturnType<typeof toIncident>;
-
-export interface Page<T> {
-  items: T[];
-  total: number;
-  limit: number;
-  offset: number;
 }
 
 export async function paged<T>(

@@ -1,6 +1,6 @@
 /** The insurance domain: handlers of the three flows and their HTTP extras, registered on an engine. */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../engine/service.ts';
+import type { InsureflowEngine } from '../persistence/knex-engine.ts';
 import { createClaimHandlers, ledgerOnlyGateway, type ClaimDeps, type PaymentGateway } from './claims/handlers.ts';
 import { createPaymentRelay, type PaymentRelay } from './claims/payment-relay.ts';
 import { claimRoutes } from './claims/routes.ts';

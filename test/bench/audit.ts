@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { openDb, migrate } from '../../src/persistence/db.ts';
 import { GENESIS, type HistoryEvent } from '../../src/persistence/history.ts';
-import { InsureflowEngine } from '../../src/engine/service.ts';
+import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { eventHash as hashEvent } from '../../src/persistence/canonical-json.ts';
 import { verifyAll } from '../../src/audit/verify.ts';
 import { reconstructState } from '../../src/audit/reconstruct.ts';

@@ -19,7 +19,7 @@ import autocannon from 'autocannon';
 import { parseBpmn } from '../../src/definitions/parse.ts';
 import { createEngineExpressions } from '../../src/engine/expressions.ts';
 import { openDb, migrate } from '../../src/persistence/db.ts';
-import { InsureflowEngine } from '../../src/engine/service.ts';
+import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { buildApp } from '../../src/http/app.ts';
 

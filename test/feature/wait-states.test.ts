@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AddressInfo } from 'node:net';
 import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts';
-import { InsureflowEngine } from '../../src/engine/service.ts';
+import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { BpmnError, InsureflowError } from '../../src/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { Given, When, Then, And } from './gwt.ts';

@@ -4,7 +4,7 @@
  * version, inputs, matched rules, outputs, result: the decision.evaluated history events).
  */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { KnexDeploymentStore } from '../../persistence/deployments.ts';
 import { InsureflowError } from '../../errors.ts';
 import { errorResponses, idParams } from '../schemas.ts';

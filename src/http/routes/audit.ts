@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { parseDateTime } from '../../engine/iso.ts';
 import { apiEvent, exportChunks, type ExportFormat } from '../../audit/export.ts';

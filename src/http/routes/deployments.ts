@@ -3,7 +3,7 @@
  * (an unchanged resource is not a new version); see src/engine/deployment.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine, Resource } from '../../engine/service.ts';
+import type { InsureflowEngine, Resource } from '../../persistence/knex-engine.ts';
 import { resourceKind } from '../../engine/deployment.ts';
 import { InsureflowError } from '../../errors.ts';
 import { errorResponses } from '../schemas.ts';

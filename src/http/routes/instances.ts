@@ -1,6 +1,6 @@
 /** Process instances: start, query, cancel, history. */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { errorResponses, idParams, pageOf, pageQuery } from '../schemas.ts';
 
 const historyEvent = {

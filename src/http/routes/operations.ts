@@ -1,6 +1,6 @@
 /** Messages, signals, jobs and incidents. */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { errorResponses, idParams, pageOf, pageQuery } from '../schemas.ts';
 
 const job = { type: 'object', additionalProperties: true, properties: { id: { type: 'string' }, type: { type: 'string' }, processInstanceId: { type: ['string', 'null'] }, activityId: { type: 'string' }, dueAt: { type: 'string' }, attempts: { type: 'integer' } } };

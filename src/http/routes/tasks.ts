@@ -1,6 +1,6 @@
 /** User tasks: the work list of ops staff. */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { errorResponses, idParams, pageOf, pageQuery } from '../schemas.ts';
 
 export async function taskRoutes(app: FastifyInstance, engine: InsureflowEngine) {

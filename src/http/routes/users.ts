@@ -1,6 +1,6 @@
 /** Users and roles (admin only). */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { ROLES } from '../../persistence/users.ts';
 import { errorResponses } from '../schemas.ts';
 

@@ -3,7 +3,7 @@
  * and the progress enquiry. Registered under /api by domainRoutes. Ops users need the customer-service group.
  */
 import type { FastifyInstance } from 'fastify';
-import type { InsureflowEngine } from '../../engine/service.ts';
+import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { InsuranceStore, type Claim } from '../../persistence/insurance.ts';
 import type { Actor } from '../../persistence/users.ts';
