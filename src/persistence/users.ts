@@ -1,23 +1,19 @@
-/** Users, roles, groups and bearer tokens (stored as sha256 hashes only). */
+/**
+ * Users, roles, groups and bearer tokens (stored as sha256 hashes only). Every change to a user (created,
+ * updated, removed) appends its event to the "users" history chain in the same transaction: the change and
+ * its audit record commit together or not at all.
+ */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { InsureflowError } from '../errors.ts';
+import { ROLES, SYSTEM, userAuditView, type Actor, type Role, type User } from '../engine/model.ts';
+import { appendHistory } from './history.ts';
 import { parseJson } from './store.ts';
 
-import { ROLES, SYSTEM, type Actor, type Role } from '../engine/actor.ts';
+export { ROLES, SYSTEM, type Actor, type Role, type User };
 
-export { ROLES, SYSTEM, type Actor, type Role };
-
-export interface User {
-  id: string;
-  name: string;
-  roles: Role[];
-  groups: string[];
-  disabled: boolean;
-  createdAt: string;
-}
-
-/** Who performs an operation. `system` is the engine itself (timers, handlers). */
+/** the history chain of user and role changes */
+export const USERS_CHAIN = 'users';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -46,13 +42,16 @@ export class UserStore {
     return (await this.db('users').orderBy('name')).map(toUser);
   }
 
-  async get(name: string): Promise<User | null> {
-    const r = await this.db('users').where({ name }).first();
+  async get(name: string, trx: Knex | Knex.Transaction = this.db): Promise<User | null> {
+    const r = await trx('users').where({ name }).first();
     return r ? toUser(r) : null;
   }
 
-  /** Creates a user and returns its token (shown once; only the hash is kept). */
-  async add(input: { name: string; roles: Role[]; groups: string[]; token?: string }): Promise<{ user: User; token: string }> {
+  /**
+   * Creates a user and returns its token (shown once; only the hash is kept); records "user.created" by `actor`.
+   * @throws InsureflowError VALIDATION_FAILED (unknown role, bad name), USER_EXISTS
+   */
+  async add(input: { name: string; roles: Role[]; groups: string[]; token?: string }, actor: Actor = SYSTEM): Promise<{ user: User; token: string }> {
     for (const role of input.roles) {
       if (!ROLES.includes(role)) throw new InsureflowError('VALIDATION_FAILED', `unknown role "${role}"; roles are ${ROLES.join(', ')}`);
     }
@@ -63,16 +62,21 @@ export class UserStore {
     const token = input.token ?? `ifw_${randomBytes(24).toString('base64url')}`;
     const id = randomUUID();
     const at = this.now();
-    await this.db.transaction(async (trx) => {
+    const user = await this.db.transaction(async (trx) => {
       await trx('users').insert({ id, name: input.name, roles: JSON.stringify(input.roles), groups: JSON.stringify(input.groups), disabled: false, created_at: at });
       await trx('api_tokens').insert({ id: randomUUID(), user_id: id, token_hash: hashToken(token), created_at: at });
+      const created = (await this.get(input.name, trx)) as User;
+      await this.record(trx, actor, 'user.created', input.name, null, created, at);
+      return created;
     });
-    return { user: (await this.get(input.name)) as User, token };
+    return { user, token };
   }
 
-  async update(name: string, patch: { roles?: Role[]; groups?: string[]; disabled?: boolean }): Promise<{ before: User; after: User }> {
-    const before = await this.get(name);
-    if (!before) throw new InsureflowError('USER_NOT_FOUND', `user "${name}" was not found`);
+  /**
+   * Changes roles, groups or the disabled flag; records "user.updated" by `actor` with the values before and after.
+   * @throws InsureflowError USER_NOT_FOUND, VALIDATION_FAILED (unknown role)
+   */
+  async update(name: string, patch: { roles?: Role[]; groups?: string[]; disabled?: boolean }, actor: Actor = SYSTEM): Promise<{ before: User; after: User }> {
     const row: Record<string, unknown> = {};
     if (patch.roles) {
       for (const role of patch.roles) if (!ROLES.includes(role)) throw new InsureflowError('VALIDATION_FAILED', `unknown role "${role}"`);
@@ -80,18 +84,37 @@ export class UserStore {
     }
     if (patch.groups) row.groups = JSON.stringify(patch.groups);
     if (patch.disabled !== undefined) row.disabled = patch.disabled;
-    if (Object.keys(row).length) await this.db('users').where({ name }).update(row);
-    return { before, after: (await this.get(name)) as User };
+    return this.db.transaction(async (trx) => {
+      const before = await this.get(name, trx);
+      if (!before) throw new InsureflowError('USER_NOT_FOUND', `user "${name}" was not found`);
+      if (Object.keys(row).length) await trx('users').where({ name }).update(row);
+      const after = (await this.get(name, trx)) as User;
+      await this.record(trx, actor, 'user.updated', name, before, after, this.now());
+      return { before, after };
+    });
   }
 
-  async remove(name: string): Promise<User> {
-    const user = await this.get(name);
-    if (!user) throw new InsureflowError('USER_NOT_FOUND', `user "${name}" was not found`);
-    await this.db.transaction(async (trx) => {
-      await trx('api_tokens').where({ user_id: user.id }).update({ revoked_at: this.now() });
+  /**
+   * Disables the user and revokes its tokens (the row stays: history names it); records "user.removed" by `actor`.
+   * @throws InsureflowError USER_NOT_FOUND
+   */
+  async remove(name: string, actor: Actor = SYSTEM): Promise<User> {
+    return this.db.transaction(async (trx) => {
+      const user = await this.get(name, trx);
+      if (!user) throw new InsureflowError('USER_NOT_FOUND', `user "${name}" was not found`);
+      const at = this.now();
+      await trx('api_tokens').where({ user_id: user.id }).update({ revoked_at: at });
       await trx('users').where({ id: user.id }).update({ disabled: true });
+      await this.record(trx, actor, 'user.removed', name, user, null, at);
+      return user;
     });
-    return user;
+  }
+
+  /** One event on the "users" chain, in the transaction of the change it records. */
+  private async record(trx: Knex.Transaction, actor: Actor, type: string, target: string, before: User | null, after: User | null, at: number): Promise<void> {
+    await appendHistory(trx, USERS_CHAIN, [
+      { processInstanceId: null, processKey: null, processVersion: null, businessKey: null, at, type, activityId: null, activityType: null, actor: actor.name, data: { target, before: userAuditView(before), after: userAuditView(after) } },
+    ]);
   }
 
   /** Resolve a bearer token to an active user, or null. Read on every request: revocation is immediate. */

@@ -25,8 +25,8 @@ export async function userRoutes(app: FastifyInstance, engine: InsureflowEngine)
     },
     async (req, reply) => {
       const b = req.body as { name: string; roles: any[]; groups?: string[] };
-      const res = await engine.users.add({ name: b.name, roles: b.roles, groups: b.groups ?? [] });
-      await engine.recordUserOperation(req.actor, 'user.created', b.name, null, res.user);
+      // the user and its "user.created" history event commit together
+      const res = await engine.users.add({ name: b.name, roles: b.roles, groups: b.groups ?? [] }, req.actor);
       reply.status(201);
       return res;
     },
@@ -40,8 +40,7 @@ export async function userRoutes(app: FastifyInstance, engine: InsureflowEngine)
     },
     async (req) => {
       const { name } = req.params as { name: string };
-      const { before, after } = await engine.users.update(name, req.body as any);
-      await engine.recordUserOperation(req.actor, 'user.updated', name, before, after);
+      const { after } = await engine.users.update(name, req.body as any, req.actor);
       return after;
     },
   );
@@ -51,8 +50,7 @@ export async function userRoutes(app: FastifyInstance, engine: InsureflowEngine)
     { config: { roles: ['admin'] }, schema: { tags: ['users'], params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (req, reply) => {
       const { name } = req.params as { name: string };
-      const before = await engine.users.remove(name);
-      await engine.recordUserOperation(req.actor, 'user.removed', name, before, null);
+      await engine.users.remove(name, req.actor);
       reply.status(204);
     },
   );
