@@ -293,14 +293,7 @@ class Validator {
         this.checkGatewayConditions(el, outgoing);
         break;
       case 'bpmn:InclusiveGateway':
-        if (incoming.length > 1) {
-          this.add(
-            el,
-            `${describeElement(el)} joins ${incoming.length} flows. The engine does not wait for the other ` +
-              'branches at an inclusive gateway (every branch passes through on its own, so what follows runs ' +
-              'more than once): join with a parallel gateway when all branches always run, or restructure the diagram.',
-          );
-        }
+        // a converging inclusive gateway waits for every token that can still arrive (src/engine/runtime/joins.ts)
         this.checkGatewayConditions(el, outgoing);
         break;
       case 'bpmn:SequenceFlow':
@@ -735,7 +728,7 @@ class Validator {
  * scope; the rules: an executable process exists; service/send tasks call a registered handler (Camunda 7 Java
  * bindings refused); business-rule tasks evaluate a deployed decision or call a handler; forms of user tasks and
  * start events have a schema; every FEEL expression parses; no script tasks and no non-FEEL condition languages;
- * no converging inclusive gateway; ISO 8601 timers (no cron, dates with a time zone); conditions on every
+ * ISO 8601 timers (no cron, dates with a time zone); conditions on every
  * non-default flow out of an exclusive/inclusive gateway that splits; call activities call a process of the same
  * file; awaited messages have a name; every element kind is one bpmn-engine can run.
  */

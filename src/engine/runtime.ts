@@ -21,6 +21,7 @@ import { createRunContext, errorText, clone, stable } from './runtime/context.ts
 import { driveEventSubProcesses } from './runtime/event-subprocesses.ts';
 import { createListener } from './runtime/listeners.ts';
 import { createExtension } from './runtime/service-calls.ts';
+import { createJoinExtension } from './runtime/joins.ts';
 import { changedVariables, processVariables } from './runtime/variables.ts';
 
 export type Variables = Record<string, unknown>;
@@ -215,7 +216,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     sourceContext: def.sourceContext,
     moddleOptions: def.moddleOptions,
     expressions,
-    extensions: { insureflow: createExtension(ctx) },
+    extensions: { insureflow: createExtension(ctx), insureflowJoins: createJoinExtension(ctx) },
     timers: ctx.durableTimers,
     // not strict: technical failures never reach the engine (they are parked for retry), so an error
     // boundary only ever sees business errors, matched by code

@@ -41,6 +41,8 @@ export interface RunContext {
   readonly interruptedBy: Set<string>;
   /** event sub-processes that only wait for their start timer (not reported as active activities) */
   readonly armedOnly: Set<string>;
+  /** joins whose completion waits for the run to be quiescent (runtime/joins.ts), with their decision */
+  readonly heldJoins: Map<EngineObject, () => void>;
   /** the bpmn-engine Engine (set once constructed) */
   engine: EngineObject;
   /** the engine's execution (set once executed / resumed) */
@@ -73,6 +75,7 @@ export function createRunContext(deps: RuntimeDeps, input: RunInput): RunContext
     firedHere: new Set(),
     interruptedBy: new Set(),
     armedOnly: new Set(),
+    heldJoins: new Map(),
     engine: null,
     execution: null,
     ended: null,
@@ -82,13 +85,22 @@ export function createRunContext(deps: RuntimeDeps, input: RunInput): RunContext
   };
 }
 
-/** Waits until the engine has nothing queued and no handler or decision call is in flight. */
+/**
+ * Waits until the engine has nothing queued and no handler or decision call is in flight; joins held for a
+ * decision at quiescence (runtime/joins.ts) are decided then, and the wait goes on if they moved anything.
+ */
 export async function stable(ctx: RunContext): Promise<void> {
   for (;;) {
     await new Promise((r) => setImmediate(r));
     if (!ctx.inflight.size) {
       await new Promise((r) => setImmediate(r));
-      if (!ctx.inflight.size) return;
+      if (!ctx.inflight.size) {
+        if (!ctx.heldJoins.size) return;
+        const decisions = [...ctx.heldJoins.values()];
+        ctx.heldJoins.clear();
+        for (const decide of decisions) decide();
+        continue;
+      }
     }
     await Promise.allSettled([...ctx.inflight]);
   }
