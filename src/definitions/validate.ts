@@ -38,6 +38,7 @@ import {
   userTaskSpecOf,
   camundaAttr,
 } from './bindings.ts';
+import { ioMappingProblems, loopProblems } from './validate-data.ts';
 import {
   describeElement,
   moddleWarningProblems,
@@ -701,25 +702,14 @@ class Validator {
     const loop = el.loopCharacteristics;
     if (!loop) return;
     if (loop.$type === 'bpmn:MultiInstanceLoopCharacteristics') {
-      this.checkExpression(el, 'loop cardinality', loop.loopCardinality?.body);
-      this.checkExpression(el, 'completion condition', loop.completionCondition?.body);
-      this.checkExpression(el, 'collection', camundaAttr(loop, 'collection'));
-      for (const zl of extensionElementsOf(loop, 'zeebe:LoopCharacteristics')) {
-        this.checkExpression(el, 'input collection', extAttr(zl, 'inputCollection'));
-        this.checkExpression(el, 'output element', extAttr(zl, 'outputElement'));
-      }
+      for (const p of loopProblems(el, this.dialect, (what, raw) => this.checkExpression(el, what, raw))) this.add(el, p);
     } else if (loop.$type === 'bpmn:StandardLoopCharacteristics') {
       this.checkExpression(el, 'loop condition', loop.loopCondition?.body);
     }
   }
 
   private checkIoMappings(el: any): void {
-    for (const io of extensionElementsOf(el, 'zeebe:IoMapping')) {
-      for (const p of [...(io.inputParameters ?? []), ...(io.outputParameters ?? [])]) {
-        const target = extAttr(p, 'target');
-        this.checkExpression(el, `mapping${target ? ` to variable ${q(target)}` : ''}`, extAttr(p, 'source'));
-      }
-    }
+    for (const p of ioMappingProblems(el, this.dialect, (what, raw) => this.checkExpression(el, what, raw))) this.add(el, p);
   }
 }
 

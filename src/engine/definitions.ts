@@ -26,6 +26,7 @@ import {
   type ResourceBinding,
   type UserTaskSpec,
 } from '../definitions/bindings.ts';
+import { activityDataOf, adjustSerializedModel, type ActivityData } from './activity-data.ts';
 
 export type { UserTaskSpec, BindingType, ResourceBinding };
 
@@ -100,6 +101,12 @@ export interface ActivityInfo {
   catches: string[];
   /** camunda:asyncBefore: the transition commits before the handler runs (a transaction boundary) */
   asyncBefore: boolean;
+  /** input/output mappings (src/engine/activity-data.ts); absent or null: none */
+  io?: ActivityData['io'];
+  /** multi-instance characteristics; absent or null: not multi-instance */
+  loop?: ActivityData['loop'];
+  /** a call activity's variable passing; absent or null: not a call activity */
+  call?: ActivityData['call'];
 }
 
 export interface CachedDefinition {
@@ -219,6 +226,7 @@ export function compileDefinition(
       attachedTo: el?.attachedToRef?.id ?? null,
       catches: [],
       asyncBefore: Boolean(el && (el.asyncBefore || el.async || el.get?.('camunda:asyncBefore') === true)),
+      ...activityDataOf(el, parsed.dialect),
     };
     activities.set(a.id, info);
     if (kind === 'startEvent') {
@@ -242,6 +250,8 @@ export function compileDefinition(
       activities.get(info.attachedTo)?.catches.push(code === undefined || code === null || code === '' ? '*' : String(code));
     }
   }
+
+  adjustSerializedModel(sourceContext, new Map([...activities].filter(([, i]) => i.io || i.loop || i.call).map(([id, i]) => [id, { io: i.io ?? null, loop: i.loop ?? null, call: i.call ?? null }])));
 
   const { bindings, ...ids } = meta;
   return {

@@ -44,14 +44,17 @@ export function resolveValue(raw: unknown, variables: Record<string, unknown>): 
 
 export type WarningSink = (expression: string, warnings: string[]) => void;
 
-/** The `expressions` option handed to bpmn-engine. */
-export function createEngineExpressions(onWarning?: WarningSink) {
+/**
+ * The `expressions` option handed to bpmn-engine. `scopeOf` gives the variables an expression sees from the
+ * resolver's `from` (`{ environment, content, ... }`); by default the environment's variables.
+ */
+export function createEngineExpressions(onWarning?: WarningSink, scopeOf?: (from: any) => Record<string, unknown>) {
   return {
     resolveExpression(expression: unknown, from: any, fnCtx?: unknown) {
       if (typeof expression === 'string') {
         const body = feelBody(expression);
         if (body !== null) {
-          const variables = from?.environment?.variables ?? {};
+          const variables = scopeOf ? scopeOf(from) : (from?.environment?.variables ?? {});
           const { value, warnings } = evaluateFeel(body, { ...variables });
           if (warnings.length && onWarning) onWarning(body, warnings);
           return value;

@@ -11,6 +11,7 @@
  * event-subprocesses.ts (timer event sub-processes), variables.ts (scopes, process variables),
  * actions.ts (the transition's one action).
  */
+import { expressionScope, trackExecutionPaths, type ScopeRecord } from './runtime/local-scopes.ts';
 import { Engine } from 'bpmn-engine';
 import type { Clock } from './clock.ts';
 import { createEngineExpressions, resolveValue } from './expressions.ts';
@@ -127,6 +128,12 @@ export interface WaitItem {
   /** message or signal name for subscriptions */
   eventName?: string | null;
   isNew: boolean;
+  /**
+   * the local variables the waiting execution sees (input mappings, a multi-instance element...): the task's
+   * assignee, candidates, due date and a message's correlation key are evaluated over the process variables
+   * overlaid by these
+   */
+  scope?: Variables;
 }
 
 export interface TimerItem {
@@ -176,6 +183,8 @@ export interface ExecMeta {
   keys: Record<string, string>;
   /** timer event sub-processes (by id): how often the start timer fired, when it last fired, whether it is used up */
   eventSubs?: Record<string, { fired: number; firedAt: number; done: boolean }>;
+  /** local variable scopes by executionId: input mappings, multi-instance iterations and bodies (runtime/local-scopes.ts) */
+  scopes?: Record<string, ScopeRecord>;
 }
 
 export interface RunOutput {
@@ -207,10 +216,12 @@ const quietLogger = () => ({ debug() {}, error() {}, warn() {} });
 export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise<RunOutput> {
   const ctx = createRunContext(deps, input);
   const def = input.definition;
-  const expressions = createEngineExpressions((expr, warnings) =>
-    deps.logger?.warn({ instanceId: input.instanceId, expression: expr, warnings }, 'FEEL warnings'),
+  const expressions = createEngineExpressions(
+    (expr, warnings) => deps.logger?.warn({ instanceId: input.instanceId, expression: expr, warnings }, 'FEEL warnings'),
+    (from) => expressionScope(ctx, from),
   );
   const listener = createListener(ctx);
+  trackExecutionPaths(ctx, listener);
   const engine = (ctx.engine = new Engine({
     name: input.instanceId,
     sourceContext: def.sourceContext,
@@ -270,6 +281,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     activeActivities: ended ? [] : [...new Set<string>(ctx.execution.getPostponed().map((a: any) => a.id as string))].filter((id) => def.activities.has(id) && !ctx.armedOnly.has(id)),
     meta: {
       ...(meta.eventSubs && !ended && { eventSubs: meta.eventSubs }),
+      ...(meta.scopes && !ended && Object.keys(meta.scopes).length > 0 && { scopes: meta.scopes }),
       counters: meta.counters,
       keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),
     },

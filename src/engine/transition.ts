@@ -170,8 +170,8 @@ export async function transitionOnce(
           hasPending,
           out,
           extraEvents: extra ?? [],
-          taskFor: (w) => taskDraft(ctx, tx, def, w, out.variables, now),
-          correlationKeyOf: (w) => correlationKey(def, w, out.variables),
+          taskFor: (w) => taskDraft(ctx, tx, def, w, w.scope ? { ...out.variables, ...w.scope } : out.variables, now),
+          correlationKeyOf: (w) => correlationKey(def, w, w.scope ? { ...out.variables, ...w.scope } : out.variables),
         });
         return out;
       },

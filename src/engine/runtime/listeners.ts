@@ -9,6 +9,7 @@ import { cycleRepeats, timerDueAt } from '../iso.ts';
 import type { TimerItem, WaitItem } from '../runtime.ts';
 import { clone, type EngineObject, type RunContext } from './context.ts';
 import { eventSubFired } from './event-subprocesses.ts';
+import { visibleLocals } from './local-scopes.ts';
 
 const isReplay = (api: EngineObject) => Boolean(api?.fields?.redelivered || api?.content?.isRecovered || api?.content?.isResumed);
 
@@ -93,7 +94,8 @@ export function createListener(ctx: RunContext): EventEmitter {
     if (!kind) return;
     if (info.kind === 'userTask' && c.executionId !== api.executionId) return;
     const executionId: string = api.executionId;
-    waits.set(executionId, { kind, activityId: api.id, executionId, name: info.name, eventName, isNew: !c.isRecovered && !api.fields?.redelivered });
+    const scope = visibleLocals(ctx, c);
+    waits.set(executionId, { kind, activityId: api.id, executionId, name: info.name, eventName, isNew: !c.isRecovered && !api.fields?.redelivered, ...(Object.keys(scope).length > 0 && { scope }) });
   });
   listener.on('process.end', () => {
     ctx.ended = 'completed';

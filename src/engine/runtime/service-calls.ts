@@ -13,6 +13,8 @@ import type { DecisionCall, HandlerContext, RegisteredHandler, Variables } from 
 import type { UnitOfWork } from '../unit-of-work.ts';
 import { clone, errorText, type EngineObject, type RunContext } from './context.ts';
 import { mergeVariables } from './variables.ts';
+import { visibleVariables } from './local-scopes.ts';
+import { scopeHooks } from './scope-hooks.ts';
 
 /**
  * The wait (ms) after failed attempt `attempt` (1 = the first call) before the next one. `backoff` is the
@@ -35,9 +37,9 @@ type Callback = (err: unknown, out?: unknown) => void;
 const isBpmnError = (err: unknown): err is BpmnError => err instanceof BpmnError || (err as EngineObject)?.name === 'BpmnError';
 
 /**
- * The bpmn-engine extension of a run: handler-bound tasks get our Service implementation; a user task's, receive
- * task's or catch event's output is merged into the process variables when it ends (bpmn-engine does not do
- * this by itself).
+ * The bpmn-engine extension of a run: handler-bound tasks get our Service implementation; what an activity's
+ * completion carries (a handler's or decision's output, a user task's form data, a message payload) is written to
+ * the variables by scope-hooks.ts when it ends (bpmn-engine does not do this by itself).
  */
 export function createExtension(ctx: RunContext) {
   const calls = new ServiceCalls(ctx);
@@ -52,19 +54,8 @@ export function createExtension(ctx: RunContext) {
         };
       };
     }
-    return {
-      activate() {
-        activity.on('end', (api: EngineObject) => {
-          const out = api.content?.output;
-          if (info.kind === 'userTask' || info.kind === 'receiveTask' || info.kind === 'catchEvent') {
-            if (out && typeof out === 'object' && !Array.isArray(out)) mergeVariables(ctx, activity, out);
-          }
-        }, { consumerTag: '_insureflow-output' });
-      },
-      deactivate() {
-        activity.broker.cancel('_insureflow-output');
-      },
-    };
+    // results (handler output, form data, message payload), input / output mappings, multi-instance data
+    return scopeHooks(ctx, activity, info);
   };
 }
 
@@ -93,7 +84,8 @@ class ServiceCalls {
       ctx.failures.push({ executionId, activityId: activity.id, handler: info.handler as string, attempt: 0, error: '', retryAt: ctx.deps.clock.now(), deferred: true });
       return;
     }
-    const variables = Object.freeze(clone({ ...activity.environment.variables }));
+    // the process variables and the execution's locals (input mappings, multi-instance element), no engine internals
+    const variables = Object.freeze(visibleVariables(ctx, msg.content, activity.environment.variables));
     const attempt = (pending?.attempts ?? 0) + 1;
     if (info.decision) this.evaluateDecision(activity, info, executionId, attempt, variables, callback);
     else this.callHandler(activity, info, executionId, attempt, idempotencyKey, variables, callback);
@@ -127,7 +119,6 @@ class ServiceCalls {
             actor: 'system',
             data: { decisionId: decision.decisionId, decisionKey: out.decisionKey, decisionVersion: out.version, binding, inputs: clone(out.inputs), matchedRules: out.matchedRules, outputs: clone(out.outputs), result: result as EngineObject },
           });
-          mergeVariables(ctx, activity, { [resultVariable]: result });
           ctx.settled.push(executionId);
           callback(null, { [resultVariable]: result });
         },
@@ -163,7 +154,6 @@ class ServiceCalls {
       (out) => {
         const output = out && typeof out === 'object' ? clone(out as Variables) : {};
         ctx.push({ type: 'handler.completed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: handlerName, attempt, output } });
-        mergeVariables(ctx, activity, output);
         ctx.settled.push(executionId);
         callback(null, output);
       },
