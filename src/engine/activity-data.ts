@@ -36,6 +36,11 @@ export function activityDataOf(el: unknown, dialect: Dialect): ActivityData {
 
 const VARIABLE_NAME = /^[A-Za-z_][\w]*$/;
 
+/** A collection as bpmn-elements evaluates it: Camunda 7 may name the variable without an expression. */
+export function collectionExpression(raw: string): string {
+  return VARIABLE_NAME.test(raw.trim()) ? `\${${raw.trim()}}` : raw;
+}
+
 /**
  * Adjusts the serialized model (a moddle-context-serializer context, before it is cached) for the activities
  * described by `data` (see the module comment). Mutates the serialized behaviours of this version only.
@@ -47,10 +52,7 @@ export function adjustSerializedModel(sourceContext: { getActivityById(id: strin
     const lc = activity.behaviour.loopCharacteristics;
     if (!d.loop || !lc?.behaviour) continue;
     const behaviour = { ...lc.behaviour };
-    if (d.loop.collection) {
-      const c = d.loop.collection;
-      behaviour.collection = VARIABLE_NAME.test(c) ? `\${${c}}` : c;
-    }
+    if (d.loop.collection) behaviour.collection = collectionExpression(d.loop.collection);
     if (d.loop.elementVariable) behaviour.elementVariable = d.loop.elementVariable;
     activity.behaviour.loopCharacteristics = { ...lc, behaviour };
   }

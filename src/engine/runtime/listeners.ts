@@ -39,7 +39,9 @@ export function createListener(ctx: RunContext): EventEmitter {
   });
   listener.on('activity.leave', (api: EngineObject) => {
     ctx.waitApis.delete(api.executionId);
-    for (const [execId, w] of waits) if (w.activityId === api.id && execId.startsWith(api.id)) waits.delete(execId);
+    // the execution that left, and a multi-instance body's iterations (`<body>_<n>`); never another execution of the
+    // same activity (one per iteration of an enclosing multi-instance sub-process)
+    for (const [execId, w] of waits) if (w.activityId === api.id && (execId === api.executionId || execId.startsWith(`${api.executionId}_`))) waits.delete(execId);
     // a timer event that left (fired, or discarded with the activity it was attached to) has no job any more
     for (const [execId, t] of timers) if (t.activityId === api.id) timers.delete(execId);
   });

@@ -16,6 +16,7 @@
  *   move before the completion condition is evaluated (the condition sees them and the iteration's locals).
  * - When the body completes, the output collection is written to the enclosing scope; its scopes are dropped.
  */
+import { collectionExpression } from '../activity-data.ts';
 import type { ActivityInfo } from '../definitions.ts';
 import { feelBody } from '../expressions.ts';
 import type { Variables } from '../runtime.ts';
@@ -44,7 +45,7 @@ function iterationCount(ctx: RunContext, activity: EngineObject, info: ActivityI
     if (Number.isFinite(n) && n >= 0) return Math.floor(n);
   }
   if (loop.collection) {
-    const value = sourceValue(loop.collection, context);
+    const value = sourceValue(collectionExpression(loop.collection), context);
     if (Array.isArray(value)) return value.length;
   }
   return 0;
