@@ -26,6 +26,7 @@ import {
   type ResourceBinding,
   type UserTaskSpec,
 } from '../definitions/bindings.ts';
+import { compileEventScopes, type EventScopes } from './event-scopes.ts';
 import { activityDataOf, adjustSerializedModel, type ActivityData } from './activity-data.ts';
 
 export type { UserTaskSpec, BindingType, ResourceBinding };
@@ -127,6 +128,8 @@ export interface CachedDefinition {
   timerEventSubProcesses: TimerEventSubProcess[];
   /** the versions resolved at deploy time (empty for versions deployed before bindings were recorded) */
   bindings: ResolvedBindings;
+  /** scopes, boundary catchers, event sub-processes and throw events (src/engine/event-scopes.ts) */
+  eventScopes: EventScopes;
 }
 
 export interface TimerEventSubProcess {
@@ -265,6 +268,7 @@ export function compileDefinition(
     messageStarts,
     timerStarts,
     timerEventSubProcesses,
+    eventScopes: compileEventScopes(parsed.moddleContext?.rootElement),
   };
 }
 

@@ -6,13 +6,16 @@
  */
 import type { Action } from '../runtime.ts';
 import { clone, stable, type EngineObject, type RunContext } from './context.ts';
-import { interruptOthers } from './event-subprocesses.ts';
+import { deliverToEventSubProcess, interruptOthers, isEventSubProcessWait } from './event-subprocesses.ts';
 
 /** Applies the action and runs the engine to a stable point; true when the action's target was not found. */
 export async function applyAction(ctx: RunContext, action: Action): Promise<boolean> {
   const { execution, timers, durableTimers } = ctx;
   let actionMissed = false;
-  if (action.kind === 'signal') {
+  if (action.kind === 'signal' && isEventSubProcessWait(action.executionId)) {
+    // a message / signal for an event sub-process subscription starts it (runtime/event-subprocesses.ts)
+    actionMissed = await deliverToEventSubProcess(ctx, action);
+  } else if (action.kind === 'signal') {
     const target = ctx.waitApis.get(action.executionId)
       ?? execution.getPostponed().find((a: EngineObject) => a.executionId === action.executionId)
       ?? findByExecution(execution, action.executionId);

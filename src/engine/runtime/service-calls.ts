@@ -15,6 +15,8 @@ import { clone, errorText, type EngineObject, type RunContext } from './context.
 import { mergeVariables } from './variables.ts';
 import { visibleVariables } from './local-scopes.ts';
 import { scopeHooks } from './scope-hooks.ts';
+import { handlerErrorCaught, interceptThrowEvents, uncaughtErrorText } from './bpmn-events.ts';
+import { disableNativeStart } from './event-subprocesses.ts';
 
 /**
  * The wait (ms) after failed attempt `attempt` (1 = the first call) before the next one. `backoff` is the
@@ -46,6 +48,8 @@ export function createExtension(ctx: RunContext) {
   return (activity: EngineObject) => {
     const info = ctx.infoOf(activity.id);
     if (!info) return;
+    interceptThrowEvents(ctx, activity);
+    disableNativeStart(activity);
     if (info.handler || info.decision) {
       activity.behaviour.Service = function InsureflowService() {
         return {
@@ -167,13 +171,13 @@ class ServiceCalls {
     if (isBpmnError(err)) {
       const e = err;
       ctx.push({ type: 'handler.failed', activityId: activity.id, activityType: activity.type, actor: 'system', data: { handler: name, attempt: att, bpmnError: e.code, error: e.message } });
-      if (info.catches.includes(String(e.code)) || info.catches.includes('*')) {
-        if (e.variables) mergeVariables(ctx, activity, e.variables);
+      // the catcher (boundary event or event sub-process, at any enclosing scope) cancels the task: no callback
+      if (handlerErrorCaught(ctx, activity, executionId, e)) {
         ctx.settled.push(executionId);
-        return callback(Object.assign(new Error(e.message), { code: String(e.code), name: 'BpmnError', type: 'BpmnError' }));
+        return;
       }
-      // no boundary event catches this code: an operator must look at it
-      ctx.failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: `business error ${e.code} (${e.message}) is not caught by any boundary event`, retryAt: null });
+      // nothing catches this code: an operator must look at it
+      ctx.failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: uncaughtErrorText(String(e.code), e.message), retryAt: null });
       return;
     }
     const clock = ctx.deps.clock;
