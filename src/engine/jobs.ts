@@ -13,6 +13,7 @@ import type { Action } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { START_JOB, runStartJob } from './deferred-start.ts';
 import { startInstance } from './instances.ts';
+import { sweepBufferedMessages } from './correlation.ts';
 
 export type { JobQuery };
 
@@ -50,7 +51,8 @@ export async function setJobDue(ctx: EngineContext, id: string, dueAt: string, a
 
 /**
  * Acquire and run due jobs once. On PostgreSQL rows are locked with FOR UPDATE SKIP LOCKED so several
- * nodes share the work; an expired lock (crashed node) is taken over. Returns the number of jobs run.
+ * nodes share the work; an expired lock (crashed node) is taken over. Then forgets expired buffered messages
+ * and delivers those whose wait state appeared unseen. Returns the number of jobs run and messages delivered.
  */
 export async function runDueJobs(ctx: EngineContext, limit = 50): Promise<number> {
   if (ctx.run.closing) return 0;
@@ -80,6 +82,8 @@ export async function runDueJobs(ctx: EngineContext, limit = 50): Promise<number
     }
   };
   await Promise.all(Array.from({ length: Math.min(ctx.jobConcurrency, acquired.length) }, worker));
+  // buffered messages: expired ones forgotten, those whose wait state appeared unseen delivered (counted as run)
+  if (!ctx.run.closing) ran += await sweepBufferedMessages(ctx);
   return ran;
 }
 

@@ -269,6 +269,56 @@ export interface SubscriptionStore {
   deleteForInstance(tx: StoreTx, instanceId: string): Promise<void>;
 }
 
+// ------------------------------------------------------------------------------------------ buffered messages
+
+/** A published message kept for its time to live (POST /api/messages with timeToLive; ./correlation.ts). */
+export interface BufferedMessage {
+  id: string;
+  name: string;
+  businessKey: string | null;
+  correlationKey: string | null;
+  /** the instance the sender named (it may not exist yet) */
+  processInstanceId: string | null;
+  variables: Variables;
+  /** the sender's id: unique per name while the message is remembered (null: none) */
+  messageId: string | null;
+  /** buffered: waiting for a wait state; correlated: delivered, remembered until it expires (messageId) */
+  state: 'buffered' | 'correlated';
+  /** the instance it was delivered to */
+  correlatedTo: string | null;
+  createdAt: number;
+  expiresAt: number;
+  correlatedAt: number | null;
+  /** the sender's user name */
+  createdBy: string | null;
+}
+
+/** A buffered message and the oldest waiting catch event it matches. */
+export interface BufferedMatch {
+  message: BufferedMessage;
+  subscription: Subscription;
+}
+
+export interface MessageBufferStore {
+  /** The remembered message (not expired at `now`) with this name and messageId. */
+  findByMessageId(name: string, messageId: string, now: number): Promise<BufferedMessage | null>;
+  /**
+   * Stores a message (expired ones with the same name and messageId are dropped first).
+   * @returns false when a remembered message with the same name and messageId exists
+   */
+  insert(m: BufferedMessage, now: number): Promise<boolean>;
+  /**
+   * Buffered messages not expired at `now` with the oldest message subscription each matches (same name; and the
+   * business key, correlation key and instance the message names, when it names them), oldest message first.
+   * `processInstanceId` narrows to one instance's subscriptions, `messageIds` to those messages (ids, not messageId).
+   */
+  matches(now: number, q: { processInstanceId?: string; ids?: string[]; limit: number }): Promise<BufferedMatch[]>;
+  /** Marks a buffered message delivered to an instance, in `tx`; false when it is not buffered any more. */
+  markCorrelated(tx: StoreTx, id: string, instanceId: string, at: number): Promise<boolean>;
+  /** Removes the messages expired at `now` (buffered or remembered); returns how many. */
+  deleteExpired(now: number): Promise<number>;
+}
+
 // ------------------------------------------------------------------------------------------ history
 
 /** A stored history event of a chain, with its hash link; `at` in ms. */
@@ -337,6 +387,8 @@ export interface EngineStores {
   jobs: JobStore;
   incidents: IncidentStore;
   subscriptions: SubscriptionStore;
+  /** messages published with a time to live */
+  messages: MessageBufferStore;
   history: HistoryStore;
   nodes: NodeStore;
 }

@@ -220,7 +220,8 @@ export class EngineCore {
 
   /**
    * Acquire and run due jobs once. On PostgreSQL rows are locked with FOR UPDATE SKIP LOCKED so several
-   * nodes share the work; an expired lock (crashed node) is taken over. Returns the number of jobs run.
+   * nodes share the work; an expired lock (crashed node) is taken over; buffered messages whose wait state
+   * appeared are delivered. Returns the number of jobs run and buffered messages delivered.
    */
   runDueJobs(limit = 50): Promise<number> {
     return jobs.runDueJobs(this.ctx, limit);

@@ -14,6 +14,7 @@ import { compiled, formForTask, loadDecisions } from './deployment.ts';
 import type { CommitMeta, InstanceRecord, NewHistoryEvent, TaskDraft, TransitionTx } from './transition-store.ts';
 import { SYSTEM, type Actor } from './actor.ts';
 import { parseJson } from './json.ts';
+import { afterTransition } from './correlation.ts';
 
 const MAX_TASK_PRIORITY = 100;
 
@@ -88,15 +89,19 @@ export async function transition(
 ): Promise<RunOutput> {
   // another node may advance the same instance meanwhile (a timer while a task is completed): the loser
   // re-reads and runs its transition again; handlers see the same idempotency keys the second time
-  for (let attempt = 1; ; attempt++) {
+  let out: RunOutput | undefined;
+  for (let attempt = 1; !out; attempt++) {
     try {
-      return await transitionOnce(ctx, instanceId, action, actor, create, inTx);
+      out = await transitionOnce(ctx, instanceId, action, actor, create, inTx);
     } catch (err) {
       if (create || attempt >= 4 || !(err instanceof InsureflowError) || err.code !== 'CONCURRENT_MODIFICATION') throw err;
       ctx.logger.warn({ instanceId, attempt }, 'instance changed by another writer; running the transition again');
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * attempt));
     }
   }
+  // message wait states that appeared take the buffered messages that were waiting for them (own transitions)
+  await afterTransition(ctx, instanceId, out);
+  return out;
 }
 
 /** The action targeted an execution the engine no longer has: nothing of the transition is written. */

@@ -13,6 +13,7 @@ import { KnexInstanceStore } from './instance-store.ts';
 import { KnexJobStore } from './job-store.ts';
 import { KnexNodeStore } from './node-store.ts';
 import { KnexSubscriptionStore } from './subscription-store.ts';
+import { KnexMessageBufferStore } from './message-buffer-store.ts';
 import { KnexFormStore, KnexTaskStore } from './task-store.ts';
 import { KnexTransactions } from './knex-tx.ts';
 import { dialectOfKnex, type Dialect } from './dialect.ts';
@@ -39,6 +40,7 @@ export function createKnexStores(db: Knex, dialect: Dialect = dialectOfKnex(db))
     jobs: new KnexJobStore(db, dialect),
     incidents: new KnexIncidentStore(db),
     subscriptions: new KnexSubscriptionStore(db),
+    messages: new KnexMessageBufferStore(db),
     history: new KnexHistoryStore(db, async (handle, chainId) => {
       const { consistent, checked, firstBroken } = await verifyHistoryChain(handle, chainId);
       return firstBroken ? { consistent, checked, firstBroken } : { consistent, checked };

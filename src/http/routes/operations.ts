@@ -2,8 +2,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { errorResponses, idParams, pageOf, pageQuery } from '../schemas.ts';
+import type { MessageInput } from '../../engine/correlation.ts';
 
 const job = { type: 'object', additionalProperties: true, properties: { id: { type: 'string' }, type: { type: 'string' }, processInstanceId: { type: ['string', 'null'] }, activityId: { type: 'string' }, dueAt: { type: 'string' }, attempts: { type: 'integer' } } };
+const messageResult = {
+  type: 'object',
+  properties: {
+    correlated: { type: 'array', items: { type: 'object', properties: { processInstanceId: { type: 'string' }, activityId: { type: 'string' }, started: { type: 'boolean' } } } },
+    buffered: { type: 'object', properties: { id: { type: 'string' }, messageId: { type: ['string', 'null'] }, expiresAt: { type: 'string' } } },
+  },
+};
 const incident = { type: 'object', additionalProperties: true, properties: { id: { type: 'string' }, processInstanceId: { type: 'string' }, activityId: { type: 'string' }, status: { type: 'string' }, errorMessage: { type: 'string' }, attempts: { type: 'integer' } } };
 
 export async function operationsRoutes(app: FastifyInstance, engine: InsureflowEngine) {
@@ -14,6 +22,10 @@ export async function operationsRoutes(app: FastifyInstance, engine: InsureflowE
       schema: {
         tags: ['messages'],
         summary: 'Correlate a message to the waiting instance (or start one by a message start event)',
+        description:
+          'With timeToLive (ISO 8601 duration, Camunda 8 semantics) a message that no catch event waits for yet is buffered ' +
+          '(202 with its id) and delivered to the first matching wait state that appears before it expires; without it, 404 ' +
+          'MESSAGE_NOT_CORRELATED. A messageId is unique per message name while the message is kept (409 MESSAGE_ALREADY_EXISTS).',
         body: {
           type: 'object',
           required: ['name'],
@@ -25,12 +37,18 @@ export async function operationsRoutes(app: FastifyInstance, engine: InsureflowE
             correlationKey: { type: 'string', maxLength: 300 },
             variables: { $ref: 'Variables#' },
             all: { type: 'boolean' },
+            timeToLive: { type: 'string', minLength: 1, maxLength: 60, description: 'ISO 8601 duration: how long the message waits for a catch event (PT10M, P1D)' },
+            messageId: { type: 'string', minLength: 1, maxLength: 200, description: 'unique per message name while the message is kept' },
           },
         },
-        response: { 200: { type: 'object', properties: { correlated: { type: 'array', items: { type: 'object', properties: { processInstanceId: { type: 'string' }, activityId: { type: 'string' }, started: { type: 'boolean' } } } } } }, ...errorResponses },
+        response: { 200: messageResult, 202: messageResult, ...errorResponses },
       },
     },
-    async (req) => engine.correlateMessage(req.body as any, req.actor),
+    async (req, reply) => {
+      const result = await engine.correlateMessage(req.body as MessageInput, req.actor);
+      if (result.buffered && !result.correlated.length) reply.status(202);
+      return result;
+    },
   );
 
   app.post(
