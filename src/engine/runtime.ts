@@ -12,6 +12,7 @@
  * actions.ts (the transition's one action).
  */
 import type { ScopeEventMeta } from './runtime/event-subprocesses.ts';
+import { trackScopeExits } from './runtime/live-scopes.ts';
 import { expressionScope, trackExecutionPaths, type ScopeRecord } from './runtime/local-scopes.ts';
 import { Engine } from 'bpmn-engine';
 import type { Clock } from './clock.ts';
@@ -225,6 +226,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
   );
   const listener = createListener(ctx);
   trackExecutionPaths(ctx, listener);
+  trackScopeExits(ctx, listener);
   const engine = (ctx.engine = new Engine({
     name: input.instanceId,
     sourceContext: def.sourceContext,

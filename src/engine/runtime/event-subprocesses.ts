@@ -206,11 +206,12 @@ export function startEventSubProcess(ctx: RunContext, scope: ScopeInstance, esp:
     return 'queued';
   }
   if (esp.interrupting) scopeMeta(ctx, scope.executionId).interruptedBy = esp.id;
+  // the payload first: the sub-process's execution copies the variables when it starts
+  if (occurrence.variables && Object.keys(occurrence.variables).length) mergeVariables(ctx, activity, occurrence.variables);
   activity.run();
   if (esp.interrupting) cancelScopeExcept(ctx, scope, esp.id);
   const start = (activity.execution?.source?.execution?.getPostponed?.() ?? []).find((a: EngineObject) => a.id === esp.startId);
   if (!start) return 'started';
-  if (occurrence.variables && Object.keys(occurrence.variables).length) mergeVariables(ctx, activity, occurrence.variables);
   const message = { id: esp.catcher?.refId ?? undefined, code: occurrence.code ?? undefined };
   switch (esp.trigger) {
     case 'message':

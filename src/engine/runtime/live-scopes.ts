@@ -80,3 +80,38 @@ export function scopeOfActivity(ctx: RunContext, activityId: string, executionId
 export function postponedById(scope: ScopeInstance, id: string): EngineObject | null {
   return postponedIn(scope).find((a) => a.id === id) ?? null;
 }
+
+/**
+ * Keeps the run's waits and timers in step with the scopes that leave. bpmn-elements publishes no event for
+ * the activities inside a sub-process that was recovered and is then discarded (an interrupting event
+ * sub-process, boundary event, terminate end event): their waits and timers would stay and leave a task row or
+ * a job behind. Every wait and timer remembers the executions enclosing it (the event's `parent` chain); when
+ * an execution leaves, what it enclosed goes with it.
+ */
+export function trackScopeExits(ctx: RunContext, listener: { on(event: string, fn: (api: EngineObject) => void): unknown }): void {
+  const enclosing = new Map<string, string[]>();
+  const remember = (api: EngineObject) => {
+    const c = api?.content ?? {};
+    const execId: string | undefined = c.executionId ?? api?.executionId;
+    if (!execId) return;
+    const chain: string[] = [];
+    if (c.parent?.executionId) chain.push(c.parent.executionId);
+    for (const p of c.parent?.path ?? []) if (p?.executionId) chain.push(p.executionId);
+    enclosing.set(execId, chain);
+    if (api.executionId && api.executionId !== execId) enclosing.set(api.executionId, chain);
+  };
+  listener.on('activity.wait', remember);
+  listener.on('activity.timer', remember);
+  listener.on('activity.leave', (api: EngineObject) => {
+    const left: string | undefined = api?.executionId;
+    if (!left || !ctx.def.eventScopes.subProcesses.has(api.id)) return;
+    const inside = (chain: string[]) => chain.some((id) => id === left || id.startsWith(`${left}_`));
+    for (const [execId, chain] of enclosing) {
+      if (!inside(chain)) continue;
+      ctx.waits.delete(execId);
+      ctx.waitApis.delete(execId);
+      ctx.timers.delete(execId);
+      enclosing.delete(execId);
+    }
+  });
+}
