@@ -127,18 +127,24 @@ export function interceptThrowEvents(ctx: RunContext, activity: EngineObject): v
         }
       }
       ctx.push({ type: `${kind}.thrown`, activityId: activity.id, activityType: activity.type, actor: 'system', data: { code, name: info.name, executionId } });
-      const outcome = throwFrom(ctx, activity, executionId, { kind, code, message: info.name });
-      if (kind === 'error') {
-        if (!outcome.caught) {
-          const attempt = (pending?.attempts ?? 0) + 1;
-          // a pending call is known by its key (transition.ts reads pending calls only when some key is kept)
-          ctx.meta.keys[executionId] ??= `${ctx.input.instanceId}:${activity.id}:uncaught-error`;
-          ctx.failures.push({ executionId, activityId: activity.id, handler: `error:${code ?? ''}`, attempt, error: uncaughtErrorText(code, info.name), retryAt: null });
-        } else ctx.settled.push(executionId);
-        return;
-      }
-      if (outcome.caught && outcome.interrupting) return;
-      ed.broker.publish('execution', 'execute.completed', { ...content, state: 'throw' });
+      // caught once the engine has settled what it is doing (the activities around the thrower, its boundary
+      // events, are registered in their scopes only then); the event stays executing until then
+      const settle = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        const outcome = throwFrom(ctx, activity, executionId, { kind, code, message: info.name });
+        if (kind === 'error') {
+          if (!outcome.caught) {
+            const attempt = (pending?.attempts ?? 0) + 1;
+            // a pending call is known by its key (transition.ts reads pending calls only when some key is kept)
+            ctx.meta.keys[executionId] ??= `${ctx.input.instanceId}:${activity.id}:uncaught-error`;
+            ctx.failures.push({ executionId, activityId: activity.id, handler: `error:${code ?? ''}`, attempt, error: uncaughtErrorText(code, info.name), retryAt: null });
+          } else ctx.settled.push(executionId);
+          return;
+        }
+        if (outcome.caught && outcome.interrupting) return;
+        ed.broker.publish('execution', 'execute.completed', { ...content, state: 'throw' });
+      });
+      ctx.inflight.add(settle);
+      void settle.finally(() => ctx.inflight.delete(settle));
     };
   }
 }
