@@ -158,6 +158,11 @@ export interface FailureItem {
   retryAt: number | null;
   /** not a failure: a call parked so the instance is committed before the handler runs */
   deferred?: boolean;
+  /**
+   * an uncaught BPMN error (a handler's BpmnError or an error end event) that nothing in this instance catches:
+   * a called child instance hands it to its call activity (runtime/bpmn-events.ts throwAt), else it is an incident
+   */
+  bpmnError?: { code: string | null; message: string | null };
 }
 
 export interface RunInput {

@@ -81,6 +81,19 @@ export function throwFrom(ctx: RunContext, activity: EngineObject, executionId: 
 }
 
 /**
+ * Throws `thrown` from the running activity `activityId` as `executionId` (any depth), e.g. from a call activity
+ * whose child instance ended with an uncaught BPMN error (FailureItem.bpmnError) or escalation: its boundary
+ * events, then the enclosing scopes, catch it as if the call activity had thrown it. Uncaught (or the activity
+ * is not running): { caught: false }, and the caller decides (an incident for an error).
+ */
+export function throwAt(ctx: RunContext, activityId: string, executionId: string, thrown: Thrown): ThrowOutcome {
+  const scope = scopeOfActivity(ctx, activityId, executionId);
+  const activity = scope?.exec.getActivityById?.(activityId);
+  if (!activity) return { caught: false };
+  return throwFrom(ctx, activity, executionId, thrown);
+}
+
+/**
  * A handler's BpmnError on `activity`: true when something caught it (the activity is then cancelled by its
  * catcher), false when nothing does (the caller opens an incident).
  */
@@ -136,7 +149,7 @@ export function interceptThrowEvents(ctx: RunContext, activity: EngineObject): v
             const attempt = (pending?.attempts ?? 0) + 1;
             // a pending call is known by its key (transition.ts reads pending calls only when some key is kept)
             ctx.meta.keys[executionId] ??= `${ctx.input.instanceId}:${activity.id}:uncaught-error`;
-            ctx.failures.push({ executionId, activityId: activity.id, handler: `error:${code ?? ''}`, attempt, error: uncaughtErrorText(code, info.name), retryAt: null });
+            ctx.failures.push({ executionId, activityId: activity.id, handler: `error:${code ?? ''}`, attempt, error: uncaughtErrorText(code, info.name), retryAt: null, bpmnError: { code, message: info.name } });
           } else ctx.settled.push(executionId);
           return;
         }

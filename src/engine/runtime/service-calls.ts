@@ -177,7 +177,7 @@ class ServiceCalls {
         return;
       }
       // nothing catches this code: an operator must look at it
-      ctx.failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: uncaughtErrorText(String(e.code), e.message), retryAt: null });
+      ctx.failures.push({ executionId, activityId: activity.id, handler: name, attempt: att, error: uncaughtErrorText(String(e.code), e.message), retryAt: null, bpmnError: { code: String(e.code), message: e.message } });
       return;
     }
     const clock = ctx.deps.clock;
