@@ -5,8 +5,7 @@
  * command function (deployment, instances, tasks, correlation, jobs, incidents, transition).
  *
  * The stores are also exposed one by one where the transition core and deployment read them
- * (`transitions`, `deployments`). `db` is the raw database handle, opaque here: deployment.ts still compares
- * a transaction with it (`trx === ctx.db`); nothing else reads it.
+ * (`transitions`, `deployments`).
  */
 import type { TransitionStore } from './transition-store.ts';
 import type { DeploymentStore } from './deployment-store.ts';
@@ -37,8 +36,6 @@ export interface DefinitionMeta {
 
 export interface EngineContext {
   readonly stores: EngineStores;
-  /** @deprecated opaque database handle, only compared with by deployment.ts */
-  readonly db: unknown;
   readonly clock: Clock;
   readonly logger: Logger;
   /** identifies this process in job locks */

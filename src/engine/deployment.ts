@@ -614,7 +614,7 @@ export async function definitionMeta(ctx: EngineContext, id: string): Promise<De
 
 /** The newest version of a form (id and schema text), or null. `trx`: read inside that transaction. */
 export async function latestForm(ctx: EngineContext, trx: DeploymentTx | undefined, formKey: string): Promise<{ id: number; schema: string } | null> {
-  const f = await deploymentStore(ctx).latestForm(formKey, null, trx === ctx.db ? undefined : trx);
+  const f = await deploymentStore(ctx).latestForm(formKey, null, trx);
   return f ? { id: f.id, schema: f.schema } : null;
 }
 
@@ -625,7 +625,7 @@ export async function latestForm(ctx: EngineContext, trx: DeploymentTx | undefin
  */
 export async function formForTask(ctx: EngineContext, trx: DeploymentTx | undefined, def: CachedDefinition, info: ActivityInfo, formKey: string): Promise<{ id: number; schema: string } | null> {
   const store = deploymentStore(ctx);
-  const tx = trx === ctx.db ? undefined : trx;
+  const tx = trx;
   const binding = info.form?.key === formKey ? info.form.binding : null;
   const resolved = def.bindings.forms[info.id];
   let f = null;

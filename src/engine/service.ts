@@ -31,8 +31,6 @@ export type { TaskQuery } from './tasks.ts';
 /** What the core runs on: its stores, and the settings of this engine process. */
 export interface EngineCoreOptions {
   stores: EngineStores;
-  /** the raw database handle, opaque to the core (see context.ts); optional */
-  db?: unknown;
   clock?: Clock;
   logger?: Logger;
   /** identifies this process in job locks */
@@ -63,7 +61,6 @@ export class EngineCore {
     this.jobConcurrency = Math.max(1, opts.jobConcurrency ?? 4);
     this.ctx = {
       stores: this.stores,
-      db: opts.db,
       clock: this.clock,
       logger: this.logger,
       nodeId: this.nodeId,

@@ -18,18 +18,10 @@ import type {
   StoredForm,
 } from '../engine/deployment-store.ts';
 import { NO_BINDINGS, type ResolvedBindings } from '../engine/definitions.ts';
-import { KnexUnitOfWork } from './unit-of-work.ts';
+import { knexOf } from './knex-tx.ts';
 import { appendHistory, rowToEvent } from './history.ts';
 import { isUniqueViolation } from './db.ts';
 import { parseJson } from './store.ts';
-
-/** The Knex handle behind an opaque tx: a unit of work's transaction, a transaction, or the database itself. */
-function knexOf(db: Knex, tx?: DeploymentTx): Knex | Knex.Transaction {
-  if (!tx) return db;
-  if (tx instanceof KnexUnitOfWork) return tx.trx;
-  if (typeof tx === 'function') return tx as Knex.Transaction;
-  throw new Error('this transaction is not a Knex transaction');
-}
 
 function parseBindings(text: string | null | undefined, id: string): ResolvedBindings {
   const b = parseJson<Partial<ResolvedBindings>>(text, `process_definitions ${id} bindings`, {});

@@ -57,7 +57,7 @@ export class InsureflowEngine extends EngineCore {
 
   constructor(opts: EngineOptions) {
     const dialect = dialectOfKnex(opts.db);
-    super({ ...opts, stores: createKnexStores(opts.db, dialect), db: opts.db });
+    super({ ...opts, stores: createKnexStores(opts.db, dialect) });
     this.db = opts.db;
     this.dialect = dialect;
     this.users = new UserStore(opts.db, () => this.clock.now());
