@@ -48,6 +48,7 @@ import {
   type ParsedBpmn,
   type Problem,
 } from './parse.ts';
+import { eventProblems } from './event-rules.ts';
 
 export type { Problem } from './parse.ts';
 
@@ -327,6 +328,7 @@ class Validator {
 
     this.checkLoop(el);
     this.checkIoMappings(el);
+    for (const message of eventProblems(el)) this.add(el, message);
     const retryProblem = retryCycleProblemOf(el);
     if (retryProblem) this.add(el, `${describeElement(el)} has a retry time cycle (camunda:failedJobRetryTimeCycle) that cannot be used: ${retryProblem}.`);
   }

@@ -75,6 +75,14 @@ export interface EventScopes {
   eventSubProcessById: Map<string, EventSubProcessInfo>;
   /** error and escalation throw events (end and intermediate) by id */
   throws: Map<string, ThrowInfo>;
+  /** activities with a compensation boundary event: activity id -> its compensation handler's id */
+  compensable: Map<string, string>;
+  /** compensation boundary events */
+  compensationBoundaries: Set<string>;
+  /** compensation handlers (isForCompensation activities associated with a compensation boundary) */
+  compensationHandlers: Set<string>;
+  /** compensation throw events (intermediate and end) by id: the one activity they compensate, or null for all */
+  compensationThrows: Map<string, { activityRef: string | null }>;
 }
 
 const SCOPE_TYPES = new Set(['bpmn:SubProcess', 'bpmn:Transaction', 'bpmn:AdHocSubProcess']);
@@ -139,12 +147,29 @@ export function compileEventScopes(rootElement: any): EventScopes {
     eventSubProcesses: new Map(),
     eventSubProcessById: new Map(),
     throws: new Map(),
+    compensable: new Map(),
+    compensationBoundaries: new Set(),
+    compensationHandlers: new Set(),
+    compensationThrows: new Map(),
   };
   const visit = (container: any) => {
+    for (const a of container?.artifacts ?? []) {
+      const source = a?.$type === 'bpmn:Association' ? a.sourceRef : null;
+      const target = a?.targetRef;
+      if (!source || !target?.isForCompensation || source.$type !== 'bpmn:BoundaryEvent' || !source.attachedToRef?.id) continue;
+      if (!(source.eventDefinitions ?? []).some((ed: any) => ed?.$type === 'bpmn:CompensateEventDefinition')) continue;
+      out.compensable.set(source.attachedToRef.id, target.id);
+      out.compensationHandlers.add(target.id);
+    }
     for (const el of container?.flowElements ?? []) {
       if (el.$type === 'bpmn:SequenceFlow') continue;
       out.parentOf.set(el.id, container.id);
       const defs: any[] = Array.isArray(el.eventDefinitions) ? el.eventDefinitions : [];
+      if (el.$type === 'bpmn:BoundaryEvent' && defs.some((ed) => ed?.$type === 'bpmn:CompensateEventDefinition')) out.compensationBoundaries.add(el.id);
+      if ((el.$type === 'bpmn:EndEvent' || el.$type === 'bpmn:IntermediateThrowEvent') && defs.some((ed) => ed?.$type === 'bpmn:CompensateEventDefinition')) {
+        const ed = defs.find((x) => x?.$type === 'bpmn:CompensateEventDefinition');
+        out.compensationThrows.set(el.id, { activityRef: typeof ed?.activityRef?.id === 'string' ? ed.activityRef.id : null });
+      }
       if (el.$type === 'bpmn:BoundaryEvent' && el.attachedToRef?.id) {
         for (const ed of defs) {
           const kind = throwKindOf(ed);

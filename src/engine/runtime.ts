@@ -13,6 +13,7 @@
  */
 import type { ScopeEventMeta } from './runtime/event-subprocesses.ts';
 import { trackScopeExits } from './runtime/live-scopes.ts';
+import { trackCompensation, type CompensationMeta } from './runtime/compensation.ts';
 import { expressionScope, trackExecutionPaths, type ScopeRecord } from './runtime/local-scopes.ts';
 import { Engine } from 'bpmn-engine';
 import type { Clock } from './clock.ts';
@@ -194,6 +195,8 @@ export interface ExecMeta {
   scopes?: Record<string, ScopeRecord>;
   /** event sub-processes per scope instance (by its executionId): interruption, queued occurrences (runtime/event-subprocesses.ts) */
   eventScopes?: Record<string, ScopeEventMeta>;
+  /** completed compensable activities and compensations in progress (runtime/compensation.ts) */
+  compensation?: CompensationMeta;
 }
 
 export interface RunOutput {
@@ -232,6 +235,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
   const listener = createListener(ctx);
   trackExecutionPaths(ctx, listener);
   trackScopeExits(ctx, listener);
+  trackCompensation(ctx, listener);
   const engine = (ctx.engine = new Engine({
     name: input.instanceId,
     sourceContext: def.sourceContext,
@@ -292,6 +296,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     meta: {
       ...(meta.eventSubs && !ended && { eventSubs: meta.eventSubs }),
       ...(meta.eventScopes && !ended && { eventScopes: meta.eventScopes }),
+      ...(meta.compensation && !ended && { compensation: meta.compensation }),
       ...(meta.scopes && !ended && Object.keys(meta.scopes).length > 0 && { scopes: meta.scopes }),
       counters: meta.counters,
       keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),

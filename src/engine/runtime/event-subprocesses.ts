@@ -36,6 +36,7 @@ import type { Action, Variables, WaitItem } from '../runtime.ts';
 import { clone, stable, type EngineObject, type RunContext } from './context.ts';
 import { liveScopes, postponedIn, scopeByExecutionId, type ScopeInstance } from './live-scopes.ts';
 import { mergeVariables } from './variables.ts';
+import { driveCompensation } from './compensation.ts';
 
 /** What one scope instance remembers about its event sub-processes across transitions (in ExecMeta.eventScopes). */
 export interface ScopeEventMeta {
@@ -61,6 +62,8 @@ export interface Occurrence {
  * bookkeeping of scope instances that ended.
  */
 export async function driveEventSubProcesses(ctx: RunContext): Promise<void> {
+  driveCompensation(ctx);
+  await stable(ctx);
   await runQueuedOccurrences(ctx);
   if (!ctx.ended && !ctx.engineError) await driveTimerEventSubProcesses(ctx);
   if (!ctx.ended && !ctx.engineError) reportEventSubProcessWaits(ctx);

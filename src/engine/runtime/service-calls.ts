@@ -17,6 +17,7 @@ import { visibleVariables } from './local-scopes.ts';
 import { scopeHooks } from './scope-hooks.ts';
 import { handlerErrorCaught, interceptThrowEvents, uncaughtErrorText } from './bpmn-events.ts';
 import { disableNativeStart } from './event-subprocesses.ts';
+import { interceptCompensation } from './compensation.ts';
 
 /**
  * The wait (ms) after failed attempt `attempt` (1 = the first call) before the next one. `backoff` is the
@@ -49,6 +50,7 @@ export function createExtension(ctx: RunContext) {
     const info = ctx.infoOf(activity.id);
     if (!info) return;
     interceptThrowEvents(ctx, activity);
+    interceptCompensation(ctx, activity);
     disableNativeStart(activity);
     if (info.handler || info.decision) {
       activity.behaviour.Service = function InsureflowService() {
