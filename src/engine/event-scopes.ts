@@ -10,6 +10,8 @@
  * attached to the activity (for an enclosing sub-process: attached to it) come first, then the event
  * sub-processes of the scope that activity is in. Within one step a catcher naming the code wins over a
  * catch-all (no reference, or a reference without a code). The live side (runtime/bpmn-events.ts) triggers it.
+ * Compensation: the compensable activities with their handlers and the compensation throw events, for
+ * runtime/compensation.ts.
  */
 import { messageSubscriptionOf } from '../definitions/bindings.ts';
 
@@ -262,15 +264,17 @@ export function resolveCatcher(
   let activity = throwerId;
   let cameFromEventSubProcess = false;
   for (let guard = 0; guard < 1000; guard++) {
-    const boundary = best(scopes.boundaries.get(activity) ?? [], kind, code);
-    if (boundary && isLive({ catcher: boundary, scope: activity })) return { catcher: boundary, scope: activity };
+    const here = activity;
+    const boundary = best((scopes.boundaries.get(here) ?? []).filter((c) => isLive({ catcher: c, scope: here })), kind, code);
+    if (boundary) return { catcher: boundary, scope: here };
     const scope = scopes.parentOf.get(activity);
     if (scope === undefined) return null;
     // an error or escalation from inside an event sub-process is not caught again by the event sub-processes of
     // the scope it belongs to: it goes to that scope's boundary events and further out
     if (!cameFromEventSubProcess) {
-      const esp = best((scopes.eventSubProcesses.get(scope) ?? []).map((e) => e.catcher).filter((c): c is Catcher => c !== null), kind, code);
-      if (esp && isLive({ catcher: esp, scope })) return { catcher: esp, scope };
+      const live = (scopes.eventSubProcesses.get(scope) ?? []).map((e) => e.catcher).filter((c): c is Catcher => c !== null && isLive({ catcher: c, scope }));
+      const esp = best(live, kind, code);
+      if (esp) return { catcher: esp, scope };
     }
     cameFromEventSubProcess = scopes.eventSubProcessById.has(scope);
     if (!scopes.subProcesses.has(scope)) return null; // the process: nothing further out
