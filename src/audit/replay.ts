@@ -36,6 +36,14 @@ const RUNTIME_TYPES = new Set([
   'handler.failed',
   'decision.evaluated',
   'variables.changed',
+  // errors, escalations and compensation (src/engine/runtime/bpmn-events.ts, compensation.ts)
+  'error.thrown',
+  'error.caught',
+  'escalation.thrown',
+  'escalation.caught',
+  'escalation.uncaught',
+  'compensation.started',
+  'compensation.completed',
   'task.completed',
   'message.received',
   'signal.received',
@@ -114,6 +122,16 @@ function comparable(e: { type: string; activityId?: string | null; activityType?
       break;
     case 'timer.scheduled':
       data = [d.timerType, d.value];
+      break;
+    case 'error.thrown':
+    case 'error.caught':
+    case 'escalation.thrown':
+    case 'escalation.caught':
+    case 'escalation.uncaught':
+      data = [d.code ?? null, d.caughtBy ?? null];
+      break;
+    case 'compensation.started':
+      data = d.compensating ?? null;
       break;
     case 'variables.changed':
       data = d.changes;
@@ -357,7 +375,7 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
         const execId = execMap.get(String(d.executionId));
         if (!execId) throw noCause(`the model has no timer ${e.activityId} armed here`);
         action = { kind: 'timer', executionId: execId };
-      } else if ((e.type === 'handler.called' || e.type === 'handler.failed' || e.type === 'decision.evaluated') && [...pendingActivity.values()].includes(e.activityId as string)) {
+      } else if ((e.type === 'handler.called' || e.type === 'handler.failed' || e.type === 'decision.evaluated' || e.type === 'error.thrown') && [...pendingActivity.values()].includes(e.activityId as string)) {
         const execId = [...pendingActivity].find(([x, a]) => a === e.activityId && pending.has(x))?.[0] as string;
         let j = i;
         while (j < events.length && RUNTIME_TYPES.has(events[j].type)) j++;

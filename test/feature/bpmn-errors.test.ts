@@ -12,6 +12,7 @@ import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts'
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { BpmnError } from '../../src/errors.ts';
 import type { HandlerContext } from '../../src/engine/runtime.ts';
+import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
 const intake = ops('ivy', 'intake');
@@ -244,6 +245,15 @@ errors('a process-level interrupting error event sub-process cancels everything 
     assert.is((await t.engine.getInstance(inst.id)).status, 'completed');
     assert.not.ok(ctx.calls.includes('recordAssessment'));
   });
+});
+
+errors('the history of every instance above replays consistently on its pinned version (nothing called, nothing written)', async (ctx) => {
+  const ids = (await ctx.t.tdb.db('process_instances').select('id')).map((r: { id: string }) => r.id);
+  assert.ok(ids.length > 0);
+  for (const id of ids) {
+    const r = await replayInstance(ctx.t.tdb.db, id);
+    assert.ok(r.consistent, `${id}: ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 errors.run();

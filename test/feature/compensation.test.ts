@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { fixture, testEngine, ops, type TestEngine } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { BpmnError } from '../../src/errors.ts';
+import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
 const adjuster = ops('ann', 'adjusters');
@@ -150,6 +151,15 @@ comp('in a sub-process, from its error event sub-process: a handler retried, a h
     assert.ok(h.includes('compensation.completed:End_Compensate'));
     assert.ok(h.includes('activity.completed:Sub_Payout'));
   });
+});
+
+comp('the history of every instance above replays consistently on its pinned version (nothing called, nothing written)', async (ctx) => {
+  const ids = (await ctx.t.tdb.db('process_instances').select('id')).map((r: { id: string }) => r.id);
+  assert.ok(ids.length > 0);
+  for (const id of ids) {
+    const r = await replayInstance(ctx.t.tdb.db, id);
+    assert.ok(r.consistent, `${id}: ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 comp.run();

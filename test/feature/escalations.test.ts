@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, ops, type TestEngine } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
+import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
 const surveyor = ops('sue', 'surveyors');
@@ -135,6 +136,15 @@ esc('an escalation end event starts the interrupting escalation event sub-proces
     assert.ok(h.includes('escalation.caught:Esp_Stop_Start'));
     assert.ok(h.includes('activity.completed:Sub_Work'));
   });
+});
+
+esc('the history of every instance above replays consistently on its pinned version (nothing called, nothing written)', async (ctx) => {
+  const ids = (await ctx.t.tdb.db('process_instances').select('id')).map((r: { id: string }) => r.id);
+  assert.ok(ids.length > 0);
+  for (const id of ids) {
+    const r = await replayInstance(ctx.t.tdb.db, id);
+    assert.ok(r.consistent, `${id}: ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 esc.run();

@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { fixture, testEngine, ops, type TestEngine } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { InsureflowError } from '../../src/errors.ts';
+import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
 const intake = ops('ivy', 'intake');
@@ -187,6 +188,15 @@ esp('when the sub-process completes normally its subscriptions end', async (ctx)
     }
     assert.equal(ctx.calls, []);
   });
+});
+
+esp('the history of every instance above replays consistently on its pinned version (nothing called, nothing written)', async (ctx) => {
+  const ids = (await ctx.t.tdb.db('process_instances').select('id')).map((r: { id: string }) => r.id);
+  assert.ok(ids.length > 0);
+  for (const id of ids) {
+    const r = await replayInstance(ctx.t.tdb.db, id);
+    assert.ok(r.consistent, `${id}: ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 esp.run();

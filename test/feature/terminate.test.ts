@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, ops, type TestEngine } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
+import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
 const adjuster = ops('ann', 'adjusters');
@@ -71,6 +72,15 @@ term('a process-level terminate while a sub-process waits cancels the sub-proces
   await And('nothing of the instance can be worked any more', async () => {
     assert.equal((await t.engine.listTasks({ processInstanceId: inst.id, status: 'open' }, ops('admin-like', 'adjusters'))).items, []);
   });
+});
+
+term('the history of every instance above replays consistently on its pinned version (nothing called, nothing written)', async (ctx) => {
+  const ids = (await ctx.t.tdb.db('process_instances').select('id')).map((r: { id: string }) => r.id);
+  assert.ok(ids.length > 0);
+  for (const id of ids) {
+    const r = await replayInstance(ctx.t.tdb.db, id);
+    assert.ok(r.consistent, `${id}: ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 term.run();

@@ -187,9 +187,11 @@ export async function deliverToEventSubProcess(ctx: RunContext, action: Extract<
   const esp = ctx.def.eventScopes.eventSubProcessById.get(espId);
   if (!scope || !esp || esp.scope !== scope.id || isInterrupted(ctx, scope.executionId)) return true;
   if (esp.trigger !== 'message' && esp.trigger !== 'signal') return true;
-  const outcome = startEventSubProcess(ctx, scope, esp, { espId, variables: clone(action.variables ?? {}) });
-  if (outcome === 'refused') return true;
-  ctx.push({ type: action.event, activityId: esp.startId, activityType: 'bpmn:StartEvent', data: { ...(action.data ?? { variables: action.variables ?? {} }), eventSubProcess: esp.id, ...(outcome === 'queued' && { queued: true }) } });
+  const activity = scope.exec.getActivityById?.(esp.id);
+  if (!activity || (activity.isRunning && esp.interrupting)) return true;
+  // recorded first: the history shows what caused the transition before what it caused (replay reads it so)
+  ctx.push({ type: action.event, activityId: esp.startId, activityType: 'bpmn:StartEvent', data: { ...(action.data ?? { variables: action.variables ?? {} }), eventSubProcess: esp.id, ...(activity.isRunning && { queued: true }) } });
+  startEventSubProcess(ctx, scope, esp, { espId, variables: clone(action.variables ?? {}) });
   await stable(ctx);
   return false;
 }
