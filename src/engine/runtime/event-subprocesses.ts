@@ -62,8 +62,10 @@ export interface Occurrence {
  * bookkeeping of scope instances that ended.
  */
 export async function driveEventSubProcesses(ctx: RunContext): Promise<void> {
-  driveCompensation(ctx);
-  await stable(ctx);
+  if (ctx.meta.compensation) {
+    driveCompensation(ctx);
+    await stable(ctx);
+  }
   await runQueuedOccurrences(ctx);
   if (!ctx.ended && !ctx.engineError) await driveTimerEventSubProcesses(ctx);
   if (!ctx.ended && !ctx.engineError) reportEventSubProcessWaits(ctx);
@@ -268,6 +270,8 @@ async function runQueuedOccurrences(ctx: RunContext): Promise<void> {
 
 /** Message / signal event sub-processes of the live scope instances become wait items; ended scopes are forgotten. */
 function reportEventSubProcessWaits(ctx: RunContext): void {
+  // nothing to do for a process without message / signal event sub-processes (most): no walk of the scopes
+  if (!ctx.meta.eventScopes && ![...ctx.def.eventScopes.eventSubProcessById.values()].some((e) => e.trigger === 'message' || e.trigger === 'signal')) return;
   const scopes = liveScopes(ctx);
   const live = new Set(scopes.map((s) => s.executionId));
   for (const [execId, rec] of Object.entries(ctx.meta.eventScopes ?? {})) {
