@@ -47,24 +47,25 @@ esc.after(async (ctx) => ctx.t.close());
 const open = async (e: InsureflowEngine, id: string) => (await e.getInstance(id)).openTasks.map((x) => x.activityId).sort();
 const types = async (e: InsureflowEngine, id: string) => (await e.history(id)).map((h) => `${h.type}${h.activityId ? ':' + h.activityId : ''}`);
 
-esc('a non-interrupting boundary on the sub-process catches an intermediate escalation; both paths go on', async (ctx) => {
+esc('a non-interrupting boundary on the sub-process catches each intermediate escalation; both paths go on', async (ctx) => {
   const { t } = ctx;
-  const inst = await When('the survey sub-process starts and throws LATE on its way to the survey task', () => t.engine.startInstance('escalation-boundary', {}));
-  await Then('the customer is notified, and the survey and photos tasks are open', async () => {
-    assert.equal(ctx.calls, ['notifyLate']);
+  const inst = await When('the survey sub-process starts and throws LATE twice on its way to the survey task', () => t.engine.startInstance('escalation-boundary', {}));
+  await Then('the customer is notified twice, and the survey and photos tasks are open', async () => {
+    assert.equal(ctx.calls, ['notifyLate', 'notifyLate']);
     assert.equal(await open(t.engine, inst.id), ['Task_Photos', 'Task_Survey']);
     const now = await t.engine.getInstance(inst.id);
     assert.is(now.variables.escalated, 'LATE');
     const h = await types(t.engine, inst.id);
     assert.ok(h.includes('escalation.thrown:Throw_Late'));
-    assert.ok(h.includes('escalation.caught:Boundary_Late'));
+    assert.is(h.filter((x) => x === 'escalation.caught:Boundary_Late').length, 2);
     assert.ok(h.includes('activity.completed:Throw_Late'), 'the throw event goes on');
+    assert.equal((await t.engine.getInstance(inst.id)).activeActivities.sort(), ['Boundary_Late', 'Boundary_Abort', 'Sub_Survey'].sort());
   });
   await And('when both tasks are done the sub-process completes normally and the claim is settled', async () => {
     for (const task of (await t.engine.getInstance(inst.id)).openTasks) await t.engine.completeTask(task.id, { abort: false }, surveyor);
     const now = await t.engine.getInstance(inst.id);
     assert.is(now.status, 'completed');
-    assert.equal(ctx.calls, ['notifyLate', 'settle']);
+    assert.equal(ctx.calls, ['notifyLate', 'notifyLate', 'settle']);
   });
 });
 
@@ -79,7 +80,7 @@ esc('an escalation end event caught by an interrupting boundary cancels the sub-
   await Then('the photos task is cancelled, the abort is recorded and the claim is not settled', async () => {
     const now = await t.engine.getInstance(inst.id);
     assert.is(now.status, 'completed');
-    assert.equal(ctx.calls, ['notifyLate', 'abortSurvey']);
+    assert.equal(ctx.calls, ['notifyLate', 'notifyLate', 'abortSurvey']);
     const h = await types(t.engine, inst.id);
     assert.ok(h.includes('task.cancelled:Task_Photos'));
     assert.ok(h.includes('escalation.caught:Boundary_Abort'));

@@ -71,13 +71,26 @@ export function throwFrom(ctx: RunContext, activity: EngineObject, executionId: 
 
   const message = { id: catcher.refId ?? undefined, code: thrown.code ?? undefined, message: thrown.message ?? undefined };
   if (catcher.via === 'boundary') {
-    const boundary = postponedById(holderOf(resolution.scope)!, catcher.id);
+    const holder = holderOf(resolution.scope)!;
+    const boundary = postponedById(holder, catcher.id);
     boundary.sendApiMessage(thrown.kind === 'error' ? 'throw' : 'escalate', { message });
+    if (!catcher.interrupting) rearmBoundary(ctx, holder, catcher.id, resolution.scope);
   } else {
     const esp = scopes.eventSubProcessById.get(catcher.id)!;
     startEventSubProcess(ctx, byScope.get(resolution.scope)!, esp, { espId: esp.id, code: thrown.code });
   }
   return { caught: true, interrupting: catcher.interrupting, catcher };
+}
+
+/**
+ * A non-interrupting boundary event catches every occurrence while its activity runs; bpmn-elements ends it after
+ * the first: it is started again once it has left, if the activity it is attached to still runs.
+ */
+function rearmBoundary(ctx: RunContext, holder: ScopeInstance, boundaryId: string, attachedToId: string): void {
+  ctx.whenQuiet.push(() => {
+    if (!postponedById(holder, attachedToId) || postponedById(holder, boundaryId)) return;
+    holder.exec.getActivityById?.(boundaryId)?.run();
+  });
 }
 
 /**
@@ -140,9 +153,9 @@ export function interceptThrowEvents(ctx: RunContext, activity: EngineObject): v
         }
       }
       ctx.push({ type: `${kind}.thrown`, activityId: activity.id, activityType: activity.type, actor: 'system', data: { code, name: info.name, executionId } });
-      // caught once the engine has settled what it is doing (the activities around the thrower, its boundary
-      // events, are registered in their scopes only then); the event stays executing until then
-      const settle = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      // caught once the run is quiescent (the activities around the thrower, its boundary events, are registered
+      // in their scopes only then); the event stays executing until then
+      ctx.whenQuiet.push(() => {
         const outcome = throwFrom(ctx, activity, executionId, { kind, code, message: info.name });
         if (kind === 'error') {
           if (!outcome.caught) {
@@ -156,8 +169,6 @@ export function interceptThrowEvents(ctx: RunContext, activity: EngineObject): v
         if (outcome.caught && outcome.interrupting) return;
         ed.broker.publish('execution', 'execute.completed', { ...content, state: 'throw' });
       });
-      ctx.inflight.add(settle);
-      void settle.finally(() => ctx.inflight.delete(settle));
     };
   }
 }

@@ -31,10 +31,9 @@ function meta(ctx: RunContext): CompensationMeta {
   return (ctx.meta.compensation ??= {});
 }
 
+/** Runs `fn` when the run is quiescent (the same order with handler results in every run, see RunContext.whenQuiet). */
 function defer(ctx: RunContext, fn: () => void): void {
-  const p = new Promise<void>((resolve) => setImmediate(resolve)).then(fn);
-  ctx.inflight.add(p);
-  void p.finally(() => ctx.inflight.delete(p));
+  ctx.whenQuiet.push(fn);
 }
 
 /** Extension hook (per activity): compensation boundary events end at once; compensation throw events compensate. */

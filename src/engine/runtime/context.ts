@@ -43,6 +43,12 @@ export interface RunContext {
   readonly armedOnly: Set<string>;
   /** joins whose completion waits for the run to be quiescent (runtime/joins.ts), with their decision */
   readonly heldJoins: Map<EngineObject, () => void>;
+  /**
+   * other work that waits for the run to be quiescent, in order: errors and escalations thrown by events, boundary
+   * events started again, compensation steps (runtime/bpmn-events.ts, compensation.ts); quiescence makes their
+   * order with handler results the same in every run of the transition (replay compares it)
+   */
+  readonly whenQuiet: (() => void)[];
   /** the bpmn-engine Engine (set once constructed) */
   engine: EngineObject;
   /** the engine's execution (set once executed / resumed) */
@@ -76,6 +82,7 @@ export function createRunContext(deps: RuntimeDeps, input: RunInput): RunContext
     interruptedBy: new Set(),
     armedOnly: new Set(),
     heldJoins: new Map(),
+    whenQuiet: [],
     engine: null,
     execution: null,
     ended: null,
@@ -95,10 +102,11 @@ export async function stable(ctx: RunContext): Promise<void> {
     if (!ctx.inflight.size) {
       await new Promise((r) => setImmediate(r));
       if (!ctx.inflight.size) {
-        if (!ctx.heldJoins.size) return;
+        if (!ctx.heldJoins.size && !ctx.whenQuiet.length) return;
         const decisions = [...ctx.heldJoins.values()];
         ctx.heldJoins.clear();
         for (const decide of decisions) decide();
+        for (const work of ctx.whenQuiet.splice(0)) work();
         continue;
       }
     }
