@@ -120,7 +120,7 @@ test('binding attributes are read as Camunda 7 and 8 write them; default latest'
   assert.match(decisionBindingOf(el(missing, 'Task_Route')).problem ?? '', 'no version number');
 });
 
-test('call activities: calledElementBinding is read; a call is always to the process of the same file', async () => {
+test('call activities: calledElementBinding is read; a non-executable process of the file is deployed as its own definition and called as its own instance', async () => {
   const xml = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions ${C7_NS} id="D" targetNamespace="x">
   <bpmn:process id="caller" isExecutable="true">
@@ -135,18 +135,23 @@ test('call activities: calledElementBinding is read; a call is always to the pro
   const t = await testEngine();
   try {
     const res = await t.engine.deploy([{ name: 'caller.bpmn', content: xml }]);
+    const callee = res.definitions.find((d) => d.key === 'callee');
+    assert.ok(callee, 'the called process is a definition of its own');
     const def = await t.engine.getDefinition('caller');
-    assert.equal(def.bindings.calledProcesses.Call, { key: 'callee', binding: 'deployment', version: 1, definitionId: res.definitions[0].id });
+    assert.equal(def.bindings.calledProcesses.Call, { key: 'callee', binding: 'deployment', version: 1, definitionId: callee!.id });
     const inst = await t.engine.startInstance('caller', {});
     assert.is(inst.status, 'completed');
+    const child = (await t.engine.listInstances({ key: 'callee' })).items[0];
+    assert.is(child.parentInstanceId, inst.id);
+    assert.is(child.status, 'completed');
     const before = await dump(t.tdb.db);
-    const pinned = xml.replace('camunda:calledElementBinding="deployment"', 'camunda:calledElementBinding="version" camunda:calledElementVersion="1"');
+    const pinned = xml.replace('camunda:calledElementBinding="deployment"', 'camunda:calledElementBinding="version" camunda:calledElementVersion="7"');
     try {
       await t.engine.deploy([{ name: 'caller.bpmn', content: pinned }]);
-      assert.unreachable('a version binding of a call activity is refused');
+      assert.unreachable('a version binding that does not resolve is refused');
     } catch (err: any) {
       assert.is(err.code, 'BPMN_INVALID');
-      assert.ok(err.details.some((p: any) => p.element === 'Call' && /always deployed with it/.test(p.message)), JSON.stringify(err.details));
+      assert.ok(err.details.some((p: any) => p.element === 'Call' && /version 7 of process "callee" is not deployed/.test(p.message)), JSON.stringify(err.details));
     }
     assert.is(await dump(t.tdb.db), before, 'nothing stored');
   } finally {

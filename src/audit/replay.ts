@@ -47,8 +47,11 @@ const RUNTIME_TYPES = new Set([
   'task.completed',
   'message.received',
   'signal.received',
+  'call.started',
+  'call.completed',
+  'call.cancelled',
 ]);
-const EXTERNAL_CAUSES = new Set(['task.completed', 'message.received', 'signal.received', 'timer.fired']);
+const EXTERNAL_CAUSES = new Set(['task.completed', 'message.received', 'signal.received', 'timer.fired', 'call.completed']);
 
 export interface EventSummary {
   seq?: number;
@@ -371,6 +374,11 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
         const w = waits.find((x) => x.activityId === e.activityId && x.kind !== 'userTask');
         if (!w) throw noCause(`the model does not wait for a ${e.type === 'message.received' ? 'message' : 'signal'} at ${e.activityId} here`);
         action = { kind: 'signal', executionId: w.executionId, variables: (d.variables ?? {}) as Variables, event: e.type, data: d };
+      } else if (e.type === 'call.completed') {
+        // the called process (its own instance) completed: its variables come back as recorded
+        const execId = execMap.get(String(d.executionId));
+        if (!execId) throw noCause(`the model has no call activity ${e.activityId} waiting here`);
+        action = { kind: 'signal', executionId: execId, variables: (d.variables ?? {}) as Variables, event: 'call.completed', data: d };
       } else if (e.type === 'timer.fired') {
         const execId = execMap.get(String(d.executionId));
         if (!execId) throw noCause(`the model has no timer ${e.activityId} armed here`);
@@ -411,7 +419,7 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
         }
         const rd = r.data as Record<string, any>;
         const xd = (x.data ?? {}) as Record<string, any>;
-        if ((x.type === 'activity.started' || x.type === 'timer.scheduled') && rd.executionId && xd.executionId) execMap.set(String(rd.executionId), String(xd.executionId));
+        if ((x.type === 'activity.started' || x.type === 'timer.scheduled' || x.type === 'call.started') && rd.executionId && xd.executionId) execMap.set(String(rd.executionId), String(xd.executionId));
       }
       result.compared += out.events.length;
       i += out.events.length;

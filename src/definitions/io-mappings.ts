@@ -208,3 +208,29 @@ export function callSpecOf(el: BpmnElementLike, dialect: 'camunda' | 'zeebe' | '
     propagateAllChildVariables: flag('propagateAllChildVariables', true),
   };
 }
+
+/**
+ * The processes of a file that are not executable but are called by a call activity of an executable process of
+ * the file (directly or through another such process): each is deployed as a definition of its own, so that a
+ * call runs it as its own instance.
+ */
+export function calledProcessesInFile(rootElements: any[]): string[] {
+  const processes = new Map<string, any>((rootElements ?? []).filter((e) => e?.$type === 'bpmn:Process').map((p) => [String(p.id), p]));
+  const found = new Set<string>();
+  const visit = (container: any) => {
+    for (const el of container?.flowElements ?? []) {
+      if (el.$type === 'bpmn:CallActivity') {
+        const zeebe = extensionElementsOf(el, 'zeebe:CalledElement')[0];
+        const id = (typeof el.calledElement === 'string' && el.calledElement.trim()) || (zeebe ? extAttr(zeebe, 'processId') : null);
+        const target = id ? processes.get(id.trim().replace(/^=\s*"(.*)"$/, '$1')) : undefined;
+        if (target && target.isExecutable !== true && !found.has(target.id)) {
+          found.add(target.id);
+          visit(target);
+        }
+      }
+      if (el.flowElements) visit(el);
+    }
+  };
+  for (const p of processes.values()) if (p.isExecutable === true) visit(p);
+  return [...found];
+}

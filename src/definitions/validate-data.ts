@@ -4,7 +4,7 @@
  * problem naming the element and what to write instead; expressions are checked by the caller's checker (the
  * same FEEL rules as everywhere, src/definitions/validate.ts).
  */
-import { camundaAttr, extensionElementsOf } from './bindings.ts';
+import { calledElementBindingOf, calledElementOf, camundaAttr, extensionElementsOf } from './bindings.ts';
 import { ioMappingsOf, loopSpecOf, type IoMapping } from './io-mappings.ts';
 import { describeElement, type Dialect } from './parse.ts';
 
@@ -126,6 +126,85 @@ export function loopProblems(el: any, dialect: Dialect, check: ExpressionChecker
   }
   if (extensionElementsOf(loop, 'camunda:FailedJobRetryTimeCycle').length) {
     problems.push(`${d} sets a retry time cycle on its multi-instance characteristics, which the engine does not read: set it on the activity.`);
+  }
+  return problems;
+}
+
+/**
+ * Problems of a call activity: what it calls (a process of this file, of this deployment or deployed before,
+ * named literally), how it binds the version (no version tags on processes here), and what it passes in and out
+ * (Camunda 7 `camunda:in` / `camunda:out`: a source or an expression with a target, or variables="all"; no Java
+ * variable mapping, no case calls).
+ */
+export function callActivityProblems(
+  el: any,
+  known: {
+    inFile: Set<string>;
+    deployed: Set<string> | null;
+    /** the stored versions of a process key (ascending) */
+    versions?: (key: string) => number[];
+    /** whether the deployment being checked holds the key (its version is only known when it is planned) */
+    inDeployment?: (key: string) => boolean;
+  },
+  check: ExpressionChecker,
+): string[] {
+  const d = describeElement(el);
+  const problems: string[] = [];
+  const where = [...known.inFile].sort().join(', ') || 'none';
+  const called = calledElementOf(el);
+  if (!called) {
+    problems.push(`${d} does not say which process it calls: set the called process to the id of a process (calledElement, or <zeebe:calledElement processId="..."/>). Processes in this file: ${where}.`);
+  } else if (called.dynamic || !called.processId) {
+    problems.push(`${d} chooses the process to call with the expression ${q(called.raw ?? '')}. The process must be named literally so that it can be checked before deployment. Processes in this file: ${where}.`);
+  } else if (!known.inFile.has(called.processId) && known.deployed && !known.deployed.has(called.processId)) {
+    problems.push(`${d} calls process ${q(called.processId)}, which is neither in this file nor deployed: deploy its file first or in the same deployment, or call a process of this file. Processes in this file: ${where}.`);
+  } else {
+    const binding = calledElementBindingOf(el);
+    if (binding.problem) problems.push(`${d} calls process ${q(called.processId)}, but its version binding cannot be used: ${binding.problem}.`);
+    else if (binding.type === 'version' && binding.version !== null && known.versions && !known.inDeployment?.(called.processId) && !known.inFile.has(called.processId)) {
+      const versions = known.versions(called.processId);
+      if (!versions.includes(binding.version)) {
+        problems.push(`Call activity ${el.name ? `"${el.name}" (${el.id})` : el.id} calls process ${q(called.processId)} with the binding "version", which does not resolve: version ${binding.version} of process ${q(called.processId)} is not deployed (deployed versions: ${versions.length ? versions.join(', ') : 'none'}).`);
+      }
+    } else if (binding.type === 'versionTag') {
+      problems.push(`${d} calls process ${q(called.processId)} with the binding "versionTag", but process versions carry no version tag in this engine: use the binding "latest" (the default), "deployment" or "version".`);
+    }
+  }
+  for (const attr of ['variableMappingClass', 'variableMappingDelegateExpression', 'calledElementTenantId', 'caseRef']) {
+    const v = camundaAttr(el, attr);
+    if (v !== null && v.trim()) {
+      problems.push(
+        attr === 'caseRef'
+          ? `${d} calls a CMMN case (camunda:caseRef), which the engine cannot run: call a BPMN process instead.`
+          : `${d} sets camunda:${attr}, which the engine does not support: ${attr.startsWith('variableMapping') ? 'pass variables with camunda:in / camunda:out instead' : 'remove it (there are no tenants)'}.`,
+      );
+    }
+  }
+  for (const [type, label] of [['camunda:In', 'camunda:in'], ['camunda:Out', 'camunda:out']] as const) {
+    for (const m of extensionElementsOf(el, type)) {
+      const variables = m.variables ?? m.$attrs?.variables;
+      const businessKey = m.businessKey ?? m.$attrs?.businessKey;
+      if (businessKey !== undefined && businessKey !== null) {
+        if (label === 'camunda:out') problems.push(`${d} has a camunda:out with a business key, which only camunda:in can pass: remove it.`);
+        else check('business key passed to the called process', String(businessKey));
+        continue;
+      }
+      if (variables !== undefined && variables !== null && String(variables).trim() !== 'all') {
+        problems.push(`${d} has a ${label} with variables=${q(String(variables))}: the only value is "all" (every variable).`);
+        continue;
+      }
+      if (variables !== undefined && variables !== null) continue;
+      const source = m.source ?? m.$attrs?.source;
+      const sourceExpression = m.sourceExpression ?? m.$attrs?.sourceExpression;
+      const target = m.target ?? m.$attrs?.target;
+      if ((!source && !sourceExpression) || !target) {
+        problems.push(`${d} has a ${label} without ${!target ? 'a target' : 'a source'}: write source="..." (or sourceExpression="\${...}") and target="...", or variables="all".`);
+        continue;
+      }
+      if (!NAME.test(String(target))) problems.push(`${d} has a ${label} to ${q(String(target))}, which is not a variable name.`);
+      if (source && !NAME.test(String(source))) problems.push(`${d} has a ${label} from ${q(String(source))}, which is not a variable name: use sourceExpression for an expression.`);
+      if (sourceExpression) check(`${label} to ${q(String(target))}`, String(sourceExpression));
+    }
   }
   return problems;
 }

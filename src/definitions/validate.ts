@@ -38,7 +38,7 @@ import {
   userTaskSpecOf,
   camundaAttr,
 } from './bindings.ts';
-import { ioMappingProblems, loopProblems } from './validate-data.ts';
+import { callActivityProblems, ioMappingProblems, loopProblems } from './validate-data.ts';
 import {
   describeElement,
   moddleWarningProblems,
@@ -64,6 +64,15 @@ export interface ValidationContext {
    * 'version 7 of decision "X" is not deployed'). Only called for well-formed bindings of known keys.
    */
   checkBinding?: (kind: 'decision' | 'form', key: string, binding: ResourceBinding) => string | null;
+  /**
+   * Keys of the processes a call activity may call besides those of the file: deployed ones and those of the same
+   * deployment (absent: only the file's own).
+   */
+  processes?: Set<string>;
+  /** the stored versions of a process key, ascending (checks `version` bindings of call activities) */
+  processVersions?: (key: string) => number[];
+  /** whether this deployment holds a process of that key */
+  inDeployment?: (key: string) => boolean;
 }
 
 function bindingLabel(b: ResourceBinding): string {
@@ -567,41 +576,8 @@ class Validator {
   }
 
   private checkCallActivity(el: any): void {
-    const d = describeElement(el);
-    const called = calledElementOf(el);
-    const inFile = `Processes in this file: ${list(this.processIds)}.`;
-    if (!called) {
-      this.add(el, `${d} does not say which process it calls: set the called process to the id of a process in this file. ${inFile}`);
-      return;
-    }
-    if (called.dynamic || !called.processId) {
-      this.add(
-        el,
-        `${d} chooses the process to call with the expression ${q(called.raw ?? '')}. The engine can only call a ` +
-          `process of the same file, named literally. ${inFile}`,
-      );
-      return;
-    }
-    if (!this.processIds.has(called.processId)) {
-      this.add(
-        el,
-        `${d} calls process ${q(called.processId)}, which is not in this file. The engine can only call a process ` +
-          'defined in the same BPMN file: add that process to this diagram (as another pool), or replace the call ' +
-          `with a message exchange. ${inFile}`,
-      );
-      return;
-    }
-    const binding = calledElementBindingOf(el);
-    if (binding.problem) {
-      this.add(el, `${d} calls process ${q(called.processId)}, but its version binding cannot be used: ${binding.problem}.`);
-    } else if (binding.type === 'version' || binding.type === 'versionTag') {
-      this.add(
-        el,
-        `${d} calls process ${q(called.processId)} with ${bindingLabel(binding)}. The called process is part of this ` +
-          'file and is always deployed with it, so its version is this version: use the binding "deployment" (or ' +
-          '"latest", the default, which means the same here).',
-      );
-    }
+    const known = { inFile: this.processIds, deployed: this.ctx.processes ?? new Set<string>(), versions: this.ctx.processVersions, inDeployment: this.ctx.inDeployment };
+    for (const p of callActivityProblems(el, known, (what, raw) => this.checkExpression(el, what, raw))) this.add(el, p);
   }
 
   /* -- events --------------------------------------------------------------------------------------------------- */

@@ -6,7 +6,10 @@
  * - Camunda 8 `zeebe:loopCharacteristics inputCollection` / `inputElement` become the collection and element
  *   variable bpmn-elements iterates over (it only reads the Camunda 7 attributes);
  * - a Camunda 7 `camunda:collection` that names a variable (`approvers`, allowed by Camunda 7) becomes the
- *   expression `${approvers}`.
+ *   expression `${approvers}`;
+ * - a call activity's called process is removed from the model bpmn-elements runs: a called process is its own
+ *   process instance, started and awaited by the runtime (src/engine/runtime/call-activities.ts), never a process
+ *   run inside the caller's engine.
  */
 import { callSpecOf, ioMappingsOf, loopSpecOf, type CallSpec, type IoMappings, type LoopSpec } from '../definitions/io-mappings.ts';
 import type { Dialect } from '../definitions/parse.ts';
@@ -49,6 +52,8 @@ export function adjustSerializedModel(sourceContext: { getActivityById(id: strin
   for (const [id, d] of data) {
     const activity = sourceContext.getActivityById(id);
     if (!activity?.behaviour) continue;
+    // a called process runs as its own instance (runtime/call-activities.ts), never inside the caller's engine
+    if (d.call) delete activity.behaviour.calledElement;
     const lc = activity.behaviour.loopCharacteristics;
     if (!d.loop || !lc?.behaviour) continue;
     const behaviour = { ...lc.behaviour };

@@ -188,6 +188,9 @@ export function compileDefinition(
 ): CachedDefinition {
   const sourceContext: any = serializer(parsed.moddleContext, typeResolver, extendBehaviour as any);
   const byId: Record<string, any> = parsed.moddleContext.elementsById ?? {};
+  // the process this version runs: its key; a process of the file that is not executable runs when it is called
+  // (deployed as its own definition, see calledProcessesInFile); start events of the other processes start nothing
+  const ownProcess = parsed.processes.some((p) => p.id === meta.key) ? meta.key : null;
   const activities = new Map<string, ActivityInfo>();
   const messageStarts = new Map<string, string>();
   const timerStarts: string[] = [];
@@ -233,7 +236,7 @@ export function compileDefinition(
     };
     activities.set(a.id, info);
     if (kind === 'startEvent') {
-      const parentIsProcess = el?.$parent?.$type === 'bpmn:Process';
+      const parentIsProcess = el?.$parent?.$type === 'bpmn:Process' && (ownProcess === null || el.$parent.id === ownProcess);
       if (parentIsProcess && msgDef && info.messageName) messageStarts.set(info.messageName, a.id);
       if (parentIsProcess && timerDef) timerStarts.push(a.id);
       const scope = el?.$parent;
@@ -262,7 +265,7 @@ export function compileDefinition(
     bindings: bindings ?? NO_BINDINGS,
     dialect: parsed.dialect,
     moddleOptions: moddleOptionsFor(parsed.dialect),
-    sourceContext: withoutSerialization(sourceContext),
+    sourceContext: runningOnly(withoutSerialization(sourceContext), parsed, meta.key),
     activities,
     startFormKey,
     messageStarts,
@@ -270,6 +273,23 @@ export function compileDefinition(
     timerEventSubProcesses,
     eventScopes: compileEventScopes(parsed.moddleContext?.rootElement),
   };
+}
+
+/**
+ * A called process that is not executable in its file (a pool of the caller's file, deployed as its own definition
+ * because a call activity calls it): the engine is made to run that process, and only it.
+ */
+function runningOnly(sourceContext: any, parsed: ParsedBpmn, processId: string): any {
+  const own = parsed.processes.find((p) => p.id === processId);
+  if (!own || own.isExecutable) return sourceContext;
+  const original = sourceContext.getProcessById(processId);
+  if (!original) return sourceContext;
+  const runnable = { ...original, behaviour: { ...original.behaviour, isExecutable: true } };
+  const wrapped = Object.create(sourceContext);
+  wrapped.getProcesses = () => [runnable];
+  wrapped.getExecutableProcesses = () => [runnable];
+  wrapped.getProcessById = (id: string) => (id === processId ? runnable : sourceContext.getProcessById(id));
+  return wrapped;
 }
 
 /**

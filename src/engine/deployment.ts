@@ -30,6 +30,8 @@ import type { DecisionCall, DecisionEvaluator, DecisionOutcome, Variables } from
 import type { Catalog, DeploymentStore, DeploymentTx, ProcessDefinition, ResourceKind, StoredDefinition, VersionMeta } from './deployment-store.ts';
 import { parseBpmn, BpmnInvalidError, BPMN_NS, type ParsedBpmn } from '../definitions/parse.ts';
 import { validateBpmn } from '../definitions/validate.ts';
+import { calledProcessesInFile } from '../definitions/io-mappings.ts';
+import { resolveCalledProcesses } from './call-activities.ts';
 import { parseDmn, DmnInvalidError, DecisionVersions, evaluateVersion, type DecisionTable, type DecisionVersion } from '../decisions/dmn.ts';
 import { SYSTEM, type Actor } from './actor.ts';
 
@@ -199,7 +201,9 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       try {
         const parsed = await parseBpmn(r.content);
         const executable = parsed.processes.filter((p) => p.isExecutable);
-        const processes = executable.map((p) => compileDefinition(parsed, { id: `${p.id}:new`, key: p.id, version: 0, name: p.name }));
+        // the executable process, and the processes of the file its call activities call (each its own definition)
+        const called = calledProcessesInFile(parsed.moddleContext?.rootElement?.rootElements ?? []).flatMap((id) => parsed.processes.filter((p) => p.id === id));
+        const processes = [...executable, ...called].map((p) => compileDefinition(parsed, { id: `${p.id}:new`, key: p.id, version: 0, name: p.name }));
         bpmn.push({ name: r.name, content: r.content, parsed, processes, rawChecksum });
       } catch (err) {
         if (err instanceof BpmnInvalidError) for (const p of err.problems) problems.push({ resource: r.name, ...p });
@@ -229,7 +233,7 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
     if (executable.length > 1) {
       problems.push({ resource: b.name, element: executable[1].id, message: `a BPMN file deploys one executable process; "${b.name}" has ${executable.length} (${executable.map((p) => p.id).join(', ')}). Mark the other pools isExecutable="false" or split the file.` });
     }
-    for (const p of executable) {
+    for (const p of b.processes.map((c) => ({ id: c.key }))) {
       if (keysInBundle.has(p.id)) problems.push({ resource: b.name, element: p.id, message: `process "${p.id}" is defined in both ${keysInBundle.get(p.id)} and ${b.name}` });
       keysInBundle.set(p.id, b.name);
     }
@@ -334,6 +338,8 @@ async function planAndWrite(
   const decisionIndex = new VersionIndex(catalog.decisions);
   const processIndex = new VersionIndex(catalog.processes);
   const processIds = new Map(catalog.processes.map((p) => [`${p.key}\u0000${p.version}`, p.id]));
+  // process keys a call activity may call: deployed ones and those of this deployment
+  const processKeys = new Set([...catalog.processes.map((p) => p.key), ...bundle.bpmn.flatMap((b) => b.processes.map((c) => c.key))]);
 
   const result: DeployResult = { deploymentId: null, created: false, definitions: [], forms: [], decisions: [] };
   /** what this deployment holds, per key: the version the `deployment` binding resolves to */
@@ -407,6 +413,9 @@ async function planAndWrite(
       handlers,
       forms: formIndex.keys(),
       decisions: decisionIndex.keys(),
+      processes: processKeys,
+      processVersions: (key) => catalog.processes.filter((p) => p.key === key).map((p) => p.version).sort((x, y) => x - y),
+      inDeployment: (key) => bundle.bpmn.some((x) => x.processes.some((c) => c.key === key)),
       checkBinding: (kind, key, binding) => {
         const r = resolve(kind, key, binding);
         return 'error' in r ? r.error : null;
@@ -423,6 +432,16 @@ async function planAndWrite(
         stored: { id: c.id, key: c.key, version: c.version, name: c.name, deploymentId: '', resourceName: b.name, xml: b.content, checksum, createdAt: now, bindings },
       });
     }
+  }
+  // call activities: their bindings resolve against the stored versions and those this deployment holds
+  const deployed = new Map(result.definitions.map((d) => [d.key, d]));
+  for (const d of newDefinitions) {
+    const known = {
+      versions: (key: string) => processIndex.versions(key).map((m) => m.version),
+      idOf: (key: string, version: number) => processIds.get(`${key}\u0000${version}`) ?? result.definitions.find((x) => x.key === key && x.version === version)?.id ?? null,
+      inDeployment: (key: string) => deployed.get(key)?.version ?? null,
+    };
+    for (const p of resolveCalledProcesses(d.compiled, known)) problems.push({ resource: d.item.name, ...p });
   }
   if (problems.length) throw refused(problems);
 

@@ -8,7 +8,7 @@ import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
 import { getDefinitionRow, latestForm, validateForm } from './deployment.ts';
 import { SYSTEM, type Actor, type Incident, type Page, type ProcessInstance, type UserTask } from './model.ts';
-import type { ChainCheck, InstanceQuery } from './ports.ts';
+import type { ChainCheck, InstanceQuery, StoredInstance } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 
@@ -65,9 +65,10 @@ export function listInstances(ctx: EngineContext, q: InstanceQuery): Promise<Pag
 export async function getInstance(ctx: EngineContext, id: string): Promise<InstanceDetail> {
   const inst = await ctx.stores.instances.get(id);
   if (!inst) throw notFound(id);
-  const [openTasks, incidents] = await Promise.all([ctx.stores.tasks.listOpen(id), ctx.stores.incidents.listOpen(id)]);
+  const [openTasks, own, called] = await Promise.all([ctx.stores.tasks.listOpen(id), ctx.stores.incidents.listOpen(id), childIncidents(ctx, id)]);
   const { rev: _rev, ...instance } = inst;
-  return { ...instance, openTasks, incidents };
+  // an incident of a called process (at any depth) shows on its caller, with the called instance's id
+  return { ...instance, openTasks, incidents: [...own, ...called] };
 }
 
 /**
@@ -75,28 +76,44 @@ export async function getInstance(ctx: EngineContext, id: string): Promise<Insta
  * incidents resolved, and the history written, in one transaction guarded by the instance's revision.
  * @throws InsureflowError INSTANCE_NOT_FOUND, INSTANCE_NOT_ACTIVE, CONCURRENT_MODIFICATION
  */
-export async function cancelInstance(ctx: EngineContext, id: string, actor: Actor, reason?: string): Promise<InstanceDetail> {
+export async function cancelInstance(ctx: EngineContext, id: string, actor: Actor, reason?: string, opts: { lockHeld?: boolean } = {}): Promise<InstanceDetail> {
   const { stores } = ctx;
-  await withLock(ctx, id, async () => {
+  // lockHeld: the caller already holds the instance's lock (a called process cancelled from its own chain)
+  const locked = (fn: () => Promise<void>) => (opts.lockHeld ? fn() : withLock(ctx, id, fn));
+  await locked(async () => {
     const inst = await stores.instances.get(id);
     if (!inst) throw notFound(id);
     if (inst.status === 'completed' || inst.status === 'cancelled') throw new InsureflowError('INSTANCE_NOT_ACTIVE', `process instance ${id} is ${inst.status}`);
     const now = ctx.clock.now();
     await stores.transactions.run(async (tx) => {
-      await stores.instances.markCancelled(tx, id, inst.rev, now);
-      const tasks = await stores.tasks.cancelOpen(tx, id, now);
-      await stores.jobs.deleteForInstance(tx, id);
-      await stores.subscriptions.deleteForInstance(tx, id);
-      await stores.incidents.resolveOpen(tx, id, actor.name, now);
-      const base = { processInstanceId: id, processKey: inst.processKey, processVersion: inst.processVersion, businessKey: inst.businessKey, at: now, activityType: null, actor: actor.name };
-      const events: NewHistoryEvent[] = [
-        ...tasks.map((t) => ({ ...base, type: 'task.cancelled', activityId: t.activityId, data: { taskId: t.id, name: t.name } })),
-        { ...base, type: 'instance.cancelled', activityId: null, data: { reason: reason ?? null } },
-      ];
-      await stores.history.append(tx, id, events);
+      const cancelOne = async (one: StoredInstance, why: string | null): Promise<void> => {
+        await stores.instances.markCancelled(tx, one.id, one.rev, now);
+        const tasks = await stores.tasks.cancelOpen(tx, one.id, now);
+        await stores.jobs.deleteForInstance(tx, one.id);
+        await stores.subscriptions.deleteForInstance(tx, one.id);
+        await stores.incidents.resolveOpen(tx, one.id, actor.name, now);
+        const base = { processInstanceId: one.id, processKey: one.processKey, processVersion: one.processVersion, businessKey: one.businessKey, at: now, activityType: null, actor: actor.name };
+        const events: NewHistoryEvent[] = [
+          ...tasks.map((t) => ({ ...base, type: 'task.cancelled', activityId: t.activityId, data: { taskId: t.id, name: t.name } })),
+          { ...base, type: 'instance.cancelled', activityId: null, data: { reason: why } },
+        ];
+        await stores.history.append(tx, one.id, events);
+        // the processes its call activities called end with it, in the same transaction
+        for (const child of await stores.instances.children(one.id, tx)) await cancelOne(child, `its caller ${one.id} was cancelled`);
+      };
+      await cancelOne(inst, reason ?? null);
     });
   });
   return getInstance(ctx, id);
+}
+
+/** The open incidents of the instances called by `id`'s call activities, at any depth. */
+async function childIncidents(ctx: EngineContext, id: string): Promise<Incident[]> {
+  const out: Incident[] = [];
+  for (const child of await ctx.stores.instances.children(id)) {
+    out.push(...(await ctx.stores.incidents.listOpen(child.id)), ...(await childIncidents(ctx, child.id)));
+  }
+  return out;
 }
 
 /** The instance's history chain in order. @throws InsureflowError INSTANCE_NOT_FOUND */

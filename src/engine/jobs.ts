@@ -13,6 +13,7 @@ import type { Action } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { START_JOB, runStartJob } from './deferred-start.ts';
 import { startInstance } from './instances.ts';
+import { isCallJob, runCallJob } from './call-activities.ts';
 import { sweepBufferedMessages } from './correlation.ts';
 
 export type { JobQuery };
@@ -92,6 +93,7 @@ export async function runJob(ctx: EngineContext, job: StoredJob): Promise<void> 
   const { stores } = ctx;
   if (job.type === 'timer-start') return runTimerStart(ctx, job);
   if (job.type === START_JOB) return runStartJob(ctx, job, (key, input, inTx) => startInstance(ctx, key, input, SYSTEM, inTx));
+  if (isCallJob(job.type)) return runCallJob(ctx, job);
   if (!job.processInstanceId) {
     await stores.jobs.delete(job.id);
     return;

@@ -44,6 +44,8 @@ export interface ProcessInstance {
   startedAt: string;
   endedAt: string | null;
   updatedAt: string;
+  /** the instance whose call activity started this one (null: started on its own) */
+  parentInstanceId?: string | null;
 }
 
 export interface UserTask {

@@ -74,6 +74,8 @@ export interface InstanceStore {
   markCancelled(tx: StoreTx, id: string, expectedRev: number, at: number): Promise<void>;
   /** Sets status `active` if it is `incident` (after the last open incident was resolved). */
   clearIncidentStatus(tx: StoreTx, id: string): Promise<void>;
+  /** The instances started by call activities of `parentId` that have not ended (active or incident), oldest first. */
+  children(parentId: string, tx?: StoreTx): Promise<StoredInstance[]>;
 }
 
 // ------------------------------------------------------------------------------------------ tasks

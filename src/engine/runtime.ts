@@ -15,6 +15,7 @@ import type { ScopeEventMeta } from './runtime/event-subprocesses.ts';
 import { trackScopeExits } from './runtime/live-scopes.ts';
 import { trackCompensation, type CompensationMeta } from './runtime/compensation.ts';
 import { expressionScope, trackExecutionPaths, type ScopeRecord } from './runtime/local-scopes.ts';
+import { callEffects, trackCalls, type CallEffects, type CallRecord } from './runtime/call-activities.ts';
 import { Engine } from 'bpmn-engine';
 import type { Clock } from './clock.ts';
 import { createEngineExpressions, resolveValue } from './expressions.ts';
@@ -109,7 +110,7 @@ export interface PendingCall {
 
 export type Action =
   | { kind: 'start'; variables: Variables; startActivityId?: string }
-  | { kind: 'signal'; executionId: string; variables?: Variables; event: 'task.completed' | 'message.received' | 'signal.received'; data?: Variables }
+  | { kind: 'signal'; executionId: string; variables?: Variables; event: 'task.completed' | 'message.received' | 'signal.received' | 'call.completed' | 'call.failed'; data?: Variables }
   | { kind: 'timer'; executionId: string }
   | { kind: 'retry'; executionId: string; variables?: Variables }
   | { kind: 'resume' };
@@ -193,6 +194,8 @@ export interface ExecMeta {
   eventSubs?: Record<string, { fired: number; firedAt: number; done: boolean }>;
   /** local variable scopes by executionId: input mappings, multi-instance iterations and bodies (runtime/local-scopes.ts) */
   scopes?: Record<string, ScopeRecord>;
+  /** call activities waiting for their child instance, by executionId (runtime/call-activities.ts) */
+  calls?: Record<string, CallRecord>;
   /** event sub-processes per scope instance (by its executionId): interruption, queued occurrences (runtime/event-subprocesses.ts) */
   eventScopes?: Record<string, ScopeEventMeta>;
   /** completed compensable activities and compensations in progress (runtime/compensation.ts) */
@@ -214,6 +217,8 @@ export interface RunOutput {
   /** ids of the activities the instance is in after the run */
   activeActivities: string[];
   meta: ExecMeta;
+  /** child instances to start and to cancel (call activities, runtime/call-activities.ts); absent: none */
+  calls?: CallEffects;
 }
 
 export interface RuntimeDeps {
@@ -236,6 +241,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
   trackExecutionPaths(ctx, listener);
   trackScopeExits(ctx, listener);
   trackCompensation(ctx, listener);
+  trackCalls(ctx, listener);
   const engine = (ctx.engine = new Engine({
     name: input.instanceId,
     sourceContext: def.sourceContext,
@@ -292,12 +298,14 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     settled,
     events: ctx.events,
     actionMissed,
+    ...(callEffects(ctx) && { calls: callEffects(ctx) }),
     activeActivities: ended ? [] : [...new Set<string>(ctx.execution.getPostponed().map((a: any) => a.id as string))].filter((id) => def.activities.has(id) && !ctx.armedOnly.has(id)),
     meta: {
       ...(meta.eventSubs && !ended && { eventSubs: meta.eventSubs }),
       ...(meta.eventScopes && !ended && { eventScopes: meta.eventScopes }),
       ...(meta.compensation && !ended && { compensation: meta.compensation }),
       ...(meta.scopes && !ended && Object.keys(meta.scopes).length > 0 && { scopes: meta.scopes }),
+      ...(meta.calls && !ended && Object.keys(meta.calls).length > 0 && { calls: meta.calls }),
       counters: meta.counters,
       keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),
     },

@@ -33,6 +33,8 @@ export interface InstanceRecord {
   /** CommitMeta JSON */
   execMeta: string | null;
   rev: number;
+  /** the caller when this instance was started by a call activity (src/engine/call-activities.ts) */
+  parent?: { instanceId: string; executionId: string; activityId: string } | null;
 }
 
 /** What an instance row remembers between transitions (exec_meta): idempotency bookkeeping and which tables it uses. */
@@ -67,6 +69,8 @@ export interface CommitInput {
   now: number;
   /** a new instance: inserted, nothing read */
   create: boolean;
+  /** a new instance started by a call activity: its caller (stored with the instance) */
+  parent?: { instanceId: string; executionId: string; activityId: string } | null;
   /** the revision read under the lock (null for a new instance) */
   prevRev: number | null;
   prevMeta: CommitMeta | undefined;

@@ -14,6 +14,7 @@ import { compiled, formForTask, loadDecisions } from './deployment.ts';
 import type { CommitMeta, InstanceRecord, NewHistoryEvent, TaskDraft, TransitionTx } from './transition-store.ts';
 import { SYSTEM, type Actor } from './actor.ts';
 import { parseJson } from './json.ts';
+import { recordCalls, type CallParent } from './call-activities.ts';
 import { afterTransition } from './correlation.ts';
 
 const MAX_TASK_PRIORITY = 100;
@@ -84,7 +85,7 @@ export async function transition(
   instanceId: string,
   action: Action,
   actor: Actor,
-  create?: { definitionId: string; businessKey: string | null },
+  create?: { definitionId: string; businessKey: string | null; parent?: CallParent },
   inTx?: InTransition,
 ): Promise<RunOutput> {
   // another node may advance the same instance meanwhile (a timer while a task is completed): the loser
@@ -116,7 +117,7 @@ export async function transitionOnce(
   instanceId: string,
   action: Action,
   actor: Actor,
-  create?: { definitionId: string; businessKey: string | null },
+  create?: { definitionId: string; businessKey: string | null; parent?: CallParent },
   inTx?: InTransition,
 ): Promise<RunOutput> {
   // the definition is compiled before the transaction opens: a cache miss reads the database, and on SQLite
@@ -169,6 +170,7 @@ export async function transitionOnce(
           actor: actor.name,
           now,
           create: Boolean(create),
+          parent: create?.parent ?? null,
           prevRev: row ? row.rev : null,
           prevMeta,
           pending,
@@ -178,6 +180,8 @@ export async function transitionOnce(
           taskFor: (w) => taskDraft(ctx, tx, def, w, w.scope ? { ...out.variables, ...w.scope } : out.variables, now),
           correlationKeyOf: (w) => correlationKey(def, w, w.scope ? { ...out.variables, ...w.scope } : out.variables),
         });
+        // called processes: children to start or cancel, the caller of a completed child to resume (durable jobs)
+        await recordCalls(ctx, tx, def, instanceId, create?.parent ?? row?.parent ?? null, out);
         return out;
       },
       (err) => ctx.logger.error({ err, instanceId }, 'an after-commit effect failed; its outbox record stays pending'),

@@ -51,4 +51,17 @@ export class KnexInstanceStore implements InstanceStore {
   async clearIncidentStatus(tx: StoreTx, id: string): Promise<void> {
     await knexTx(tx)('process_instances').where({ id, status: 'incident' }).update({ status: 'active' });
   }
+
+  async children(parentId: string, tx?: StoreTx): Promise<StoredInstance[]> {
+    const rows: (InstanceRow & { active_activities?: string })[] = await knexOf(this.db, tx)('process_instances')
+      .where({ parent_instance_id: parentId })
+      .whereIn('status', ['active', 'incident'])
+      .orderBy([{ column: 'started_at', order: 'asc' }, { column: 'id', order: 'asc' }]);
+    return rows.map((row) => ({
+      ...toInstance(row),
+      rev: Number(row.rev),
+      variables: parseJson<Variables>(row.variables, `process_instances ${row.id} variables`, {}),
+      activeActivities: parseJson<string[]>(row.active_activities, `process_instances ${row.id} active_activities`, []),
+    }));
+  }
 }

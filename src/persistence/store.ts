@@ -69,6 +69,7 @@ export function toInstance(r: InstanceRow): ProcessInstance {
     startedAt: iso(r.started_at) as string,
     endedAt: iso(r.ended_at),
     updatedAt: iso(r.updated_at) as string,
+    parentInstanceId: (r as { parent_instance_id?: string | null }).parent_instance_id ?? null,
   };
 }
 

@@ -46,7 +46,9 @@ class KnexTransitionTx implements TransitionTx {
     if (this.postgres) q = q.forUpdate();
     const r: InstanceRow | undefined = await q.first();
     if (!r) return undefined;
-    return { id: r.id, definitionId: r.definition_id, businessKey: r.business_key, status: r.status, state: r.state, execMeta: (r as any).exec_meta ?? null, rev: Number(r.rev) };
+    const parentId: string | null = (r as any).parent_instance_id ?? null;
+    const parent = parentId ? { instanceId: parentId, executionId: String((r as any).parent_execution_id ?? ''), activityId: String((r as any).parent_activity_id ?? '') } : null;
+    return { id: r.id, definitionId: r.definition_id, businessKey: r.business_key, status: r.status, state: r.state, execMeta: (r as any).exec_meta ?? null, rev: Number(r.rev), parent };
   }
 
   async pendingCalls(instanceId: string): Promise<Map<string, PendingCall>> {
@@ -116,7 +118,8 @@ class KnexTransitionTx implements TransitionTx {
       ended_at: ended ? now : null,
     };
     if (create) {
-      await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...instancePatch });
+      const parent = input.parent ? { parent_instance_id: input.parent.instanceId, parent_execution_id: input.parent.executionId, parent_activity_id: input.parent.activityId } : {};
+      await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...parent, ...instancePatch });
     } else {
       await updateInstanceGuarded(trx, instanceId, Number(input.prevRev), instancePatch);
     }

@@ -7,12 +7,16 @@
 import type { Action } from '../runtime.ts';
 import { clone, stable, type EngineObject, type RunContext } from './context.ts';
 import { deliverToEventSubProcess, interruptOthers, isEventSubProcessWait } from './event-subprocesses.ts';
+import { failCall } from './call-activities.ts';
 
 /** Applies the action and runs the engine to a stable point; true when the action's target was not found. */
 export async function applyAction(ctx: RunContext, action: Action): Promise<boolean> {
   const { execution, timers, durableTimers } = ctx;
   let actionMissed = false;
-  if (action.kind === 'signal' && isEventSubProcessWait(action.executionId)) {
+  if (action.kind === 'signal' && action.event === 'call.failed') {
+    // the child of a call activity ended with an uncaught BPMN error: thrown from the call activity
+    actionMissed = failCall(ctx, action.executionId, action.data);
+  } else if (action.kind === 'signal' && isEventSubProcessWait(action.executionId)) {
     // a message / signal for an event sub-process subscription starts it (runtime/event-subprocesses.ts)
     actionMissed = await deliverToEventSubProcess(ctx, action);
   } else if (action.kind === 'signal') {

@@ -108,6 +108,9 @@ export function completeScope(ctx: RunContext, activity: EngineObject, info: Act
   const chain = known ? scopeChain(ctx, executionId) : scopeChain(ctx, content);
   const own = chain.filter((id) => id !== executionId);
   if (outputs.length) {
+    // with output mappings the result is local to the activity (Camunda 8 merges it into the element's scope,
+    // where a multi-instance output element still reads it), and only the outputs leave it
+    if (known && result) Object.assign(known.vars, clone(result));
     const context = { ...visibleVariables(ctx, known ? executionId : content, activity.environment?.variables), ...(result ? clone(result) : {}) };
     propagate(ctx, activity, own, evaluateMappings(outputs, context));
     return;

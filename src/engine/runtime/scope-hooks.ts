@@ -6,7 +6,8 @@
  * - `execute.start` of a multi-instance iteration: its element, loopCounter and input mappings;
  * - `execute.completed` / `execute.discard` of an iteration: its result, output element and the counters, before
  *   bpmn-elements evaluates the completion condition (this hook is bound ahead of it, priority 500 > 300);
- * - the activity's `end`: its result (output mappings or propagation), or the body's output collection;
+ * - the activity's `end`: its result (output mappings or propagation; a call activity's child variables, see
+ *   call-activities.ts), or the body's output collection;
  * - `leave` / `discard`: its scopes are dropped.
  * Messages redelivered on resume find their scope already open and change nothing.
  */
@@ -16,22 +17,14 @@ import type { EngineObject, RunContext } from './context.ts';
 import { closeScope, scopeOf } from './local-scopes.ts';
 import { endActivity, resultOf, startScope } from './mappings.ts';
 import { endBody, endIteration, startBody, startIteration } from './multi-instance.ts';
+import { callResult, cancelCalls } from './call-activities.ts';
 
-/** Results of activity kinds this module does not know (a call activity's child variables) come from here. */
-export type ResultReader = (info: ActivityInfo, content: EngineObject) => Variables | null;
-
-const readers: ResultReader[] = [];
-
-/** Lets another module (call-activities.ts) say what an activity's completion carries. */
-export function addResultReader(reader: ResultReader): void {
-  if (!readers.includes(reader)) readers.push(reader);
-}
-
-function resultFrom(info: ActivityInfo, content: EngineObject): Variables | null {
-  for (const r of readers) {
-    const v = r(info, content);
-    if (v) return v;
-  }
+/**
+ * What an execution's completion carries: a call activity's child variables (call-activities.ts decides what of
+ * them is a result), else a handler's output, form data or a message payload (mappings.ts resultOf).
+ */
+function resultFrom(ctx: RunContext, activity: EngineObject, info: ActivityInfo, content: EngineObject): Variables | null {
+  if (info.type === 'bpmn:CallActivity') return callResult(ctx, activity, info, content.executionId, content.output);
   return resultOf(info, content?.output);
 }
 
@@ -53,7 +46,9 @@ export function scopeHooks(ctx: RunContext, activity: EngineObject, info: Activi
       return;
     }
     if (isIteration(c) && (routingKey === 'execute.completed' || routingKey === 'execute.discard')) {
-      endIteration(ctx, activity, info, c, resultFrom(info, c), routingKey === 'execute.discard');
+      const discarded = routingKey === 'execute.discard';
+      if (discarded) cancelCalls(ctx, c.executionId, `${activity.id} iteration ${c.index} was discarded`);
+      endIteration(ctx, activity, info, c, discarded ? null : resultFrom(ctx, activity, info, c), discarded);
     }
   };
 
@@ -63,7 +58,7 @@ export function scopeHooks(ctx: RunContext, activity: EngineObject, info: Activi
       activity.on('end', (api: EngineObject) => {
         const c = api.content ?? {};
         if (isBody(c)) endBody(ctx, activity, info, c, true);
-        else if (!isIteration(c)) endActivity(ctx, activity, info, c, resultFrom(info, c));
+        else if (!isIteration(c)) endActivity(ctx, activity, info, c, resultFrom(ctx, activity, info, c));
       }, { consumerTag: `${TAG}-end` });
       const drop = (api: EngineObject) => {
         const id = api.content?.executionId;
