@@ -50,7 +50,7 @@ esp.before(async (ctx) => {
   ctx.t = await testEngine();
   ctx.calls = [];
   register(ctx.t.engine, ctx);
-  await ctx.t.engine.deploy(resources('esp-message-signal.bpmn', 'esp-message-scope.bpmn'));
+  await ctx.t.engine.deploy(resources('esp-message-signal.bpmn', 'esp-message-scope.bpmn', 'esp-timer-and-messages.bpmn'));
 });
 esp.before.each((ctx) => {
   ctx.calls.length = 0;
@@ -187,6 +187,50 @@ esp('when the sub-process completes normally its subscriptions end', async (ctx)
       assert.is(err.code, 'MESSAGE_NOT_CORRELATED', name);
     }
     assert.equal(ctx.calls, []);
+  });
+});
+
+esp('an interrupting timer event sub-process ends the message event sub-processes of its scope', async (ctx) => {
+  const { t } = ctx;
+  const inst = await Given('an instance whose customer called once', async () => {
+    const i = await t.engine.startInstance('esp-timer-and-messages', { businessKey: 'CLM-MIX-1' });
+    await t.engine.correlateMessage({ name: 'customer-called', businessKey: 'CLM-MIX-1' });
+    assert.equal(ctx.calls, ['logCall']);
+    return i;
+  });
+  await When('the hour is over and the overdue timer fires', async () => {
+    t.clock.advance(3600_000);
+    assert.is(await t.engine.runDueJobs(), 1);
+  });
+  await Then('only the escalation task is open and no message finds the instance any more', async () => {
+    assert.equal(await open(t.engine, inst.id), ['Task_Escalate']);
+    for (const name of ['customer-called', 'claim-withdrawn']) {
+      const err = await refusal(t.engine.correlateMessage({ name, businessKey: 'CLM-MIX-1' }));
+      assert.is(err.code, 'MESSAGE_NOT_CORRELATED', name);
+    }
+  });
+});
+
+esp('an interrupting message event sub-process ends the timer and the other message event sub-processes', async (ctx) => {
+  const { t } = ctx;
+  const inst = await Given('an instance with its overdue timer armed', async () => {
+    const i = await t.engine.startInstance('esp-timer-and-messages', { businessKey: 'CLM-MIX-2' });
+    assert.equal((await t.engine.listJobs({ processInstanceId: i.id })).items.map((j) => j.activityId), ['Esp_Overdue_Start']);
+    return i;
+  });
+  await When('the claim is withdrawn', () => t.engine.correlateMessage({ name: 'claim-withdrawn', businessKey: 'CLM-MIX-2' }));
+  await Then('only the closing task is open, the timer job is gone and the call log no longer subscribes', async () => {
+    assert.equal(await open(t.engine, inst.id), ['Task_Close']);
+    assert.equal((await t.engine.listJobs({ processInstanceId: inst.id })).items, []);
+    const err = await refusal(t.engine.correlateMessage({ name: 'customer-called', businessKey: 'CLM-MIX-2' }));
+    assert.is(err.code, 'MESSAGE_NOT_CORRELATED');
+    t.clock.advance(2 * 3600_000);
+    assert.is(await t.engine.runDueJobs(), 0);
+  });
+  await And('closing completes the instance', async () => {
+    const close = (await t.engine.getInstance(inst.id)).openTasks[0];
+    await t.engine.completeTask(close.id, {}, adjuster);
+    assert.is((await t.engine.getInstance(inst.id)).status, 'completed');
   });
 });
 

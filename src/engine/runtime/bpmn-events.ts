@@ -54,7 +54,7 @@ export function throwFrom(ctx: RunContext, activity: EngineObject, executionId: 
       return Boolean(holder && postponedById(holder, r.catcher.id));
     }
     const scope = byScope.get(r.scope);
-    return Boolean(scope && !isInterrupted(ctx, scope.executionId));
+    return Boolean(scope && !isInterrupted(ctx, scope));
   };
   const resolution = resolveCatcher(scopes, activity.id, thrown.kind, thrown.code, isLive);
   const data = { code: thrown.code, message: thrown.message, executionId };

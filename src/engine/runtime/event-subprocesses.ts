@@ -172,9 +172,13 @@ function scopeMeta(ctx: RunContext, scopeExecutionId: string): ScopeEventMeta {
   return (all[scopeExecutionId] ??= {});
 }
 
-/** Whether an interrupting event sub-process has cancelled the rest of this scope instance. */
-export function isInterrupted(ctx: RunContext, scopeExecutionId: string): boolean {
-  return Boolean(ctx.meta.eventScopes?.[scopeExecutionId]?.interruptedBy);
+/**
+ * Whether an interrupting event sub-process has cancelled the rest of this scope instance (for the process: also
+ * an interrupting timer event sub-process that fired).
+ */
+export function isInterrupted(ctx: RunContext, scope: ScopeInstance): boolean {
+  if (ctx.meta.eventScopes?.[scope.executionId]?.interruptedBy) return true;
+  return scope.parent === null && ctx.def.timerEventSubProcesses.some((t) => t.interrupting && (ctx.meta.eventSubs?.[t.id]?.fired ?? 0) > 0);
 }
 
 /**
@@ -187,7 +191,7 @@ export async function deliverToEventSubProcess(ctx: RunContext, action: Extract<
   const espId = rest.slice(0, at);
   const scope = scopeByExecutionId(ctx, rest.slice(at + 1));
   const esp = ctx.def.eventScopes.eventSubProcessById.get(espId);
-  if (!scope || !esp || esp.scope !== scope.id || isInterrupted(ctx, scope.executionId)) return true;
+  if (!scope || !esp || esp.scope !== scope.id || isInterrupted(ctx, scope)) return true;
   if (esp.trigger !== 'message' && esp.trigger !== 'signal') return true;
   const activity = scope.exec.getActivityById?.(esp.id);
   if (!activity || (activity.isRunning && esp.interrupting)) return true;
@@ -205,7 +209,7 @@ export async function deliverToEventSubProcess(ctx: RunContext, action: Extract<
  */
 export function startEventSubProcess(ctx: RunContext, scope: ScopeInstance, esp: EventSubProcessInfo, occurrence: Occurrence): 'started' | 'queued' | 'refused' {
   const activity = scope.exec.getActivityById?.(esp.id);
-  if (!activity || isInterrupted(ctx, scope.executionId)) return 'refused';
+  if (!activity || isInterrupted(ctx, scope)) return 'refused';
   if (activity.isRunning) {
     if (esp.interrupting) return 'refused';
     const rec = scopeMeta(ctx, scope.executionId);
@@ -279,7 +283,7 @@ function reportEventSubProcessWaits(ctx: RunContext): void {
   }
   if (ctx.meta.eventScopes && !Object.keys(ctx.meta.eventScopes).length) delete ctx.meta.eventScopes;
   for (const scope of scopes) {
-    if (isInterrupted(ctx, scope.executionId)) continue;
+    if (isInterrupted(ctx, scope)) continue;
     for (const esp of ctx.def.eventScopes.eventSubProcesses.get(scope.id) ?? []) {
       if ((esp.trigger !== 'message' && esp.trigger !== 'signal') || !esp.eventName) continue;
       const executionId = eventSubProcessWaitId(esp.id, scope.executionId);
