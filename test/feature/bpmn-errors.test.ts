@@ -33,7 +33,7 @@ function register(engine: InsureflowEngine, ctx: Ctx): void {
     if (typeof code === 'string') throw new BpmnError(code, `${name} says ${code}`, { thrownBy: name });
     return out;
   };
-  for (const name of ['checkPolicy', 'checkLimits', 'pay', 'reject', 'notifyLapse', 'assess', 'logNoCover', 'recordAssessment']) engine.registerHandler(name, topic(name));
+  for (const name of ['checkPolicy', 'checkLimits', 'pay', 'reject', 'notifyLapse', 'assess', 'logNoCover', 'recordAssessment', 'inform']) engine.registerHandler(name, topic(name));
   engine.registerHandler('policyStatus', (c) => {
     ctx.calls.push('policyStatus');
     return { status: c.variables.statusGiven ?? 'active' };
@@ -45,7 +45,7 @@ errors.before(async (ctx) => {
   ctx.t = await testEngine();
   ctx.calls = [];
   register(ctx.t.engine, ctx);
-  await ctx.t.engine.deploy(resources('error-subprocess-boundary.bpmn', 'error-end-event.bpmn', 'error-uncaught.bpmn', 'error-event-subprocess.bpmn'));
+  await ctx.t.engine.deploy(resources('error-subprocess-boundary.bpmn', 'error-end-event.bpmn', 'error-uncaught.bpmn', 'error-event-subprocess.bpmn', 'error-escalation-zeebe.bpmn'));
 });
 errors.before.each((ctx) => {
   ctx.calls.length = 0;
@@ -244,6 +244,21 @@ errors('a process-level interrupting error event sub-process cancels everything 
     await t.engine.completeTask(inst.openTasks[0].id, {}, investigator);
     assert.is((await t.engine.getInstance(inst.id)).status, 'completed');
     assert.not.ok(ctx.calls.includes('recordAssessment'));
+  });
+});
+
+errors('Camunda 8: a job worker\'s error reaches the boundary on the sub-process; an escalation starts its event sub-process', async (ctx) => {
+  const { t } = ctx;
+  const inst = await When('the policy check throws NO_COVER after a BIG_CLAIM escalation', async () => {
+    const i = await t.engine.startInstance('error-escalation-zeebe', { variables: { checkPolicyThrows: 'NO_COVER' } });
+    return t.engine.getInstance(i.id);
+  });
+  await Then('the supervisor was informed, the claim rejected, and the instance completed', async () => {
+    assert.equal(ctx.calls, ['inform', 'checkPolicy', 'reject']);
+    assert.is(inst.status, 'completed');
+    const h = await types(t.engine, inst.id);
+    assert.ok(h.includes('escalation.caught:Esp_Big_Start'));
+    assert.ok(h.includes('error.caught:Boundary_NoCover'));
   });
 });
 

@@ -40,7 +40,7 @@ test('every unsupported construct is refused, each with its element and what to 
 test('the engine refuses the deployment and stores nothing; the supported constructs deploy', async () => {
   const t = await Given('an engine with the handlers of the supported fixtures', async () => {
     const te = await testEngine();
-    for (const h of ['checkPolicy', 'checkLimits', 'pay', 'reject', 'policyStatus', 'notifyLapse', 'assess', 'logNoCover', 'recordAssessment', 'logCall', 'flagStorm', 'closeClaim', 'settle', 'notifyLate', 'abortSurvey', 'cleanup', 'reserve', 'release', 'book', 'unbook', 'notifyWithdrawal', 'notify', 'verify']) te.engine.registerHandler(h, () => ({}));
+    for (const h of ['checkPolicy', 'checkLimits', 'pay', 'reject', 'policyStatus', 'notifyLapse', 'assess', 'logNoCover', 'recordAssessment', 'logCall', 'flagStorm', 'closeClaim', 'settle', 'notifyLate', 'abortSurvey', 'cleanup', 'reserve', 'release', 'book', 'unbook', 'notifyWithdrawal', 'notify', 'verify', 'inform']) te.engine.registerHandler(h, () => ({}));
     return te;
   });
   try {
@@ -59,7 +59,7 @@ test('the engine refuses the deployment and stores nothing; the supported constr
       assert.equal((await t.engine.listDefinitions()).filter((d: { key: string }) => d.key === 'refused-events'), []);
     });
     await Then('every supported fixture deploys', async () => {
-      const names = ['error-subprocess-boundary', 'error-end-event', 'error-uncaught', 'error-event-subprocess', 'esp-message-signal', 'esp-message-scope', 'escalation-boundary', 'escalation-event-subprocess', 'escalation-event-subprocess-interrupting', 'terminate', 'compensation', 'compensation-subprocess'];
+      const names = ['error-subprocess-boundary', 'error-end-event', 'error-uncaught', 'error-event-subprocess', 'esp-message-signal', 'esp-message-scope', 'escalation-boundary', 'escalation-event-subprocess', 'escalation-event-subprocess-interrupting', 'terminate', 'compensation', 'compensation-subprocess', 'error-escalation-zeebe', 'esp-timer-and-messages'];
       await t.engine.deploy(names.map((n) => ({ name: `${n}.bpmn`, content: fixture(`feature/events/${n}.bpmn`) })));
       const keys = (await t.engine.listDefinitions()).map((d: { key: string }) => d.key);
       for (const n of names) assert.ok(keys.includes(n), n);
