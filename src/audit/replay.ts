@@ -50,8 +50,10 @@ const RUNTIME_TYPES = new Set([
   'call.started',
   'call.completed',
   'call.cancelled',
+  'call.failed',
+  'call.escalated',
 ]);
-const EXTERNAL_CAUSES = new Set(['task.completed', 'message.received', 'signal.received', 'timer.fired', 'call.completed']);
+const EXTERNAL_CAUSES = new Set(['task.completed', 'message.received', 'signal.received', 'timer.fired', 'call.completed', 'call.failed', 'call.escalated']);
 
 export interface EventSummary {
   seq?: number;
@@ -379,6 +381,11 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
         const execId = execMap.get(String(d.executionId));
         if (!execId) throw noCause(`the model has no call activity ${e.activityId} waiting here`);
         action = { kind: 'signal', executionId: execId, variables: (d.variables ?? {}) as Variables, event: 'call.completed', data: d };
+      } else if (e.type === 'call.failed' || e.type === 'call.escalated') {
+        // the called process threw an error / escalation it did not catch, as recorded
+        const execId = execMap.get(String(d.executionId));
+        if (!execId) throw noCause(`the model has no call activity ${e.activityId} waiting here`);
+        action = { kind: 'signal', executionId: execId, event: 'call.failed', data: { kind: e.type === 'call.failed' ? 'error' : 'escalation', code: d.code ?? null, message: d.message ?? null } };
       } else if (e.type === 'timer.fired') {
         const execId = execMap.get(String(d.executionId));
         if (!execId) throw noCause(`the model has no timer ${e.activityId} armed here`);

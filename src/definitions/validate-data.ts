@@ -180,6 +180,11 @@ export function callActivityProblems(
       );
     }
   }
+  const zeebeCalled = extensionElementsOf(el, 'zeebe:CalledElement')[0];
+  const businessId = zeebeCalled ? (zeebeCalled.businessId ?? zeebeCalled.$attrs?.businessId) : null;
+  if (businessId !== null && businessId !== undefined && String(businessId).trim()) {
+    problems.push(`${d} sets a business id for the called process (zeebe:calledElement businessId), which the engine does not support: remove it.`);
+  }
   for (const [type, label] of [['camunda:In', 'camunda:in'], ['camunda:Out', 'camunda:out']] as const) {
     for (const m of extensionElementsOf(el, type)) {
       const variables = m.variables ?? m.$attrs?.variables;

@@ -9,6 +9,8 @@
  *   start; `deployment` / `version`: the one resolved when the caller was deployed);
  * - `call-complete` (written by the child's last transition): signals the caller's call activity with the
  *   child's variables (`call.completed`), which then continues on its outgoing flow;
+ * - `call-error` (written by a child's transition in which a BPMN error or an escalation was not caught): throws it
+ *   from the caller's call activity (`call.failed`; uncaught there: nothing changes, the child keeps its incident);
  * - `call-cancel` (written by a caller's transition that left a call activity before its child completed, or by
  *   cancelling the caller): cancels the child (and its own children).
  * The runtime side (what is passed in and out, which child to start or cancel) is runtime/call-activities.ts.
@@ -54,6 +56,8 @@ interface CompletePayload {
 
 interface ErrorPayload {
   childInstanceId: string;
+  /** an uncaught BPMN error, or an escalation nothing caught in the child */
+  kind: 'error' | 'escalation';
   code: string | null;
   message: string | null;
 }
@@ -111,10 +115,18 @@ export async function recordCalls(ctx: EngineContext, tx: TransitionTx, def: Cac
     const payload: CancelPayload = { parentInstanceId: instanceId, reason: 'the call activity waiting for it was left' };
     await insert({ type: CALL_CANCEL_JOB, processInstanceId: null, activityId: def.key, executionId: childId, payload: { ...payload } });
   }
-  // an uncaught BPMN error in a child reaches its call activity (its boundaries, then the caller's scopes)
+  // an uncaught BPMN error or escalation in a child reaches its call activity (its boundaries, then the caller's
+  // scopes), as Camunda does
+  const thrown: ErrorPayload[] = [];
   for (const f of parent ? out.failures : []) {
-    if (!f.bpmnError || f.retryAt !== null || f.deferred) continue;
-    const payload: ErrorPayload = { childInstanceId: instanceId, code: f.bpmnError.code, message: f.bpmnError.message };
+    if (f.bpmnError && f.retryAt === null && !f.deferred) thrown.push({ childInstanceId: instanceId, kind: 'error', code: f.bpmnError.code, message: f.bpmnError.message });
+  }
+  for (const e of parent ? out.events : []) {
+    if (e.type !== 'escalation.uncaught') continue;
+    const d = (e.data ?? {}) as { code?: string | null; message?: string | null };
+    thrown.push({ childInstanceId: instanceId, kind: 'escalation', code: d.code ?? null, message: d.message ?? null });
+  }
+  for (const payload of thrown) {
     await insert({ type: CALL_ERROR_JOB, processInstanceId: parent!.instanceId, activityId: parent!.activityId, executionId: parent!.executionId, payload: { ...payload } });
   }
   if (parent && out.status === 'completed') {

@@ -13,6 +13,7 @@ import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts'
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import type { HandlerContext, Variables } from '../../src/engine/runtime.ts';
 import { BpmnError, InsureflowError } from '../../src/errors.ts';
+import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
 const DAY = 86_400_000;
@@ -61,6 +62,7 @@ calls.before(async (ctx) => {
   await ctx.t.engine.deploy([file('call-mi-zeebe.bpmn')]);
   ctx.t.engine.registerHandler('checkCover', () => ({}));
   await ctx.t.engine.deploy([file('call-error.bpmn')]);
+  await ctx.t.engine.deploy([file('call-escalation.bpmn')]);
 });
 calls.after(async (ctx) => ctx.t.close());
 calls.before.each((ctx) => ctx.seen.clear());
@@ -265,6 +267,36 @@ calls('an uncaught BPMN error in the child reaches the call activity\'s error bo
     assert.equal(fine.openTasks.map((x) => x.activityId), ['Task_Pay']);
     assert.is(fine.variables.excluded, false);
   });
+});
+
+calls('an escalation the child does not catch reaches a non-interrupting escalation boundary of the call activity; the child goes on', async ({ t }) => {
+  const inst = await When('a survey is called and escalates at once', () => t.engine.startInstance('survey-claim', {}));
+  const [child] = await childrenOf(t, inst.id);
+  await Then('the caller informs the customer and still waits for the survey', async () => {
+    assert.equal(inst.openTasks.map((x) => x.activityId), ['Task_Inform']);
+    assert.ok(inst.activeActivities.includes('Call_Survey'));
+    const h = await t.engine.history(inst.id);
+    assert.ok(h.some((e) => e.type === 'call.escalated' && (e.data as { code: string }).code === 'SURVEY_LATE'));
+  });
+  await When('the survey is done', async () => {
+    const c = await t.engine.getInstance(child.id);
+    await t.engine.completeTask(c.openTasks[0].id, {}, admin);
+  });
+  await Then('the child completed and only the inform task is left in the caller', async () => {
+    assert.is((await t.engine.getInstance(child.id)).status, 'completed');
+    const now = await t.engine.getInstance(inst.id);
+    assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Inform']);
+    assert.not.ok(now.activeActivities.includes('Call_Survey'));
+  });
+});
+
+calls('the history of every caller and every child above replays consistently on its pinned version', async ({ t }) => {
+  const all = (await t.engine.listInstances({ limit: 500 })).items;
+  assert.ok(all.some((i) => i.parentInstanceId), 'there are children');
+  for (const i of all) {
+    const r = await replayInstance(t.tdb.db, i.id);
+    assert.ok(r.consistent, `${i.processKey} ${i.id} (${i.status}): ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 calls('call activities the engine cannot run are refused at deploy, naming the element', async ({ t }) => {

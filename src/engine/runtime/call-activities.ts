@@ -164,17 +164,19 @@ export function callResult(ctx: RunContext, activity: EngineObject, info: Activi
 }
 
 /**
- * The child of a waiting call activity ended with an uncaught BPMN error (`call.failed`, data `{ code, message }`):
- * the error is thrown from the call activity, so its error boundary events, then the enclosing scopes' catchers,
- * catch it as if the call activity had thrown it (an interrupting catcher then cancels the child). True when
- * nothing catches it or the call activity no longer waits (the transition then writes nothing; the child keeps
- * its incident, which its caller shows).
+ * The child of a waiting call activity threw a BPMN error or an escalation it did not catch (action `call.failed`,
+ * data `{ kind, code, message }`): it is thrown from the call activity, so its boundary events, then the
+ * enclosing scopes' catchers, catch it as if the call activity had thrown it (an interrupting catcher then cancels
+ * the child; a non-interrupting escalation catcher lets it run on). True when nothing catches it or the call
+ * activity no longer waits (the transition then writes nothing; an error's child keeps its incident, which its
+ * caller shows).
  */
 export function failCall(ctx: RunContext, executionId: string, data: Record<string, unknown> | undefined): boolean {
   const rec = ctx.meta.calls?.[executionId];
   if (!rec) return true;
   const code = data?.code === undefined || data?.code === null || data?.code === '' ? null : String(data.code);
   const message = typeof data?.message === 'string' ? data.message : null;
-  ctx.push({ type: 'call.failed', activityId: rec.activityId, activityType: 'bpmn:CallActivity', actor: 'system', data: { executionId, childInstanceId: rec.childInstanceId, code, message } });
-  return !throwAt(ctx, rec.activityId, executionId, { kind: 'error', code, message }).caught;
+  const kind = data?.kind === 'escalation' ? 'escalation' : 'error';
+  ctx.push({ type: kind === 'error' ? 'call.failed' : 'call.escalated', activityId: rec.activityId, activityType: 'bpmn:CallActivity', actor: 'system', data: { executionId, childInstanceId: rec.childInstanceId, code, message } });
+  return !throwAt(ctx, rec.activityId, executionId, { kind, code, message }).caught;
 }
