@@ -77,11 +77,10 @@ class KnexDeploymentWriter implements DeploymentWriter {
 
   async catalog(): Promise<Catalog> {
     const trx = this.tx;
-    const [decisions, forms, processes] = await Promise.all([
-      trx('decision_definitions').select('decision_key', 'version', 'checksum', 'version_tag'),
-      trx('form_schemas').select('form_key', 'version', 'checksum', 'version_tag'),
-      trx('process_definitions').select('id', 'key', 'version', 'checksum'),
-    ]);
+    // one after the other: a transaction is one connection (concurrent queries on it are queued by pg, deprecated)
+    const decisions = await trx('decision_definitions').select('decision_key', 'version', 'checksum', 'version_tag');
+    const forms = await trx('form_schemas').select('form_key', 'version', 'checksum', 'version_tag');
+    const processes = await trx('process_definitions').select('id', 'key', 'version', 'checksum');
     return {
       decisions: decisions.map((r: any) => ({ key: r.decision_key, version: Number(r.version), checksum: r.checksum, versionTag: r.version_tag ?? null })),
       forms: forms.map((r: any) => ({ key: r.form_key, version: Number(r.version), checksum: r.checksum, versionTag: r.version_tag ?? null })),
