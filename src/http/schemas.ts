@@ -54,6 +54,7 @@ export const sharedSchemas = [
       startedAt: { type: 'string' },
       endedAt: { type: ['string', 'null'] },
       updatedAt: { type: 'string' },
+      parentInstanceId: { type: ['string', 'null'], description: 'the instance whose call activity started this one (null: started on its own)' },
       variables: { type: 'object', additionalProperties: true },
       activeActivities: { type: 'array', items: { type: 'string' } },
       openTasks: { type: 'array', items: { $ref: 'Task#' } },
