@@ -84,13 +84,16 @@ function underLock<T>(ctx: EngineContext, instanceId: string, fn: () => Promise<
 /**
  * Runs one job of a call once the transition of `instanceId` that wrote it commits (the job is locked first, so a
  * scheduler on this or another node never runs it too); that instance's lock is held up the chain meanwhile.
+ * Locks are only ever waited for from a child towards its caller (resuming it): a caller cancelling a child whose
+ * lock is taken (the child may be waiting for the caller's lock to resume it) leaves the job to the scheduler.
  */
-function runAfterCommit(ctx: EngineContext, tx: TransitionTx, jobId: string, instanceId: string): void {
+function runAfterCommit(ctx: EngineContext, tx: TransitionTx, jobId: string, instanceId: string, cancels?: string): void {
   tx.unitOfWork.afterCommit(async () => {
-    const job = await ctx.stores.jobs.lock(jobId, ctx.nodeId, ctx.clock.now() + ctx.jobLockMs);
-    if (!job) return;
     const held = new Set(heldUpTheChain.getStore() ?? []);
     held.add(instanceId);
+    if (cancels && ctx.locks.has(cancels) && !held.has(cancels)) return;
+    const job = await ctx.stores.jobs.lock(jobId, ctx.nodeId, ctx.clock.now() + ctx.jobLockMs);
+    if (!job) return;
     await heldUpTheChain.run(held, () => runCallJob(ctx, job));
   });
 }
@@ -103,7 +106,7 @@ export async function recordCalls(ctx: EngineContext, tx: TransitionTx, def: Cac
   const now = ctx.clock.now();
   const insert = async (job: { type: string; processInstanceId: string | null; activityId: string; executionId: string; payload: Record<string, unknown> }) => {
     const id = await ctx.stores.jobs.insert(tx.unitOfWork, { ...job, definitionId: null, dueAt: now, attempts: 0, createdAt: now });
-    runAfterCommit(ctx, tx, id, instanceId);
+    runAfterCommit(ctx, tx, id, instanceId, job.type === CALL_CANCEL_JOB ? job.executionId : undefined);
   };
   for (const call of out.calls?.start ?? []) {
     const bound = def.bindings.calledProcesses?.[call.activityId];

@@ -10,7 +10,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts';
-import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
+import { InsureflowEngine, createKnexStores } from '../../src/persistence/knex-engine.ts';
+import { EngineCore } from '../../src/engine/service.ts';
 import type { HandlerContext, Variables } from '../../src/engine/runtime.ts';
 import { BpmnError, InsureflowError } from '../../src/errors.ts';
 import { replayInstance } from '../../src/audit/replay.ts';
@@ -287,6 +288,47 @@ calls('an escalation the child does not catch reaches a non-interrupting escalat
     const now = await t.engine.getInstance(inst.id);
     assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Inform']);
     assert.not.ok(now.activeActivities.includes('Call_Survey'));
+  });
+});
+
+calls('starting the child and resuming the caller are durable jobs: a process that dies right after a commit leaves them to the scheduler', async (ctx) => {
+  const { t } = ctx;
+  // an engine whose after-commit runs never get their job (as if the process died right after each commit)
+  const stores = createKnexStores(t.tdb.db);
+  const dying = withHandlers(ctx, new EngineCore({ clock: t.clock, stores: { ...stores, jobs: Object.assign(Object.create(stores.jobs), { lock: async () => null }) } }) as InsureflowEngine);
+  const healthy = withHandlers(ctx, new InsureflowEngine({ db: t.tdb.db, clock: t.clock }));
+  const inst = await When('an underwriting starts on the dying engine', () => dying.startInstance('underwrite', { variables: { policyNo: 'P-D', sumInsured: 1 } }));
+  await Then('the caller committed, waiting at the call activity, with a call-start job and no child yet', async () => {
+    assert.equal(inst.activeActivities, ['Call_Rate']);
+    assert.equal((await t.engine.listJobs({ processInstanceId: inst.id })).items.map((j) => j.type), ['call-start']);
+    assert.equal(await childrenOf(t, inst.id), []);
+  });
+  await When('the scheduler of another engine runs the due jobs (twice: a job runs once)', async () => {
+    assert.is(await healthy.runDueJobs(), 1);
+    assert.is(await healthy.runDueJobs(), 0);
+  });
+  await Then('one child ran and the caller waits at Decide with its result', async () => {
+    assert.is((await childrenOf(t, inst.id)).length, 1);
+    const now = await t.engine.getInstance(inst.id);
+    assert.equal(now.activeActivities, ['Task_Decide']);
+    assert.is(now.variables.riskClass, 'B');
+  });
+  const claim = await Given('a claim whose child waits for an adjuster (started on the healthy engine)', () => healthy.startInstance('claim-with-assessment', { variables: { claimNo: 'C-D', amount: 8 } }));
+  const [child] = await childrenOf(t, claim.id);
+  await When('the dying engine completes the child\'s task', async () => {
+    const c = await t.engine.getInstance(child.id);
+    await dying.completeTask(c.openTasks[0].id, { assessment: 'minor' }, adjuster);
+  });
+  await Then('the child completed; the caller still waits, its resumption is a job', async () => {
+    assert.is((await t.engine.getInstance(child.id)).status, 'completed');
+    assert.ok((await t.engine.getInstance(claim.id)).activeActivities.includes('Call_Assess'));
+    assert.ok((await t.engine.listJobs({ processInstanceId: claim.id })).items.some((j) => j.type === 'call-complete'));
+  });
+  await When('the healthy engine\'s scheduler runs', () => healthy.runDueJobs());
+  await Then('the caller went on to Settle with the child\'s assessment', async () => {
+    const now = await t.engine.getInstance(claim.id);
+    assert.equal(now.openTasks.map((x) => x.activityId), ['Task_Settle']);
+    assert.is(now.variables.damageAssessment, 'minor');
   });
 });
 
