@@ -191,6 +191,8 @@ export function compileDefinition(
   // the process this version runs: its key; a process of the file that is not executable runs when it is called
   // (deployed as its own definition, see calledProcessesInFile); start events of the other processes start nothing
   const ownProcess = parsed.processes.some((p) => p.id === meta.key) ? meta.key : null;
+  // a process only ever called (not executable in its file) is never started by a message or a timer of its own
+  const calledOnly = parsed.processes.some((p) => p.id === meta.key && !p.isExecutable);
   const activities = new Map<string, ActivityInfo>();
   const messageStarts = new Map<string, string>();
   const timerStarts: string[] = [];
@@ -236,7 +238,7 @@ export function compileDefinition(
     };
     activities.set(a.id, info);
     if (kind === 'startEvent') {
-      const parentIsProcess = el?.$parent?.$type === 'bpmn:Process' && (ownProcess === null || el.$parent.id === ownProcess);
+      const parentIsProcess = el?.$parent?.$type === 'bpmn:Process' && (ownProcess === null || el.$parent.id === ownProcess) && !calledOnly;
       if (parentIsProcess && msgDef && info.messageName) messageStarts.set(info.messageName, a.id);
       if (parentIsProcess && timerDef) timerStarts.push(a.id);
       const scope = el?.$parent;

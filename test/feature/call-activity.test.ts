@@ -341,6 +341,26 @@ calls('the history of every caller and every child above replays consistently on
   }
 });
 
+calls('a non-executable process deployed because it is called is only ever started by its caller (not by its own timer start event)', async ({ t }) => {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D" targetNamespace="x">
+  <bpmn:process id="caller-only" isExecutable="true">
+    <bpmn:startEvent id="S" /><bpmn:sequenceFlow id="a" sourceRef="S" targetRef="C" />
+    <bpmn:callActivity id="C" calledElement="timed-callee" /><bpmn:sequenceFlow id="b" sourceRef="C" targetRef="E" /><bpmn:endEvent id="E" />
+  </bpmn:process>
+  <bpmn:process id="timed-callee" isExecutable="false">
+    <bpmn:startEvent id="TS"><bpmn:timerEventDefinition><bpmn:timeCycle>R/PT1H</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>
+    <bpmn:sequenceFlow id="c" sourceRef="TS" targetRef="TE" /><bpmn:endEvent id="TE" />
+  </bpmn:process>
+</bpmn:definitions>`;
+  const res = await When('a caller whose called pool has a timer start event is deployed', () => t.engine.deploy([{ name: 'caller-only.bpmn', content: xml }]));
+  await Then('both are definitions, and no timer starts the called one', async () => {
+    assert.equal(res.definitions.map((d) => d.key).sort(), ['caller-only', 'timed-callee']);
+    const starts = (await t.engine.listJobs({ type: 'timer-start', limit: 100 })).items;
+    assert.not.ok(starts.some((j) => j.activityId === 'TS'), JSON.stringify(starts));
+  });
+});
+
 calls('call activities the engine cannot run are refused at deploy, naming the element', async ({ t }) => {
   const xml = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="x">
