@@ -139,6 +139,15 @@ shipped('a deployment of the same keys racing another one takes the next version
   assert.equal((await t.tdb.db('decision_definitions').where({ decision_key: 'ClaimClassification' }).orderBy('version').select('version')).map((r: any) => Number(r.version)), [1, 2, 3]);
 });
 
+shipped('six deployments of one key at once (several engines on one database) each take the next version, none fails', async ({ t }) => {
+  const before = (await t.tdb.db('decision_definitions').where({ decision_key: 'ClaimClassification' }).max({ v: 'version' }).first()) as { v: number };
+  const variants = Array.from({ length: 6 }, (_, i) => CLASSIFICATION_V2.replace('</definitions>', `<!-- analyst change ${i} --></definitions>`));
+  const outcomes = await Promise.allSettled(variants.map((content, i) => (i % 2 ? restarted(t) : t.engine).deploy([{ name: 'decisions/claim-classification.dmn', content }], { actor: admin })));
+  assert.equal(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason)), []);
+  const versions = outcomes.map((o) => (o as PromiseFulfilledResult<{ decisions: { version: number }[] }>).value.decisions[0].version).sort((a, b) => a - b);
+  assert.equal(versions, Array.from({ length: 6 }, (_, i) => Number(before.v) + 1 + i));
+});
+
 shipped('timer start events: a new version replaces the jobs of the older ones, in the same transaction; none when it has none', async ({ t }) => {
   const timerXml = readFileSync(join(here, 'fixtures', 'cycle-start.bpmn'), 'utf8');
   t.engine.registerHandler('tick', () => ({}));

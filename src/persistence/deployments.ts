@@ -19,6 +19,10 @@ import type {
 } from '../engine/deployment-store.ts';
 import { NO_BINDINGS, type ResolvedBindings } from '../engine/definitions.ts';
 import { knexOf } from './knex-tx.ts';
+import { dialectOfKnex } from './dialect.ts';
+
+/** the advisory lock key that serialises deployments on PostgreSQL (an arbitrary constant of this project) */
+const DEPLOYMENT_LOCK = 7_411_020_260;
 import { appendHistory, rowToEvent } from './history.ts';
 import { isUniqueViolation } from './db.ts';
 import { parseJson } from './store.ts';
@@ -164,8 +168,16 @@ class KnexDeploymentWriter implements DeploymentWriter {
 export class KnexDeploymentStore implements DeploymentStore {
   constructor(private readonly db: Knex) {}
 
+  /**
+   * One deployment at a time: on PostgreSQL several nodes (or requests) deploying at once wait for each other on
+   * a transaction-scoped advisory lock, so each plans its versions against what the previous one committed (a
+   * unique-key race would abort the PostgreSQL transaction). SQLite has one writer already.
+   */
   transaction<T>(fn: (w: DeploymentWriter) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => fn(new KnexDeploymentWriter(trx)));
+    return this.db.transaction(async (trx) => {
+      if (dialectOfKnex(this.db) === 'postgres') await trx.raw('select pg_advisory_xact_lock(?)', [DEPLOYMENT_LOCK]);
+      return fn(new KnexDeploymentWriter(trx));
+    });
   }
 
   isVersionConflict(err: unknown): boolean {
