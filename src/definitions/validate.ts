@@ -49,6 +49,7 @@ import {
   type Problem,
 } from './parse.ts';
 import { eventProblems } from './event-rules.ts';
+import { elementRuns, supportProblems } from './support.ts';
 
 export type { Problem } from './parse.ts';
 
@@ -227,7 +228,10 @@ class Validator {
 
     const processes = rootElements.filter((e) => e?.$type === 'bpmn:Process');
     const checked = this.processesToCheck(processes);
-    for (const p of processes) this.walk(p, checked.has(p.id));
+    for (const p of processes) {
+      for (const m of supportProblems(p)) this.add(p, m);
+      this.walk(p, checked.has(p.id));
+    }
 
     return this.problems;
   }
@@ -270,15 +274,15 @@ class Validator {
     }
 
     for (const el of elements) {
-      if (!isRunnableType(el.$type)) {
-        this.unsupported(el);
-        continue;
-      }
+      // the support table (support.ts) decides which element kinds, events and extensions run
+      const before = this.problems.length;
       if (check) this.checkElement(el, outgoing.get(el.id) ?? [], incoming.get(el.id) ?? []);
-      if (CONTAINERS.has(el.$type)) this.walk(el, check);
+      const id = problemElementId(el);
+      if (!this.problems.slice(before).some((p) => p.element === id)) for (const m of supportProblems(el)) this.add(el, m);
+      if (CONTAINERS.has(el.$type) && elementRuns(el.$type)) this.walk(el, check);
     }
     for (const a of container.artifacts ?? []) {
-      if (!isRunnableType(a.$type)) this.unsupported(a);
+      if (!elementRuns(a.$type)) for (const m of supportProblems(a)) this.add(a, m);
     }
   }
 

@@ -30,6 +30,7 @@ import type { DecisionCall, DecisionEvaluator, DecisionOutcome, Variables } from
 import type { Catalog, DeploymentStore, DeploymentTx, ProcessDefinition, ResourceKind, StoredDefinition, VersionMeta } from './deployment-store.ts';
 import { parseBpmn, BpmnInvalidError, BPMN_NS, type ParsedBpmn } from '../definitions/parse.ts';
 import { validateBpmn } from '../definitions/validate.ts';
+import { refusedElementProblems } from '../definitions/support.ts';
 import { calledProcessesInFile } from '../definitions/io-mappings.ts';
 import { resolveCalledProcesses } from './call-activities.ts';
 import { parseDmn, DmnInvalidError, DecisionVersions, evaluateVersion, type DecisionTable, type DecisionVersion } from '../decisions/dmn.ts';
@@ -198,8 +199,10 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
         else problems.push({ resource: r.name, element: null, message: (err as Error).message });
       }
     } else if (kind === 'bpmn') {
+      let parsedForErrors: Awaited<ReturnType<typeof parseBpmn>> | undefined;
       try {
         const parsed = await parseBpmn(r.content);
+        parsedForErrors = parsed;
         const executable = parsed.processes.filter((p) => p.isExecutable);
         // the executable process, and the processes of the file its call activities call (each its own definition)
         const called = calledProcessesInFile(parsed.moddleContext?.rootElement?.rootElements ?? []).flatMap((id) => parsed.processes.filter((p) => p.id === id));
@@ -207,7 +210,12 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
         bpmn.push({ name: r.name, content: r.content, parsed, processes, rawChecksum });
       } catch (err) {
         if (err instanceof BpmnInvalidError) for (const p of err.problems) problems.push({ resource: r.name, ...p });
-        else problems.push({ resource: r.name, element: null, message: (err as Error).message });
+        else {
+          // elements the support table refuses make bpmn-engine's compile throw: name them (src/definitions/support.ts)
+          const refused = refusedElementProblems(parsedForErrors?.moddleContext?.elementsById);
+          if (refused.length) for (const p of refused) problems.push({ resource: r.name, ...p });
+          else problems.push({ resource: r.name, element: null, message: (err as Error).message });
+        }
       }
     } else {
       problems.push({ resource: r.name, element: null, message: 'unknown resource type: name it .bpmn, .dmn or .schema.json, or send a BPMN or DMN document (XML) or a JSON Schema' });
