@@ -1,6 +1,6 @@
 /** Starts the service: migrate, register handlers, bootstrap the admin, deploy processes/, serve, schedule. */
-import { readdir, readFile } from 'node:fs/promises';
-import { join, normalize, relative, resolve, sep } from 'node:path';
+import { readdir, readFile, realpath } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -30,11 +30,13 @@ export async function readProcessDir(dir: string): Promise<Resource[]> {
 
 /**
  * The start-up deployment's resources: every deployable file of INSUREFLOW_PROCESSES_DIR, and the deployment's
- * name (the folder, normalized: start-ups are compared with the previous start-up of the same name). A missing
+ * name (the folder's real path: start-ups are compared with the previous start-up of the same name). A missing
  * or empty folder gives a warning, or throws CONFIG_INVALID when the folder was configured explicitly.
  */
 export async function startupResources(config: Pick<Config, 'processesDir'> & { processesDirExplicit?: boolean }): Promise<{ name: string; resources: Resource[]; warning: string | null }> {
-  const name = normalize(config.processesDir).replace(/[\\/]+$/, '').slice(0, 200) || '.';
+  // the deployment is named after the folder's real absolute path: `processes`, `./processes/` and
+  // `/srv/app/processes` are one folder, compared with the same previous start-up
+  const name = (await realpath(config.processesDir).catch(() => resolve(config.processesDir))).slice(-200);
   const resources = await readProcessDir(config.processesDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
     throw err;

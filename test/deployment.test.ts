@@ -11,9 +11,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { domain, noIncidents, DAY, processesDir, type Domain } from './insurance.ts';
@@ -295,6 +295,24 @@ startup('a restart never rolls back an analyst deployment; a file changed in the
   const after = await dump(t.tdb.db);
   assert.equal((await boot()).deploymentId, null);
   assert.is(await dump(t.tdb.db), after);
+});
+
+startup('the same folder written another way (relative, absolute, trailing slash, a symlink) is the same start-up: no rollback', async ({ t, dir }) => {
+  const link = join(mkdtempSync(join(tmpdir(), 'insureflow-link-')), 'procs');
+  symlinkSync(dir, link);
+  const spellings = [dir, `${dir}/`, relative(process.cwd(), dir), link];
+  const names = await Promise.all(spellings.map(async (d) => (await startupResources({ processesDir: d, processesDirExplicit: true })).name));
+  assert.equal(new Set(names).size, 1, `one deployment name: ${names.join(' | ')}`);
+  const latest = await latestVersion(t.tdb.db, 'ClaimClassification');
+  for (const d of spellings) {
+    const { name, resources } = await startupResources({ processesDir: d, processesDirExplicit: true });
+    assert.is((await restarted(t).deploy(resources, { source: 'startup', name })).deploymentId, null, d);
+  }
+  // a start-up under a name never seen before (an older database, a moved checkout) rolls nothing back either
+  const { resources } = await startupResources({ processesDir: dir, processesDirExplicit: true });
+  const moved = await restarted(t).deploy(resources, { source: 'startup', name: '/somewhere/else/processes' });
+  assert.is(moved.decisions.find((x) => x.decisionKey === 'ClaimClassification')?.created, false);
+  assert.is(await latestVersion(t.tdb.db, 'ClaimClassification'), latest, 'the analyst version stays the latest');
 });
 
 startup('a missing or empty processes folder: a warning, or CONFIG_INVALID when it was set explicitly', async () => {

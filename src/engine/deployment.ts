@@ -340,7 +340,10 @@ async function planAndWrite(
   const now = ctx.clock.now();
   const catalog: Catalog = await w.catalog();
   const baseline = opts.source === 'startup' && opts.name ? await w.startupBaseline(opts.name) : null;
-  const sameAsLastStartup = (name: string, rawChecksum: string) => baseline !== null && baseline.get(name) === rawChecksum;
+  // a start-up file unchanged since the previous start-up from this folder creates nothing; with no previous
+  // start-up under this name (first start, or the folder written another way), content already stored as some
+  // version of its key creates nothing either: a start-up never rolls back what an analyst deployed since
+  const sameAsLastStartup = (name: string, rawChecksum: string) => (baseline !== null && baseline.size > 0 ? baseline.get(name) === rawChecksum : opts.source === 'startup');
 
   const formIndex = new VersionIndex(catalog.forms);
   const decisionIndex = new VersionIndex(catalog.decisions);
