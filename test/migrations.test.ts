@@ -1,8 +1,8 @@
 /** Migrations go up, down and up again with data in the tables, on SQLite and PostgreSQL. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { testDb, fixture } from './helpers.ts';
-import { migrate, rollbackAll } from '../src/persistence/db.ts';
+import { testDb, fixture, onPostgres } from './helpers.ts';
+import { migrate, openDb, rollbackAll } from '../src/persistence/db.ts';
 import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
 import * as lib from '../src/index.ts';
 
@@ -21,6 +21,21 @@ test('up, down with data, and up again', async () => {
     await again.deploy([{ name: 'parallel.bpmn', content: fixture('parallel.bpmn') }]);
     assert.is((await again.listDefinitions())[0].version, 1, 'a clean schema again');
   } finally {
+    await t.destroy();
+  }
+});
+
+// several nodes share a database on PostgreSQL only (a second engine process on a SQLite file is refused)
+(onPostgres ? test : test.skip)('several nodes migrating one fresh PostgreSQL database at once: all succeed, the migrations run once', async () => {
+  const t = await testDb();
+  const others = await Promise.all([1, 2, 3].map(() => openDb({ url: t.url, schema: t.schema })));
+  try {
+    await rollbackAll(t.db);
+    const logs = await Promise.all([t.db, ...others].map((db) => migrate(db)));
+    assert.is(logs.filter((l) => l.length > 0).length, 1, 'one node applied them, the others found nothing to do');
+    assert.ok(await t.db.schema.hasTable('process_instances'));
+  } finally {
+    for (const db of others) await db.destroy();
     await t.destroy();
   }
 });

@@ -56,9 +56,21 @@ export async function openDb(opts: DbOptions): Promise<Knex> {
   return knex;
 }
 
-export async function migrate(knex: Knex): Promise<string[]> {
-  const [, log] = await knex.migrate.latest({ directory: migrationsDir, loadExtensions: ['.ts'] });
-  return log as string[];
+/**
+ * Applies the pending migrations. Several nodes starting at once on a fresh PostgreSQL database: the ones that
+ * find knex's migration lock taken wait for it (up to `waitMs`, default 60 s) and then find nothing to do.
+ */
+export async function migrate(knex: Knex, waitMs = 60_000): Promise<string[]> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const [, log] = await knex.migrate.latest({ directory: migrationsDir, loadExtensions: ['.ts'] });
+      return log as string[];
+    } catch (err) {
+      if ((err as Error)?.name !== 'MigrationLocked' || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 export async function rollbackAll(knex: Knex): Promise<void> {
