@@ -18,7 +18,7 @@
  * bundle holds).
  */
 import * as Elements from 'bpmn-elements';
-import { parseExpression } from 'feelin';
+import { parseExpression, evaluate as evaluateFeel } from 'feelin';
 import { parseExpression as classifyExpression } from '../engine/expression-syntax.ts';
 import { durationOrDateAt, isDuration, parseCycle, parseDateTime } from '../engine/iso.ts';
 import {
@@ -125,7 +125,32 @@ export function feelSyntaxError(expression: string): string | null {
   if (/={2,}/.test(bare.replace(/[<>!]=/g, ''))) {
     return 'FEEL compares with a single "=": "==" is never true';
   }
-  return null;
+  return neverEvaluates(body);
+}
+
+/**
+ * Why a FEEL expression that parses fails whatever its variables hold (e.g. `amount >> 1000`, read as a
+ * comparison with the unary test `> 1000`), as a phrase; null when it evaluates for some input. Tried with the
+ * variables unset, all 1 and all "a": an expression that throws for all three is refused (a missing variable or
+ * property only gives null, so a real expression does not throw for them).
+ */
+function neverEvaluates(body: string): string | null {
+  const names = new Set<string>();
+  try {
+    const tree = parseExpression(body, {}, undefined);
+    tree.iterate({ enter(node) { if (node.type.name === 'VariableName') names.add(body.slice(node.from, node.to).trim()); } });
+  } catch { return null; }
+  let last = '';
+  for (const value of [undefined, 1, 'a']) {
+    const context = Object.fromEntries([...names].map((n) => [n, value]));
+    try {
+      evaluateFeel(body, value === undefined ? {} : context);
+      return null;
+    } catch (err) {
+      last = String((err as Error)?.message ?? err);
+    }
+  }
+  return `it cannot be evaluated for any value of its variables (${last})`;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */

@@ -30,6 +30,8 @@ function toPlain(value: unknown): unknown {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const v = value as any;
     if (typeof v.toISO === 'function') return v.toISO();
+    // feelin 8: FeelDuration / FeelDateTime / FeelDate / FeelTime carry their ISO 8601 text (toString)
+    if (typeof v.iso === 'string' && /^Feel/.test(String(v.constructor?.name ?? ''))) return String(value);
     if (value instanceof Date) return value.toISOString();
   }
   return value;
