@@ -1,5 +1,5 @@
 /**
- * The engine's import boundary (eslint.config.js) bites: code placed at src/engine/x.ts that imports a database
+ * The engine's import boundary (.eslint.config.js) bites: code placed at src/engine/x.ts that imports a database
  * driver, the web framework or another layer of src/ is refused; engine-internal and allowed imports are not.
  * Uses the real ESLint Node API with the project's own config file.
  */
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const eslint = new ESLint({ cwd: root });
+const eslint = new ESLint({ cwd: root, overrideConfigFile: join(root, '.eslint.config.js') });
 
 /** The rule ids of the errors ESLint reports for `code` placed at `file` (relative to the repository). */
 async function errorsAt(file: string, code: string): Promise<string[]> {

@@ -5,7 +5,7 @@
  * instead). Deploy validation (validate.ts) asks this table for every element it walks (supportProblems): anything
  * not marked `runs` is refused naming the element id and the row's reason; the specific checks of validate.ts,
  * validate-data.ts and event-rules.ts refine what a `runs` row accepts. The README's "BPMN coverage" section is
- * generated from this table (scripts/docs-coverage.ts, npm run docs:coverage).
+ * generated from this table (test/tools/docs-coverage.ts, npm run docs:coverage).
  *
  * Keys: an element `bpmn:UserTask`; an event with a definition `bpmn:StartEvent+bpmn:TimerEventDefinition` (an
  * event without one: `bpmn:StartEvent+none`); an extension attribute `camunda:asyncBefore` (lower-case local name);

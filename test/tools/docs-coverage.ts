@@ -5,9 +5,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { withCoverage } from '../src/definitions/support.ts';
+import { withCoverage } from '../../src/definitions/support.ts';
 
-const readme = fileURLToPath(new URL('../README.md', import.meta.url));
+const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
 const text = readFileSync(readme, 'utf8');
 const next = withCoverage(text);
 if (process.argv.includes('--check')) {
