@@ -102,6 +102,7 @@ export function feelSyntaxError(expression: string): string | null {
   if (/&&|\|\|/.test(bare)) hints.push('FEEL writes "and" and "or" instead of && and ||');
   if (/'/.test(bare)) hints.push('FEEL strings use double quotes');
   if (/(^|[^<>!=])!(?!=)/.test(bare)) hints.push('FEEL writes not(x) instead of !x');
+  if (/[A-Za-z_]\w*\.\w+\s*\(/.test(bare)) hints.push('method calls such as a.b(...) (JUEL) do not run here: write the FEEL expression');
 
   let first: { from: number; to: number } | null = null;
   try {
@@ -125,7 +126,28 @@ export function feelSyntaxError(expression: string): string | null {
   if (/={2,}/.test(bare.replace(/[<>!]=/g, ''))) {
     return 'FEEL compares with a single "=": "==" is never true';
   }
-  return neverEvaluates(body);
+  return methodCall(body) ?? neverEvaluates(body);
+}
+
+/**
+ * A call on a path (`execution.getVariable("x")`, `amount.compareTo(5)`) parses as FEEL but FEEL has no methods:
+ * it evaluates to null, so a gateway would route wrong and an assignee would be empty. JUEL method calls and
+ * bean lookups never run here; refuse them with what to write instead.
+ */
+function methodCall(body: string): string | null {
+  let found: string | null = null;
+  parseExpression(body, {}, undefined).iterate({
+    enter(node) {
+      if (found || node.type.name !== 'FunctionInvocation') return !found;
+      const callee = node.node.firstChild;
+      if (callee?.type.name === 'PathExpression') found = body.slice(callee.from, callee.to);
+      return !found;
+    },
+  });
+  if (!found) return null;
+  const what = found as string;
+  const variable = /^execution\.getVariable$/.test(what) ? ' (for execution.getVariable("x") write the variable name x)' : '';
+  return `it calls the method ${what}(...): FEEL has no methods and JUEL method calls or bean lookups do not run here; write the FEEL expression instead${variable}, e.g. amount > 5 for amount.compareTo(5) > 0`;
 }
 
 /**
