@@ -3,27 +3,15 @@
  * done inside the caller's transaction, after the chain head is read in that same transaction.
  */
 import type { Knex } from 'knex';
-import { eventHash } from './canonical-json.ts';
+import { eventHash, type HashedEventFields } from './canonical-json.ts';
 
 /** The event hash (and canonical JSON) live in canonical-json.ts; eventHash is re-exported for existing callers. */
 export { eventHash };
 
 export const GENESIS = '0'.repeat(64);
 
-export interface HistoryEvent {
-  chainId: string;
-  processInstanceId: string | null;
-  processKey: string | null;
-  processVersion: number | null;
-  businessKey: string | null;
-  seq: number;
-  at: number;
-  type: string;
-  activityId: string | null;
-  activityType: string | null;
-  actor: string | null;
-  data: Record<string, unknown>;
-}
+/** An event of a hash chain: exactly the fields its hash covers. */
+export type HistoryEvent = HashedEventFields;
 
 export type NewEvent = Omit<HistoryEvent, 'seq' | 'chainId'> & { chainId?: string };
 
