@@ -8,7 +8,7 @@ import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
 import { getDefinitionRow, latestForm, validateForm } from './deployment.ts';
 import { SYSTEM, type Actor, type Incident, type Page, type ProcessInstance, type UserTask } from './model.ts';
-import type { ChainCheck, InstanceQuery, StoredInstance } from './ports.ts';
+import type { ChainCheck, HistoryRecord, InstanceQuery, StoredInstance } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 
@@ -23,17 +23,7 @@ export interface InstanceDetail extends ProcessInstance {
 }
 
 /** One event of an instance's history as the API returns it (`at` ISO 8601). */
-export interface InstanceHistoryEvent {
-  seq: number;
-  at: string;
-  type: string;
-  activityId: string | null;
-  activityType: string | null;
-  actor: string | null;
-  data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+export type InstanceHistoryEvent = Omit<HistoryRecord, 'at'> & { at: string };
 
 const notFound = (id: string) => new InsureflowError('INSTANCE_NOT_FOUND', `process instance ${id} was not found`);
 
