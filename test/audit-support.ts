@@ -9,7 +9,7 @@ import { fixture, testEngine, admin, ops, type TestEngine } from './helpers.ts';
 import { BpmnError } from '../src/errors.ts';
 import { eventHash, rowToEvent } from '../src/persistence/history.ts';
 
-export const FIXTURES = ['gateway.bpmn', 'parallel.bpmn', 'form.bpmn', 'forms/claim-review.schema.json', 'error.bpmn', 'message.bpmn', 'timer.bpmn', 'retry.bpmn'];
+export const FIXTURES = ['gateway.bpmn', 'parallel.bpmn', 'form.bpmn', 'forms/claim-review.schema.json', 'error.bpmn', 'message.bpmn', 'messages/documents-received.schema.json', 'timer.bpmn', 'retry.bpmn'];
 export const HOUR = 3600_000;
 
 export interface AuditTest extends TestEngine {

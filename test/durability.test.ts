@@ -172,7 +172,7 @@ events.before(async (ctx) => {
   ctx.calls = 0;
   ctx.t.engine.registerHandler('tick', () => ({ tick: ++ctx.ticks }));
   ctx.t.engine.registerHandler('logCall', () => ({ calls: ++ctx.calls }));
-  await ctx.t.engine.deploy(bundle('cycle-start.bpmn', 'msg-start.bpmn', 'event-gateway.bpmn'));
+  await ctx.t.engine.deploy(bundle('cycle-start.bpmn', 'msg-start.bpmn', 'messages/loss-reported.schema.json', 'event-gateway.bpmn'));
 });
 events.after(async (ctx) => ctx.t.close());
 

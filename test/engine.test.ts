@@ -37,7 +37,7 @@ const flows = suite<{ t: TestEngine }>('flows');
 flows.before(async (ctx) => {
   ctx.t = await testEngine();
   withHandlers(ctx.t.engine);
-  await ctx.t.engine.deploy(bundle('gateway.bpmn', 'parallel.bpmn', 'form.bpmn', 'forms/claim-review.schema.json', 'error.bpmn', 'message.bpmn'));
+  await ctx.t.engine.deploy(bundle('gateway.bpmn', 'parallel.bpmn', 'form.bpmn', 'forms/claim-review.schema.json', 'error.bpmn', 'message.bpmn', 'messages/documents-received.schema.json'));
 });
 flows.after(async (ctx) => ctx.t.close());
 

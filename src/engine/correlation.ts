@@ -15,6 +15,7 @@ import type { BufferedMatch, BufferedMessage } from './ports.ts';
 import type { RunOutput, Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { SYSTEM, type Actor } from './model.ts';
+import { checkEventVariables } from './event-variables.ts';
 
 export interface MessageInput {
   name: string;
@@ -45,7 +46,8 @@ export interface CorrelationResult {
  * matching catch event that appears before it expires.
  * @throws InsureflowError MESSAGE_NOT_CORRELATED (nothing waits, no time to live), MESSAGE_AMBIGUOUS (several
  *   instances wait, `all` not set), MESSAGE_ALREADY_EXISTS (a message with this name and messageId is still
- *   kept), VALIDATION_FAILED (a timeToLive that is not an ISO 8601 duration, or with `all`)
+ *   kept), VALIDATION_FAILED (a timeToLive that is not an ISO 8601 duration, or with `all`; a variable the
+ *   message's schema messages/<name>.schema.json does not declare, or a value it refuses: ./event-variables.ts)
  */
 export async function correlateMessage(
   ctx: EngineContext,
@@ -54,6 +56,7 @@ export async function correlateMessage(
 ): Promise<CorrelationResult> {
   const now = ctx.clock.now();
   const ttlMs = timeToLiveMs(m);
+  await checkEventVariables(ctx, 'message', m.name, m.variables);
   if (m.messageId) {
     const earlier = await ctx.stores.messages.findByMessageId(m.name, m.messageId, now);
     if (earlier) throw alreadyExists(m, earlier);
@@ -256,8 +259,13 @@ export async function startByMessage(ctx: EngineContext, defId: string, activity
   return id;
 }
 
-/** Delivers a signal to every instance waiting for it (in subscription order); ended instances are skipped. */
+/**
+ * Delivers a signal to every instance waiting for it (in subscription order); ended instances are skipped.
+ * @throws InsureflowError VALIDATION_FAILED (a variable the signal's schema signals/<name>.schema.json does not
+ *   declare, or a value it refuses: ./event-variables.ts)
+ */
 export async function broadcastSignal(ctx: EngineContext, s: { name: string; variables?: Variables }, actor: Actor = SYSTEM): Promise<{ delivered: number; processInstanceIds: string[] }> {
+  await checkEventVariables(ctx, 'signal', s.name, s.variables);
   const subs = await ctx.stores.subscriptions.findSignal(s.name);
   const delivered: string[] = [];
   for (const sub of subs) {

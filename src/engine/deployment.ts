@@ -25,6 +25,7 @@ import type { DefinitionMeta, EngineContext } from './context.ts';
 import { compileDefinition, type ActivityInfo, type CachedDefinition, type ResolvedBinding, type ResolvedBindings, type ResourceBinding } from './definitions.ts';
 import { resolveValue } from './expressions.ts';
 import { compileSchema, fieldErrors } from './forms.ts';
+import { eventSchemaProblem } from './event-variables.ts';
 import { cycleRepeats, timerDueAt } from './iso.ts';
 import type { DecisionCall, DecisionEvaluator, DecisionOutcome, Variables } from './runtime.ts';
 import type { Catalog, DeploymentStore, DeploymentTx, ProcessDefinition, ResourceKind, StoredDefinition, VersionMeta } from './deployment-store.ts';
@@ -116,12 +117,18 @@ export function resourceKind(name: string, content: string): ResourceKind | null
 /**
  * The form key of a form schema resource: its path after the last `forms/` folder (else its file name), without
  * `.schema.json` (or `.json`): `forms/intake/triage.schema.json` is `intake/triage`, `claims.start.schema.json`
- * is `claims.start`.
+ * is `claims.start`. Outside a `forms/` folder, the variable schema of a message or signal keeps its folder:
+ * `messages/claim-documents-received.schema.json` is `messages/claim-documents-received` (./event-variables.ts).
  */
 export function formKeyOf(name: string): string {
   const path = name.replace(/\\/g, '/');
-  const i = path.lastIndexOf('forms/');
-  const rel = i >= 0 && (i === 0 || path[i - 1] === '/') ? path.slice(i + 'forms/'.length) : path.slice(path.lastIndexOf('/') + 1);
+  const folder = (f: string) => {
+    const i = path.lastIndexOf(f);
+    return i >= 0 && (i === 0 || path[i - 1] === '/') ? i : -1;
+  };
+  const i = folder('forms/');
+  const e = Math.max(folder('messages/'), folder('signals/'));
+  const rel = i >= 0 ? path.slice(i + 'forms/'.length) : e >= 0 ? path.slice(e) : path.slice(path.lastIndexOf('/') + 1);
   return rel.replace(/\.schema\.json$/i, '').replace(/\.json$/i, '');
 }
 
@@ -186,6 +193,11 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       try {
         const schema = JSON.parse(r.content);
         compileSchema(schema);
+        const eventProblem = eventSchemaProblem(key, schema);
+        if (eventProblem) {
+          problems.push({ resource: r.name, element: null, message: `variable schema "${key}": ${eventProblem}` });
+          continue;
+        }
         const tag = (schema as Record<string, unknown>).versionTag;
         forms.push({ name: r.name, key, content: JSON.stringify(schema), versionTag: typeof tag === 'string' && tag.trim() ? tag.trim() : null, rawChecksum });
       } catch (err) {

@@ -47,7 +47,7 @@ early.before(async (ctx) => {
     if (ctx.replyDuringRequest) ctx.replies.push(ctx.t.engine.correlateMessage({ ...ctx.replyDuringRequest, businessKey: businessKey ?? undefined }).catch((e) => e));
     return { requested: true };
   });
-  await ctx.t.engine.deploy(resources('feature/early-messages.bpmn', 'feature/early-messages-zeebe.bpmn'));
+  await ctx.t.engine.deploy(resources('feature/early-messages.bpmn', 'feature/early-messages-zeebe.bpmn', 'feature/messages/surveyor-report.schema.json', 'feature/messages/payment-confirmed.schema.json', 'feature/messages/claim-documents.schema.json'));
 });
 early.before.each((ctx) => {
   ctx.replyDuringRequest = null;

@@ -50,7 +50,7 @@ esp.before(async (ctx) => {
   ctx.t = await testEngine();
   ctx.calls = [];
   register(ctx.t.engine, ctx);
-  await ctx.t.engine.deploy(resources('esp-message-signal.bpmn', 'esp-message-scope.bpmn', 'esp-timer-and-messages.bpmn'));
+  await ctx.t.engine.deploy(resources('esp-message-signal.bpmn', 'esp-message-scope.bpmn', 'esp-timer-and-messages.bpmn', 'messages/customer-called.schema.json'));
 });
 esp.before.each((ctx) => {
   ctx.calls.length = 0;

@@ -33,7 +33,7 @@ interface DepthCtx { t: TestEngine }
 const depth = suite<DepthCtx>('wait states at any depth');
 depth.before(async (ctx) => {
   ctx.t = await testEngine();
-  await ctx.t.engine.deploy(resources('feature/deep-waits.bpmn', 'feature/deep-multi-instance.bpmn'));
+  await ctx.t.engine.deploy(resources('feature/deep-waits.bpmn', 'feature/deep-multi-instance.bpmn', 'feature/messages/surveyor-ack.schema.json'));
 });
 depth.after(async (ctx) => ctx.t.close());
 
