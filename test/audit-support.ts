@@ -254,6 +254,7 @@ export async function deleteTail(db: Knex, chainId: string, count: number): Prom
 /** Everything an instance leaves in the database, gone (history first). */
 export async function deleteInstance(db: Knex, id: string): Promise<void> {
   await db('history_events').where({ chain_id: id }).delete();
+  await db('task_candidates').whereIn('task_id', db('user_tasks').select('id').where({ process_instance_id: id })).delete();
   for (const table of ['user_tasks', 'jobs', 'incidents', 'subscriptions']) await db(table).where({ process_instance_id: id }).delete();
   await db('process_instances').where({ id }).delete();
 }

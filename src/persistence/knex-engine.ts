@@ -35,7 +35,7 @@ export function createKnexStores(db: Knex, dialect: Dialect = dialectOfKnex(db))
     transitions: new KnexTransitionStore(db),
     deployments: new KnexDeploymentStore(db),
     instances: new KnexInstanceStore(db),
-    tasks: new KnexTaskStore(db, dialect),
+    tasks: new KnexTaskStore(db),
     forms: new KnexFormStore(db),
     jobs: new KnexJobStore(db, dialect),
     incidents: new KnexIncidentStore(db),

@@ -83,8 +83,6 @@ export interface TaskRow {
   business_key: string | null;
   status: string;
   assignee: string | null;
-  candidate_groups: string;
-  candidate_users: string;
   form_key: string | null;
   form_schema_id: number | null;
   due_at: number | null;
@@ -95,7 +93,13 @@ export interface TaskRow {
   completed_by: string | null;
 }
 
-export function toTask(r: TaskRow): UserTask {
+/** The candidate groups and users of a task (rows of task_candidates, in order). */
+export interface TaskCandidates {
+  groups: string[];
+  users: string[];
+}
+
+export function toTask(r: TaskRow, candidates: TaskCandidates = { groups: [], users: [] }): UserTask {
   return {
     id: r.id,
     name: r.name,
@@ -105,8 +109,8 @@ export function toTask(r: TaskRow): UserTask {
     businessKey: r.business_key,
     status: r.status,
     assignee: r.assignee,
-    candidateGroups: parseJson<string[]>(r.candidate_groups, `user_tasks ${r.id} candidate_groups`, []),
-    candidateUsers: parseJson<string[]>(r.candidate_users, `user_tasks ${r.id} candidate_users`, []),
+    candidateGroups: candidates.groups,
+    candidateUsers: candidates.users,
     formKey: r.form_key,
     dueAt: iso(r.due_at),
     priority: Number(r.priority),

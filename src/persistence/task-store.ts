@@ -2,37 +2,60 @@
  * The Knex TaskStore and FormStore (src/engine/ports.ts): the task list with its filters, and the writes to
  * user_tasks outside a transition (claim, unclaim, cancel with the instance).
  *
- * Candidate groups and users are JSON arrays of names in text columns. A filter on them matches one array
- * element exactly (case-sensitive, no wildcards): SQLite reads the elements with json_each, PostgreSQL with
- * jsonb_array_elements_text; a name such as `adjuster_`, `%` or `ADJUSTERS` never matches `adjusters`.
+ * Candidate groups and users are rows of task_candidates (task_id, kind 'group' | 'user', position, name),
+ * written with the task (writeCandidates, called by the transition store). A filter on them is an equality on
+ * (kind, name) through its index: exact and case-sensitive on both databases, no LIKE, no JSON functions; a name
+ * such as `adjuster_`, `%`, `ADJUSTERS` or `adjusters ` never matches `adjusters`. A task read from the store
+ * gets its candidates, in the diagram's order, from one extra query per page of tasks.
  */
 import type { Knex } from 'knex';
 import type { FormStore, StoreTx, StoredTask, TaskAudience, TaskQuery, TaskStore } from '../engine/ports.ts';
 import type { Page, UserTask } from '../engine/model.ts';
-import type { Dialect } from './dialect.ts';
 import { knexOf, knexTx } from './knex-tx.ts';
-import { paged, toTask, type TaskRow } from './store.ts';
+import { paged, toTask, type TaskCandidates, type TaskRow, type Trx } from './store.ts';
 
-type Column = 'candidate_groups' | 'candidate_users';
+type Kind = 'group' | 'user';
 
-/** SQL (with its bindings) true when the JSON array in `column` has an element equal to one of `names`. */
-function hasElement(dialect: Dialect, column: Column, names: string[]): [string, string[]] {
-  const marks = names.map(() => '?').join(', ');
-  const sql =
-    dialect === 'postgres'
-      ? `exists (select 1 from jsonb_array_elements_text(user_tasks.${column}::jsonb) as e(name) where e.name in (${marks}))`
-      : `exists (select 1 from json_each(user_tasks.${column}) as e where e.value in (${marks}))`;
-  return [sql, names];
+/** The ids of the tasks offered to one of `names` as a candidate of `kind` (a subquery). */
+function offeredTo(db: Knex, kind: Kind, names: string[]): Knex.QueryBuilder {
+  return db('task_candidates').select('task_id').where('kind', kind).whereIn('name', names);
 }
 
-function toStoredTask(r: TaskRow): StoredTask {
-  return { ...toTask(r), executionId: r.execution_id, formSchemaId: r.form_schema_id === null ? null : Number(r.form_schema_id) };
+/** Writes the candidate rows of a new task (in the transaction that inserts the task row). */
+export async function writeCandidates(trx: Trx, taskId: string, groups: string[], users: string[]): Promise<void> {
+  const rows = [
+    ...groups.map((name, position) => ({ task_id: taskId, kind: 'group', position, name })),
+    ...users.map((name, position) => ({ task_id: taskId, kind: 'user', position, name })),
+  ];
+  for (let i = 0; i < rows.length; i += 200) await trx('task_candidates').insert(rows.slice(i, i + 200));
+}
+
+/** The candidates of tasks by task id, in their order (a task without any is absent from the map). */
+export async function readCandidates(db: Trx, taskIds: string[]): Promise<Map<string, TaskCandidates>> {
+  const out = new Map<string, TaskCandidates>();
+  for (let i = 0; i < taskIds.length; i += 500) {
+    const rows: { task_id: string; kind: Kind; name: string }[] = await db('task_candidates')
+      .whereIn('task_id', taskIds.slice(i, i + 500))
+      .orderBy([{ column: 'task_id' }, { column: 'kind' }, { column: 'position' }])
+      .select('task_id', 'kind', 'name');
+    for (const r of rows) {
+      let c = out.get(r.task_id);
+      if (!c) out.set(r.task_id, (c = { groups: [], users: [] }));
+      (r.kind === 'group' ? c.groups : c.users).push(r.name);
+    }
+  }
+  return out;
+}
+
+async function withCandidates(db: Trx, rows: TaskRow[]): Promise<UserTask[]> {
+  const candidates = rows.length ? await readCandidates(db, rows.map((r) => r.id)) : new Map<string, TaskCandidates>();
+  return rows.map((r) => toTask(r, candidates.get(r.id)));
 }
 
 export class KnexTaskStore implements TaskStore {
-  constructor(private readonly db: Knex, private readonly dialect: Dialect) {}
+  constructor(private readonly db: Knex) {}
 
-  list(q: TaskQuery, audience: TaskAudience | null): Promise<Page<UserTask>> {
+  async list(q: TaskQuery, audience: TaskAudience | null): Promise<Page<UserTask>> {
     let query = this.db('user_tasks').where({ status: q.status ?? 'open' });
     if (q.assignee) query = query.where({ assignee: q.assignee });
     if (q.processKey) query = query.where({ process_key: q.processKey });
@@ -40,28 +63,33 @@ export class KnexTaskStore implements TaskStore {
     if (q.processInstanceId) query = query.where({ process_instance_id: q.processInstanceId });
     if (q.dueBefore) query = query.where('due_at', '<', Date.parse(q.dueBefore));
     if (q.dueAfter) query = query.where('due_at', '>', Date.parse(q.dueAfter));
-    if (q.candidateGroup !== undefined) query = query.whereRaw(...hasElement(this.dialect, 'candidate_groups', [q.candidateGroup]));
-    if (q.candidateUser !== undefined) query = query.whereRaw(...hasElement(this.dialect, 'candidate_users', [q.candidateUser]));
+    if (q.candidateGroup !== undefined) query = query.whereIn('id', offeredTo(this.db, 'group', [q.candidateGroup]));
+    if (q.candidateUser !== undefined) query = query.whereIn('id', offeredTo(this.db, 'user', [q.candidateUser]));
     if (audience) {
       // assigned to the user, offered to the user, or offered to one of the user's groups
       query = query.where((w) => {
-        w.where('assignee', audience.user).orWhereRaw(...hasElement(this.dialect, 'candidate_users', [audience.user]));
-        if (audience.groups.length) w.orWhereRaw(...hasElement(this.dialect, 'candidate_groups', audience.groups));
+        w.where('assignee', audience.user).orWhereIn('id', offeredTo(this.db, 'user', [audience.user]));
+        if (audience.groups.length) w.orWhereIn('id', offeredTo(this.db, 'group', audience.groups));
       });
     }
     const col = q.sort === 'due' ? 'due_at' : q.sort === 'priority' ? 'priority' : 'created_at';
     const dir = q.order ?? (q.sort === 'priority' ? 'desc' : 'asc');
-    return paged(query.select('*'), q.limit ?? 50, q.offset ?? 0, toTask, [[col, dir], ['id', 'asc']]);
+    const page = await paged(query.select('*'), q.limit ?? 50, q.offset ?? 0, (r: TaskRow) => r, [[col, dir], ['id', 'asc']]);
+    return { ...page, items: await withCandidates(this.db, page.items) };
   }
 
   async get(id: string, tx?: StoreTx): Promise<StoredTask | null> {
-    const r: TaskRow | undefined = await knexOf(this.db, tx)('user_tasks').where({ id }).first();
-    return r ? toStoredTask(r) : null;
+    const db = knexOf(this.db, tx);
+    const r: TaskRow | undefined = await db('user_tasks').where({ id }).first();
+    if (!r) return null;
+    const [task] = await withCandidates(db, [r]);
+    return { ...task, executionId: r.execution_id, formSchemaId: r.form_schema_id === null ? null : Number(r.form_schema_id) };
   }
 
   async listOpen(instanceId: string, tx?: StoreTx): Promise<UserTask[]> {
-    const rows: TaskRow[] = await knexOf(this.db, tx)('user_tasks').where({ process_instance_id: instanceId, status: 'open' }).orderBy('created_at').orderBy('id');
-    return rows.map(toTask);
+    const db = knexOf(this.db, tx);
+    const rows: TaskRow[] = await db('user_tasks').where({ process_instance_id: instanceId, status: 'open' }).orderBy('created_at').orderBy('id');
+    return withCandidates(db, rows);
   }
 
   async claim(tx: StoreTx, id: string, assignee: string, at: number): Promise<boolean> {
@@ -78,7 +106,7 @@ export class KnexTaskStore implements TaskStore {
     const trx = knexTx(tx);
     const rows: TaskRow[] = await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }).orderBy('created_at').orderBy('id');
     if (rows.length) await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }).update({ status: 'cancelled', ended_at: at });
-    return rows.map(toTask);
+    return withCandidates(trx, rows);
   }
 }
 

@@ -12,6 +12,7 @@ import { updateInstanceGuarded, type InstanceRow, type JobRow, type TaskRow } fr
 import { inUnitOfWork, type KnexUnitOfWork } from './unit-of-work.ts';
 import { planCommit } from '../engine/commit-plan.ts';
 import { dialectOfKnex } from './dialect.ts';
+import { writeCandidates } from './task-store.ts';
 
 export class KnexTransitionStore implements TransitionStore {
   constructor(private readonly db: Knex) {}
@@ -161,8 +162,6 @@ class KnexTransitionTx implements TransitionTx {
         business_key: businessKey,
         status: 'open',
         assignee: d.assignee,
-        candidate_groups: JSON.stringify(d.candidateGroups),
-        candidate_users: JSON.stringify(d.candidateUsers),
         form_key: d.formKey,
         form_schema_id: d.formSchemaId,
         due_at: d.dueAt,
@@ -173,6 +172,7 @@ class KnexTransitionTx implements TransitionTx {
         completed_by: null,
       };
       await trx('user_tasks').insert(task);
+      await writeCandidates(trx, task.id, d.candidateGroups, d.candidateUsers);
       ev('task.created', w.activityId, { taskId: task.id, name: task.name, assignee: task.assignee, candidateGroups: d.candidateGroups, candidateUsers: d.candidateUsers, formKey: task.form_key, dueAt: task.due_at === null ? null : new Date(task.due_at).toISOString(), priority: task.priority }, 'system', 'bpmn:UserTask');
     }
 
