@@ -8,6 +8,7 @@ import { openDb, migrate } from './persistence/db.ts';
 import { createEngine, readProcessDir, serve } from './server.ts';
 import { InsureflowError } from './errors.ts';
 import { ROLES, SYSTEM, type Role } from './persistence/users.ts';
+import { AUTHORIZATION_USAGE } from './authorization-cli.ts';
 
 const usage = `usage: insureflow <command>
 
@@ -19,6 +20,7 @@ const usage = `usage: insureflow <command>
   user disable <name> | user enable <name> | user remove <name>
   demo seed                               demo customers, policies and a launched product
   audit export|verify|replay|digest       auditors' tools (insureflow audit --help)
+\${AUTHORIZATION_USAGE}
 
 environment: PORT, HOST, DATABASE_URL, INSUREFLOW_PROCESSES_DIR, INSUREFLOW_ADMIN_TOKEN, LOG_LEVEL`;
 
@@ -35,6 +37,19 @@ export async function main(argv: string[]): Promise<void> {
     loadConfig();
     const { auditCommand } = await import('./audit/cli.ts');
     process.exitCode = await auditCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'grant' || argv[0] === 'revoke' || argv[0] === 'grants') {
+    // authorizations: as an admin named cli:<operating-system user> (src/authorization-cli.ts)
+    const config = loadConfig();
+    const db = await openDb({ url: config.databaseUrl });
+    try {
+      await migrate(db);
+      const { authorizationCommand } = await import('./authorization-cli.ts');
+      process.exitCode = await authorizationCommand(argv, { db, stdout: process.stdout, stderr: process.stderr });
+    } finally {
+      await db.destroy();
+    }
     return;
   }
   const { values, positionals } = parseArgs({

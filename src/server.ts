@@ -14,14 +14,14 @@ import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './p
 import { DigestSchedule } from './audit/digest.ts';
 import { InsureflowError } from './errors.ts';
 
-/** Every .bpmn, .dmn and .schema.json below dir, with names relative to it. */
+/** Every .bpmn, .dmn and .schema.json below dir, and its authorizations.json files, with names relative to it. */
 export async function readProcessDir(dir: string): Promise<Resource[]> {
   const out: Resource[] = [];
   async function walk(d: string) {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (/\.(bpmn|dmn)$|\.schema\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: await readFile(p, 'utf8') });
+      else if (/\.(bpmn|dmn)$|\.schema\.json$|^authorizations\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: await readFile(p, 'utf8') });
     }
   }
   await walk(dir);

@@ -35,6 +35,12 @@ export async function auditEngine(): Promise<AuditTest> {
     return { paid: true, attempt };
   });
   await e.deploy(FIXTURES.map((n) => ({ name: n, content: fixture(n) })), { actor: admin, source: 'api' });
+  // the people of these suites act on grants (src/engine/authorization.ts): adjusters start every fixture process
+  // and send its messages; intake starts them too
+  await e.grant({ group: 'adjusters', resourceType: 'process-definition', resourceId: '*', permissions: ['start'] }, admin);
+  await e.grant({ group: 'adjusters', resourceType: 'message', resourceId: 'documents-received', permissions: ['correlate'] }, admin);
+  await e.grant({ group: 'adjusters', resourceType: 'message', resourceId: 'contract-signed', permissions: ['correlate'] }, admin);
+  await e.grant({ group: 'intake', resourceType: 'process-definition', resourceId: '*', permissions: ['start'] }, admin);
   return { ...t, payFailures };
 }
 

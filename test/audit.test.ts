@@ -53,7 +53,7 @@ verification('an untouched history verifies, chain by chain and as a whole (befo
   const all = await verifyAll(t.tdb.db, { workers: 1 });
   assert.ok(all.consistent);
   assert.is(all.brokenChains, 0);
-  assert.is(all.chains, Object.keys(claims).length + 1, 'the instances and the deployments chain');
+  assert.is(all.chains, Object.keys(claims).length + 2, 'the instances, the deployments and the authorizations chain (the grants of auditEngine)');
   assert.is(all.checked, Number(((await t.tdb.db('history_events').count({ n: '*' }).first()) as any).n));
   assert.is(all.digests.checked, 0);
   const ids = await eventIdRange(t.tdb.db);
@@ -78,7 +78,7 @@ verification('a digest rolls every chain head; a second digest records only what
   const first = await auditDigest(t.tdb.db, t.clock);
   assert.is(first.seq, 1);
   assert.is(first.prevDigest, '0'.repeat(64));
-  assert.is(first.changedChains, Object.keys(claims).length + 1);
+  assert.is(first.changedChains, Object.keys(claims).length + 2, 'the instances, the deployments and the authorizations chain');
   assert.is(first.totalChains, first.changedChains);
   assert.equal(first.anomalies, []);
   t.clock.advance(24 * 3600_000);

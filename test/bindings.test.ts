@@ -191,6 +191,8 @@ versions.before(async (ctx) => {
   const first = await ctx.t.engine.deploy([...Object.entries(PROCESSES).map(([k, x]) => bpmn(k, x)), route(ROUTE_V1), review(REVIEW_V1)], { actor: admin, source: 'api' });
   assert.equal(first.decisions, [{ decisionKey: 'RouteClaim', version: 1, created: true }]);
   ctx.started = {};
+  // the clerks start every process of these tests (a grant: src/engine/authorization.ts)
+  await ctx.t.engine.grant({ group: 'clerks', resourceType: 'process-definition', resourceId: '*', permissions: ['start'] }, admin);
   for (const key of Object.keys(PROCESSES)) ctx.started[key] = (await ctx.t.engine.startInstance(key, { businessKey: key }, clerk)).id;
   // When RouteClaim v2 (tag 2026.2) and form review v2 are deployed, each alone
   ctx.t.clock.advance(60_000);

@@ -157,6 +157,8 @@ flows('messages: correlation key from zeebe:subscription, receive task by busine
 
 flows('history is hash-chained, carries actors, and verifies', async ({ t }) => {
   const e = t.engine;
+  // ops users start what their group is granted (src/engine/authorization.ts)
+  await e.grant({ user: 'olga', resourceType: 'process-definition', resourceId: 'form-test', permissions: ['start'] }, admin);
   const inst = await e.startInstance('form-test', { variables: { reviewGroup: 'adjusters' } }, ops('olga', 'adjusters'));
   await e.completeTask(inst.openTasks[0].id, { decision: 'reject', approvedAmount: 0 }, ops('ann', 'adjusters'));
   const hist = await e.history(inst.id);

@@ -29,6 +29,11 @@ api.before(async (ctx) => {
     ['gone', ['ops'], ['adjusters']],
   ];
   for (const [name, roles, groups] of people) ctx.tok[name] = (await ctx.t.engine.users.add({ name, roles, groups })).token;
+  // ops users act on what their group is granted (src/engine/authorization.ts): adjusters start both test
+  // processes and read the history of gateway-test instances (also those they have no task of)
+  const root = { name: 'root', roles: ['admin' as const], groups: [] };
+  await ctx.t.engine.grant({ group: 'adjusters', resourceType: 'process-definition', resourceId: 'form-test', permissions: ['start'] }, root);
+  await ctx.t.engine.grant({ group: 'adjusters', resourceType: 'process-definition', resourceId: 'gateway-test', permissions: ['start', 'read-history'] }, root);
 });
 api.after(async (ctx) => {
   await ctx.app.close();
@@ -162,18 +167,22 @@ api('role matrix: each role reaches its endpoints and gets 403 elsewhere', async
     ['GET', '/api/process-definitions', '', undefined, { root: 200, ana: 200, olga: 200, aud: 200 }],
     ['POST', '/api/process-definitions/gateway-test/start', '', { variables: { amount: 1 } }, { root: 201, ana: 403, olga: 201, aud: 403 }],
     ['GET', '/api/process-instances', '', undefined, { root: 200, ana: 200, olga: 200, aud: 200 }],
+    // olga's group may read-history of gateway-test (granted above)
     ['GET', `/api/process-instances/${inst.id}/history`, '', undefined, { root: 200, ana: 403, olga: 200, aud: 200 }],
     ['GET', '/api/tasks', '', undefined, { root: 200, ana: 403, olga: 200, aud: 403 }],
     ['GET', '/api/jobs', '', undefined, { root: 200, ana: 403, olga: 403, aud: 403 }],
     ['GET', '/api/incidents', '', undefined, { root: 200, ana: 403, olga: 200, aud: 403 }],
     ['GET', '/api/users', '', undefined, { root: 200, ana: 403, olga: 403, aud: 403 }],
-    ['POST', '/api/messages', '', { name: 'nobody-waits' }, { root: 404, ana: 403, olga: 404, aud: 403 }],
-    // what is deployed: analysts, auditors and admins read it, ops do not
-    ['GET', '/api/decisions', '', undefined, { root: 200, ana: 200, olga: 403, aud: 200 }],
+    // ops correlate only the messages granted to them (none here)
+    ['POST', '/api/messages', '', { name: 'nobody-waits' }, { root: 404, ana: 403, olga: 403, aud: 403 }],
+    // what is deployed: analysts, auditors and admins read it; ops the decisions granted to them (none here)
+    ['GET', '/api/decisions', '', undefined, { root: 200, ana: 200, olga: 200, aud: 200 }],
     ['GET', '/api/decisions/NotDeployed', '', undefined, { root: 404, ana: 404, olga: 403, aud: 404 }],
     ['GET', '/api/forms/not/deployed', '', undefined, { root: 404, ana: 404, olga: 403, aud: 404 }],
-    ['GET', `/api/process-instances/${inst.id}/decisions`, '', undefined, { root: 200, ana: 200, olga: 403, aud: 200 }],
+    // an instance's decisions: with read-history on its process (olga's group has it for gateway-test)
+    ['GET', `/api/process-instances/${inst.id}/decisions`, '', undefined, { root: 200, ana: 200, olga: 200, aud: 200 }],
   ];
+  assert.equal((await req(ctx, 'olga', 'GET', '/api/decisions')).json(), [], 'no decision is granted to olga');
   for (const [method, url, xml, body, expect] of cases) {
     for (const [who, status] of Object.entries(expect)) {
       const res = xml ? await req(ctx, who, method, url, xml, { 'content-type': 'application/xml' }) : await req(ctx, who, method, url, body);

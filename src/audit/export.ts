@@ -80,13 +80,18 @@ export function csvLine(e: AuditEvent): string {
 
 export const csvHeader = CSV_COLUMNS.join(',') + '\r\n';
 
-/** The export as text chunks (about 64 KB each); `onProgress(done, total)` after each chunk. */
-export async function* exportChunks(db: Knex, filter: EventFilter, format: ExportFormat, onProgress?: (done: number, total: number) => void): AsyncGenerator<string> {
+/**
+ * The export as text chunks (about 64 KB each); `onProgress(done, total)` after each chunk. `redact` removes what
+ * the reader may not see (sensitive variables: src/engine/authorization.ts); an NDJSON event it changed carries
+ * `redacted: true` (its hash verifies only on the stored event), CSV keeps its columns.
+ */
+export async function* exportChunks(db: Knex, filter: EventFilter, format: ExportFormat, onProgress?: (done: number, total: number) => void, redact?: (e: AuditEvent) => { event: AuditEvent; redacted: boolean }): AsyncGenerator<string> {
   const total = onProgress ? await countEvents(db, filter) : 0;
   let chunk = format === 'csv' ? csvHeader : '';
   let done = 0;
-  for await (const e of iterateEvents(db, filter, 'asc', 2000)) {
-    chunk += format === 'csv' ? csvLine(e) : JSON.stringify(apiEvent(e)) + '\n';
+  for await (const stored of iterateEvents(db, filter, 'asc', 2000)) {
+    const { event: e, redacted } = redact ? redact(stored) : { event: stored, redacted: false };
+    chunk += format === 'csv' ? csvLine(e) : JSON.stringify(redacted ? { ...apiEvent(e), redacted: true } : apiEvent(e)) + '\n';
     done++;
     if (chunk.length >= 65536) {
       yield chunk;

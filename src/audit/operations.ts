@@ -1,7 +1,8 @@
 /**
  * The user operation log: every action a person (or an admin tool) took, derived from the history events —
  * deployments, starts, claims, completions, cancellations, incident retries and resolutions, timer due
- * changes, user and role changes, messages and signals sent — with who, when, on what, before and after.
+ * changes, user and role changes, grants and revocations of permissions (and the default grants a deployed
+ * authorizations.json put in force), messages and signals sent — with who, when, on what, before and after.
  * The engine's own work (actor "system") is left out.
  */
 import type { Knex } from 'knex';
@@ -21,6 +22,9 @@ export const OPERATIONS: Record<string, string> = {
   'user.create': 'user.created',
   'user.update': 'user.updated',
   'user.remove': 'user.removed',
+  grant: 'authorization.granted',
+  revoke: 'authorization.revoked',
+  'authorizations.deploy': 'authorizations.deployed',
   'message.correlate': 'message.received',
   'signal.broadcast': 'signal.received',
 };
@@ -33,7 +37,7 @@ export interface Operation {
   operation: string;
   eventType: string;
   target: {
-    kind: 'deployment' | 'instance' | 'task' | 'incident' | 'job' | 'user' | 'activity';
+    kind: 'deployment' | 'instance' | 'task' | 'incident' | 'job' | 'user' | 'activity' | 'authorization';
     id: string | null;
     processInstanceId: string | null;
     processKey: string | null;
@@ -90,6 +94,12 @@ function toOperation(e: AuditEvent): Operation {
     case 'user.updated':
     case 'user.removed':
       return op('user', d.target ?? null, d.before ?? null, d.after ?? null);
+    case 'authorization.granted':
+      return op('authorization', d.grant?.id ?? null, null, d.grant ?? null);
+    case 'authorization.revoked':
+      return op('authorization', d.grant?.id ?? null, d.grant ?? null, null);
+    case 'authorizations.deployed':
+      return op('deployment', d.deploymentId ?? null, { grants: d.before ?? [] }, { resource: d.resource ?? null, grants: d.after ?? [], sensitiveVariables: d.sensitiveVariables ?? [] });
     case 'message.received':
       return op('activity', e.activityId, null, { message: d.message ?? null, variables: d.variables ?? {} });
     case 'signal.received':

@@ -1,5 +1,6 @@
 /** Who performs an engine operation: a user with roles and candidate groups, or the engine itself (SYSTEM). */
-export const ROLES = ['admin', 'analyst', 'ops', 'auditor'] as const;
+/** worker: an external task worker (the fetch permission on topics); it can authenticate, no route admits it yet */
+export const ROLES = ['admin', 'analyst', 'ops', 'auditor', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Actor {

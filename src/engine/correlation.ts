@@ -9,13 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
-import { compiled, listDefinitions } from './deployment.ts';
+import { compiled, definitionMeta, listDefinitions } from './deployment.ts';
 import { durationMs } from './iso.ts';
 import type { BufferedMatch, BufferedMessage } from './ports.ts';
 import type { RunOutput, Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { SYSTEM, type Actor } from './model.ts';
 import { checkEventVariables } from './event-variables.ts';
+import { authorize } from './authorization.ts';
 
 export interface MessageInput {
   name: string;
@@ -54,6 +55,7 @@ export async function correlateMessage(
   m: MessageInput,
   actor: Actor = SYSTEM,
 ): Promise<CorrelationResult> {
+  await authorize(ctx, actor, 'correlate', 'message', m.name);
   const now = ctx.clock.now();
   const ttlMs = timeToLiveMs(m);
   await checkEventVariables(ctx, 'message', m.name, m.variables);
@@ -249,6 +251,7 @@ export async function messageStartDefinitions(ctx: EngineContext, name: string):
 }
 
 export async function startByMessage(ctx: EngineContext, defId: string, activityId: string, m: { name: string; businessKey?: string; variables?: Variables }, actor: Actor): Promise<string> {
+  await authorize(ctx, actor, 'start', 'process-definition', (await definitionMeta(ctx, defId)).key);
   const id = randomUUID();
   await withLock(ctx, id, async () => {
     await transition(ctx, id, { kind: 'start', variables: m.variables ?? {} }, actor, { definitionId: defId, businessKey: m.businessKey ?? null });
@@ -265,6 +268,7 @@ export async function startByMessage(ctx: EngineContext, defId: string, activity
  *   declare, or a value it refuses: ./event-variables.ts)
  */
 export async function broadcastSignal(ctx: EngineContext, s: { name: string; variables?: Variables }, actor: Actor = SYSTEM): Promise<{ delivered: number; processInstanceIds: string[] }> {
+  await authorize(ctx, actor, 'broadcast', 'signal', s.name);
   await checkEventVariables(ctx, 'signal', s.name, s.variables);
   const subs = await ctx.stores.subscriptions.findSignal(s.name);
   const delivered: string[] = [];

@@ -13,7 +13,8 @@ import type { ResolvedBindings } from './definitions.ts';
 /** A storage transaction or a transition's unit of work, opaque to the engine. */
 export type DeploymentTx = object;
 
-export type ResourceKind = 'bpmn' | 'dmn' | 'form';
+/** authz: the authorizations.json of the default grants (./authorization-defaults.ts; resources.kind holds 10 characters) */
+export type ResourceKind = 'bpmn' | 'dmn' | 'form' | 'authz';
 
 /** What a deployment needs to know about every stored version to plan new ones (no content). */
 export interface VersionMeta {

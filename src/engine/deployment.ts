@@ -36,6 +36,7 @@ import { calledProcessesInFile } from '../definitions/io-mappings.ts';
 import { resolveCalledProcesses } from './call-activities.ts';
 import { parseDmn, DmnInvalidError, DecisionVersions, evaluateVersion, type DecisionTable, type DecisionVersion } from '../decisions/dmn.ts';
 import { SYSTEM, type Actor } from './actor.ts';
+import { checkDefaultsDeployer, defaultsChanged, isAuthorizationsResource, parseDefaults, writeDefaults, type DefaultsItem, type DefaultsOutcome } from './authorization-defaults.ts';
 
 export interface Resource {
   /** file name, relative to the deployment's root (e.g. `decisions/claims.dmn`, `forms/intake/triage.schema.json`) */
@@ -51,6 +52,8 @@ export interface DeployResult {
   definitions: { id: string; key: string; version: number; name: string | null; created: boolean }[];
   forms: { formKey: string; version: number; created: boolean }[];
   decisions: { decisionKey: string; version: number; created: boolean }[];
+  /** the authorizations.json the deployment held: whether it replaced the default grants (./authorization-defaults.ts) */
+  authorizations?: DefaultsOutcome;
 }
 
 export interface DeployOptions {
@@ -98,6 +101,7 @@ function decisionCache(ctx: EngineContext): DecisionVersions {
  */
 export function resourceKind(name: string, content: string): ResourceKind | null {
   const lower = name.toLowerCase();
+  if (isAuthorizationsResource(lower)) return 'authz';
   if (lower.endsWith('.bpmn') || lower.endsWith('.bpmn20.xml')) return 'bpmn';
   if (lower.endsWith('.dmn') || lower.endsWith('.dmn11.xml')) return 'dmn';
   if (lower.endsWith('.json')) return 'form';
@@ -179,6 +183,8 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
   const forms: FormItem[] = [];
   const dmn: DmnItem[] = [];
   const bpmn: BpmnItem[] = [];
+  let authz: DefaultsItem | null = null;
+  let authzResource: string | null = null;
   const names = new Set<string>();
   for (const r of resources) {
     if (names.has(r.name)) {
@@ -229,6 +235,12 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
           else problems.push({ resource: r.name, element: null, message: (err as Error).message });
         }
       }
+    } else if (kind === 'authz') {
+      if (authzResource) problems.push({ resource: r.name, element: null, message: `a deployment holds one authorizations file; ${authzResource} is another` });
+      authzResource ??= r.name;
+      const parsed = parseDefaults(r.name, r.content);
+      for (const p of parsed.problems) problems.push({ resource: r.name, ...p });
+      authz ??= parsed.item;
     } else {
       problems.push({ resource: r.name, element: null, message: 'unknown resource type: name it .bpmn, .dmn or .schema.json, or send a BPMN or DMN document (XML) or a JSON Schema' });
     }
@@ -258,13 +270,15 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       keysInBundle.set(p.id, b.name);
     }
   }
+  // only admins (and the engine itself) change who may do what
+  if (authzResource) checkDefaultsDeployer(actor, authz ?? { name: authzResource, checksum: '', grants: [], sensitive: [] });
   if (problems.length) throw refused(problems);
 
   // ---- 2. plan, validate, resolve and write in one transaction (again when a concurrent deployment took a version)
   const store = deploymentStore(ctx);
   for (let attempt = 1; ; attempt++) {
     try {
-      const outcome = await store.transaction((w) => planAndWrite(ctx, w, { forms, dmn, bpmn }, { actor, source, name: opts.name, resources }));
+      const outcome = await store.transaction((w) => planAndWrite(ctx, w, { forms, dmn, bpmn, authz }, { actor, source, name: opts.name, resources }));
       // ---- 3. caches, from what was committed
       for (const c of outcome.compiled) {
         ctx.definitions.put(c);
@@ -346,7 +360,7 @@ interface WriteOutcome {
 async function planAndWrite(
   ctx: EngineContext,
   w: import('./deployment-store.ts').DeploymentWriter,
-  bundle: { forms: FormItem[]; dmn: DmnItem[]; bpmn: BpmnItem[] },
+  bundle: { forms: FormItem[]; dmn: DmnItem[]; bpmn: BpmnItem[]; authz: DefaultsItem | null },
   opts: { actor: Actor; source: string; name?: string; resources: Resource[] },
 ): Promise<WriteOutcome> {
   const now = ctx.clock.now();
@@ -468,7 +482,10 @@ async function planAndWrite(
   }
   if (problems.length) throw refused(problems);
 
-  const anyCreated = formPlans.some((f) => f.plan.created) || decisionPlans.some((d) => d.plan.created) || newDefinitions.length > 0;
+  const authzRaw = bundle.authz && opts.resources.find((r) => r.name === bundle.authz!.name);
+  const authzChanged = bundle.authz !== null && (await defaultsChanged(ctx, w.tx, bundle.authz, sameAsLastStartup(bundle.authz.name, sha256(authzRaw?.content ?? ''))));
+  if (bundle.authz) result.authorizations = { resource: bundle.authz.name, created: false, grants: bundle.authz.grants.length, sensitiveVariables: bundle.authz.sensitive.length };
+  const anyCreated = formPlans.some((f) => f.plan.created) || decisionPlans.some((d) => d.plan.created) || newDefinitions.length > 0 || authzChanged;
   // a start-up records what it saw whenever a file differs from the last start-up, even when nothing is new
   // (so that the next start-up compares with it)
   const startupChanged = baseline !== null && opts.resources.some((r) => baseline.get(r.name) !== sha256(r.content));
@@ -478,7 +495,7 @@ async function planAndWrite(
   result.deploymentId = deploymentId;
   result.created = anyCreated;
   const kindOf = (name: string): ResourceKind =>
-    bundle.forms.some((f) => f.name === name) ? 'form' : bundle.dmn.some((d) => d.name === name) ? 'dmn' : 'bpmn';
+    bundle.forms.some((f) => f.name === name) ? 'form' : bundle.dmn.some((d) => d.name === name) ? 'dmn' : bundle.authz?.name === name ? 'authz' : 'bpmn';
   // the resources this deployment holds: for a start-up, the files that changed since the last one
   const held = opts.resources.filter((r) => baseline === null || baseline.get(r.name) !== sha256(r.content));
   await w.insertDeployment({
@@ -505,6 +522,7 @@ async function planAndWrite(
     // when it has no timer start event), as in Camunda
     await w.replaceTimerStarts(d.compiled.key, timerStartJobs(d.compiled, now));
   }
+  if (authzChanged) result.authorizations = await writeDefaults(ctx, w.tx, bundle.authz!, deploymentId, opts.actor, now);
   await w.appendDeploymentEvent({
     at: now,
     actor: opts.actor.name,

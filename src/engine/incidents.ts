@@ -4,17 +4,22 @@
  */
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
-import type { Actor, Incident, Page } from './model.ts';
+import { SYSTEM, type Actor, type Incident, type Page } from './model.ts';
 import type { IncidentQuery, StoreTx } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import type { NewHistoryEvent } from './transition-store.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
+import { instanceScope } from './authorization.ts';
 
 export type { IncidentQuery };
 
-/** Incidents by status (default open), instance and activity; newest first. */
-export function listIncidents(ctx: EngineContext, q: IncidentQuery): Promise<Page<Incident>> {
-  return ctx.stores.incidents.list(q);
+/**
+ * Incidents by status (default open), instance and activity, newest first: all of them for admins, else those of
+ * the process keys the actor may read-instances (./authorization.ts).
+ */
+export async function listIncidents(ctx: EngineContext, q: IncidentQuery, actor: Actor = SYSTEM): Promise<Page<Incident>> {
+  const scope = await instanceScope(ctx, actor, 'read-instances', false);
+  return ctx.stores.incidents.list(scope ? { ...q, scope } : q);
 }
 
 /** @throws InsureflowError INCIDENT_NOT_FOUND */

@@ -11,6 +11,7 @@ import { SYSTEM, type Actor, type Incident, type Page, type ProcessInstance, typ
 import type { ChainCheck, HistoryRecord, InstanceQuery, StoredInstance } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
+import { authorize, instanceScope, readableVariables, redactorFor, requireInstanceRead } from './authorization.ts';
 
 export type { InstanceQuery };
 
@@ -20,10 +21,12 @@ export interface InstanceDetail extends ProcessInstance {
   activeActivities: string[];
   openTasks: UserTask[];
   incidents: Incident[];
+  /** true when the caller may read the instance but not its variables (`variables` is then empty; ./authorization.ts) */
+  variablesWithheld?: boolean;
 }
 
 /** One event of an instance's history as the API returns it (`at` ISO 8601). */
-export type InstanceHistoryEvent = Omit<HistoryRecord, 'at'> & { at: string };
+export type InstanceHistoryEvent = Omit<HistoryRecord, 'at'> & { at: string; redacted?: boolean };
 
 const notFound = (id: string) => new InsureflowError('INSTANCE_NOT_FOUND', `process instance ${id} was not found`);
 
@@ -34,6 +37,7 @@ export async function startInstance(
   actor: Actor = SYSTEM,
   inTx?: (tx: TransitionTx) => Promise<void>,
 ): Promise<InstanceDetail> {
+  await authorize(ctx, actor, 'start', 'process-definition', key);
   const row = await getDefinitionRow(ctx, key, input.version);
   const variables = input.variables ?? {};
   const startForm = await latestForm(ctx, undefined, `${key}.start`);
@@ -43,22 +47,27 @@ export async function startInstance(
     const out = await transition(ctx, id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null }, inTx && ((trx) => inTx(trx)));
     await continueDeferred(ctx, id, out);
   });
-  return getInstance(ctx, id);
+  return getInstance(ctx, id, actor, { check: false });
 }
 
-/** Instances by process key, business key and status, newest first. */
-export function listInstances(ctx: EngineContext, q: InstanceQuery): Promise<Page<ProcessInstance>> {
-  return ctx.stores.instances.list(q);
+/** Instances by process key, business key and status that the actor may read (./authorization.ts), newest first. */
+export async function listInstances(ctx: EngineContext, q: InstanceQuery, actor: Actor = SYSTEM): Promise<Page<ProcessInstance>> {
+  const scope = await instanceScope(ctx, actor, 'read-instances', true);
+  return ctx.stores.instances.list(scope ? { ...q, scope } : q);
 }
 
-/** @throws InsureflowError INSTANCE_NOT_FOUND */
-export async function getInstance(ctx: EngineContext, id: string): Promise<InstanceDetail> {
+/**
+ * The instance as the actor may see it (`check` false: only sensitive variables are redacted; ./authorization.ts).
+ * @throws InsureflowError INSTANCE_NOT_FOUND, FORBIDDEN
+ */
+export async function getInstance(ctx: EngineContext, id: string, actor: Actor = SYSTEM, opts: { check?: boolean } = {}): Promise<InstanceDetail> {
   const inst = await ctx.stores.instances.get(id);
   if (!inst) throw notFound(id);
+  const { variables, withheld } = await readableVariables(ctx, actor, inst, opts.check ?? true);
   const [openTasks, own, called] = await Promise.all([ctx.stores.tasks.listOpen(id), ctx.stores.incidents.listOpen(id), childIncidents(ctx, id)]);
   const { rev: _rev, ...instance } = inst;
   // an incident of a called process (at any depth) shows on its caller, with the called instance's id
-  return { ...instance, openTasks, incidents: [...own, ...called] };
+  return { ...instance, variables, ...(withheld ? { variablesWithheld: true } : {}), openTasks, incidents: [...own, ...called] };
 }
 
 /**
@@ -73,6 +82,7 @@ export async function cancelInstance(ctx: EngineContext, id: string, actor: Acto
   await locked(async () => {
     const inst = await stores.instances.get(id);
     if (!inst) throw notFound(id);
+    await authorize(ctx, actor, 'cancel', 'process-definition', inst.processKey);
     if (inst.status === 'completed' || inst.status === 'cancelled') throw new InsureflowError('INSTANCE_NOT_ACTIVE', `process instance ${id} is ${inst.status}`);
     const now = ctx.clock.now();
     await stores.transactions.run(async (tx) => {
@@ -94,7 +104,7 @@ export async function cancelInstance(ctx: EngineContext, id: string, actor: Acto
       await cancelOne(inst, reason ?? null);
     });
   });
-  return getInstance(ctx, id);
+  return getInstance(ctx, id, actor, { check: false });
 }
 
 /** The open incidents of the instances called by `id`'s call activities, at any depth. */
@@ -106,11 +116,21 @@ async function childIncidents(ctx: EngineContext, id: string): Promise<Incident[
   return out;
 }
 
-/** The instance's history chain in order. @throws InsureflowError INSTANCE_NOT_FOUND */
-export async function history(ctx: EngineContext, instanceId: string): Promise<InstanceHistoryEvent[]> {
-  if (!(await ctx.stores.instances.header(instanceId))) throw notFound(instanceId);
+/**
+ * The instance's history chain in order, as the actor may read it (read-history or a task of it; sensitive
+ * variables REDACTED in event data, such events marked `redacted`: ./authorization.ts).
+ * @throws InsureflowError INSTANCE_NOT_FOUND, FORBIDDEN
+ */
+export async function history(ctx: EngineContext, instanceId: string, actor: Actor = SYSTEM): Promise<InstanceHistoryEvent[]> {
+  const head = await ctx.stores.instances.header(instanceId);
+  if (!head) throw notFound(instanceId);
+  await requireInstanceRead(ctx, actor, { id: instanceId, processKey: head.processKey }, 'read-history');
+  const redactor = await redactorFor(ctx, actor);
   const records = await ctx.stores.history.list(instanceId);
-  return records.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+  return records.map((e) => {
+    const { value, redacted } = redactor.data(head.processKey, e.data);
+    return { ...e, data: value, at: new Date(e.at).toISOString(), ...(redacted ? { redacted: true } : {}) };
+  });
 }
 
 /** Recompute one instance's hash chain; names the first broken link and what happened to it. */

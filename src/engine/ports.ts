@@ -17,6 +17,7 @@ import type { Incident, Job, Page, ProcessInstance, UserTask } from './model.ts'
 import type { Variables } from './runtime.ts';
 import type { NewHistoryEvent, TransitionStore } from './transition-store.ts';
 import type { DeploymentStore } from './deployment-store.ts';
+import type { Grant, ResourceType, SensitiveVariable } from './authorization.ts';
 
 /**
  * An open storage transaction, opaque to the engine: only the storage layer that opened it looks inside.
@@ -41,6 +42,17 @@ export interface InstanceQuery {
   /** page size (default 50) and offset */
   limit?: number;
   offset?: number;
+  /** only the instances the caller may see (./authorization.ts); absent: all */
+  scope?: AccessScope;
+}
+
+/**
+ * The instances a caller may see: those of `processKeys`, and (when `participant` is set) those in which that
+ * user holds or held a task (user_tasks.assignee or completed_by).
+ */
+export interface AccessScope {
+  processKeys: string[];
+  participant?: string;
 }
 
 /** An instance as the engine needs it: the public fields plus its revision, variables and active activities. */
@@ -76,11 +88,6 @@ export interface InstanceStore {
   clearIncidentStatus(tx: StoreTx, id: string): Promise<void>;
   /** The instances started by call activities of `parentId` that have not ended (active or incident), oldest first. */
   children(parentId: string, tx?: StoreTx): Promise<StoredInstance[]>;
-  /**
-   * The id of the active (active or incident) top-level instance of `processKey` with this business key, or
-   * null (./business-keys.ts).
-   */
-  activeWithBusinessKey(processKey: string, businessKey: string): Promise<string | null>;
 }
 
 // ------------------------------------------------------------------------------------------ tasks
@@ -237,6 +244,8 @@ export interface IncidentQuery {
   activityId?: string;
   limit?: number;
   offset?: number;
+  /** only the incidents of instances of these process keys (./authorization.ts); absent: all */
+  scope?: AccessScope;
 }
 
 export interface IncidentStore {
@@ -358,6 +367,59 @@ export interface HistoryStore {
   verify(chainId: string): Promise<ChainCheck>;
 }
 
+// ------------------------------------------------------------------------------------------ authorizations
+
+export interface GrantQuery {
+  group?: string;
+  user?: string;
+  resourceType?: ResourceType;
+  resourceId?: string;
+  source?: 'admin' | 'defaults';
+  limit?: number;
+  offset?: number;
+}
+
+/** What identifies a grant: one per principal, resource and source. */
+export interface GrantKey {
+  group: string | null;
+  user: string | null;
+  resourceType: ResourceType;
+  resourceId: string;
+  source: 'admin' | 'defaults';
+}
+
+/** The authorizations.json a deployment made current: its grants and sensitive variables replace the previous file's. */
+export interface AuthorizationDefaults {
+  deploymentId: string;
+  resourceName: string;
+  /** sha256 of the normalized file (JSON.stringify of its parse) */
+  checksum: string;
+  deployedAt: number;
+  deployedBy: string;
+  grants: Grant[];
+  sensitive: SensitiveVariable[];
+}
+
+/** Grants, sensitive variables and task participation (./authorization.ts). */
+export interface AuthorizationStore {
+  /** The grants to the user `user` or to one of `groups` (exact, case-sensitive names). */
+  forPrincipals(user: string, groups: string[]): Promise<Grant[]>;
+  /** Grants by principal, resource and source; by resource type, resource id, principal. */
+  list(q: GrantQuery, tx?: StoreTx): Promise<Page<Grant>>;
+  get(id: string, tx?: StoreTx): Promise<Grant | null>;
+  find(key: GrantKey, tx?: StoreTx): Promise<Grant | null>;
+  insert(tx: StoreTx, grant: Grant): Promise<void>;
+  /** false when there was no such grant */
+  delete(tx: StoreTx, id: string): Promise<boolean>;
+  /** The checksums of the authorizations.json files deployed so far, the current one first. */
+  defaultsChecksums(tx?: StoreTx): Promise<string[]>;
+  /** Drops every grant and sensitive variable of the previous file and stores these, in `tx`. */
+  replaceDefaults(tx: StoreTx, d: AuthorizationDefaults): Promise<{ replacedGrants: number }>;
+  sensitiveVariables(): Promise<SensitiveVariable[]>;
+  /** Whether `user` holds or held a task of the instance (assignee or completed-by). */
+  participated(user: string, instanceId: string): Promise<boolean>;
+}
+
 // ------------------------------------------------------------------------------------------ nodes
 
 /** An engine process sharing the database; `heartbeatAt` in wall-clock ms. */
@@ -398,4 +460,6 @@ export interface EngineStores {
   messages: MessageBufferStore;
   history: HistoryStore;
   nodes: NodeStore;
+  /** grants, sensitive variables and task participation */
+  authorizations: AuthorizationStore;
 }

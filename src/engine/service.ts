@@ -23,6 +23,11 @@ import * as incidents from './incidents.ts';
 import { drain } from './transition.ts';
 import { lockJob, startAfterCommit } from './deferred-start.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
+import * as authz from './authorization.ts';
+import * as authzAdmin from './authorization-admin.ts';
+import { historyRedactor, instanceDecisions } from './authorization-reads.ts';
+import type { GrantInput } from './authorization-defaults.ts';
+import type { GrantQuery, HistoryRecord } from './ports.ts';
 
 export { HEARTBEAT_STALE_MS, type Logger } from './context.ts';
 export type { Resource, DeployResult } from './deployment.ts';
@@ -134,20 +139,23 @@ export class EngineCore {
     });
   }
 
-  listInstances(q: instances.InstanceQuery): Promise<Page<ProcessInstance>> {
-    return instances.listInstances(this.ctx, q);
+  /** The instances the actor may read (admins and SYSTEM: all; ./authorization.ts). */
+  listInstances(q: instances.InstanceQuery, actor: Actor = SYSTEM): Promise<Page<ProcessInstance>> {
+    return instances.listInstances(this.ctx, q, actor);
   }
 
-  getInstance(id: string): Promise<instances.InstanceDetail> {
-    return instances.getInstance(this.ctx, id);
+  /** @throws InsureflowError INSTANCE_NOT_FOUND, FORBIDDEN (the actor may not read it: ./authorization.ts) */
+  getInstance(id: string, actor: Actor = SYSTEM): Promise<instances.InstanceDetail> {
+    return instances.getInstance(this.ctx, id, actor);
   }
 
   cancelInstance(id: string, actor: Actor, reason?: string): Promise<instances.InstanceDetail> {
     return instances.cancelInstance(this.ctx, id, actor, reason);
   }
 
-  history(instanceId: string): Promise<instances.InstanceHistoryEvent[]> {
-    return instances.history(this.ctx, instanceId);
+  /** @throws InsureflowError INSTANCE_NOT_FOUND, FORBIDDEN (no read-history, no task of it: ./authorization.ts) */
+  history(instanceId: string, actor: Actor = SYSTEM): Promise<instances.InstanceHistoryEvent[]> {
+    return instances.history(this.ctx, instanceId, actor);
   }
 
   /** Recompute one instance's hash chain; names the first broken link and what happened to it. */
@@ -224,8 +232,9 @@ export class EngineCore {
     return jobs.runDueJobs(this.ctx, limit);
   }
 
-  listIncidents(q: incidents.IncidentQuery): Promise<Page<Incident>> {
-    return incidents.listIncidents(this.ctx, q);
+  /** Incidents of the process keys the actor may read-instances (admins and SYSTEM: all). */
+  listIncidents(q: incidents.IncidentQuery, actor: Actor = SYSTEM): Promise<Page<Incident>> {
+    return incidents.listIncidents(this.ctx, q, actor);
   }
 
   getIncident(id: string): Promise<Incident> {
@@ -235,6 +244,53 @@ export class EngineCore {
   /** Run the failed handler again, optionally with corrected variables. */
   retryIncident(id: string, variables: Variables | undefined, actor: Actor): Promise<Incident> {
     return incidents.retryIncident(this.ctx, id, variables, actor);
+  }
+
+  // ---------------------------------------------------------------- authorizations (./authorization.ts)
+
+  /** What the actor may do: its roles and the grants to it and its groups, read now. */
+  permissions(actor: Actor): Promise<authz.ActorPermissions> {
+    return authz.permissionsOf(this.ctx, actor);
+  }
+
+  /** @throws InsureflowError FORBIDDEN (naming the permission, the resource and how an admin grants it) */
+  async authorize(actor: Actor, permission: authz.Permission, resourceType: authz.ResourceType, resourceId: string): Promise<void> {
+    await authz.authorize(this.ctx, actor, permission, resourceType, resourceId);
+  }
+
+  /** Grants (admins only). @throws InsureflowError FORBIDDEN */
+  listAuthorizations(q: GrantQuery, actor: Actor): Promise<Page<authz.Grant>> {
+    return authzAdmin.listGrants(this.ctx, q, actor);
+  }
+
+  /** @throws InsureflowError FORBIDDEN, VALIDATION_FAILED, AUTHORIZATION_EXISTS */
+  grant(input: GrantInput, actor: Actor): Promise<authz.Grant> {
+    return authzAdmin.grant(this.ctx, input, actor);
+  }
+
+  /** @throws InsureflowError FORBIDDEN, AUTHORIZATION_NOT_FOUND */
+  revoke(id: string, actor: Actor): Promise<authz.Grant> {
+    return authzAdmin.revoke(this.ctx, id, actor);
+  }
+
+  /** The sensitive variables in force (admins only). @throws InsureflowError FORBIDDEN */
+  sensitiveVariables(actor: Actor): Promise<authz.SensitiveVariable[]> {
+    return authzAdmin.listSensitiveVariables(this.ctx, actor);
+  }
+
+  /** Removes from reads the sensitive variables the actor may not see. */
+  redactor(actor: Actor): Promise<authz.Redactor> {
+    return authz.redactorFor(this.ctx, actor);
+  }
+
+  /** The redactor of reads across all instances; @throws InsureflowError FORBIDDEN without read-history on every process */
+  historyRedactor(actor: Actor): Promise<authz.Redactor> {
+    return historyRedactor(this.ctx, actor);
+  }
+
+  /** The decisions an instance evaluated, as the actor may see them. @throws InsureflowError INSTANCE_NOT_FOUND, FORBIDDEN */
+  instanceDecisions(instanceId: string, actor: Actor): Promise<HistoryRecord[]> {
+    return instanceDecisions(this.ctx, instanceId, actor);
   }
 
   /** Mark resolved without running anything (the operator fixed it elsewhere); the activity stays parked. */

@@ -9,6 +9,7 @@ import type { Actor, Page, UserTask } from './model.ts';
 import type { StoreTx, StoredTask, TaskQuery } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
+import { redactorFor } from './authorization.ts';
 
 export type { TaskQuery };
 
@@ -68,7 +69,9 @@ export async function getTask(ctx: EngineContext, id: string, actor: Actor): Pro
     t.formSchemaId !== null ? ctx.stores.forms.schemaText(t.formSchemaId) : Promise.resolve(null),
     ctx.stores.instances.variables(t.processInstanceId),
   ]);
-  return { ...publicTask(t), formSchema: schema === null ? null : JSON.parse(schema), variables: variables ?? {} };
+  // sensitive variables not the actor's are redacted (./authorization.ts)
+  const visible = (await redactorFor(ctx, actor)).variables(t.processKey, variables ?? {});
+  return { ...publicTask(t), formSchema: schema === null ? null : JSON.parse(schema), variables: visible };
 }
 
 /** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED */

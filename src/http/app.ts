@@ -18,6 +18,7 @@ import { operationsRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { artefactRoutes } from './routes/artefacts.ts';
+import { authorizationRoutes } from './routes/authorizations.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -140,6 +141,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await userRoutes(api, engine);
       await auditRoutes(api, engine);
       await artefactRoutes(api, engine);
+      await authorizationRoutes(api, engine);
       for (const p of opts.plugins ?? []) await p(api, engine);
     },
     { prefix: '/api' },

@@ -4,6 +4,7 @@ import type { IncidentQuery, IncidentStore, StoreTx } from '../engine/ports.ts';
 import type { Incident, Page } from '../engine/model.ts';
 import { knexOf, knexTx } from './knex-tx.ts';
 import { paged, toIncident, type IncidentRow } from './store.ts';
+import { whereInScope } from './authorization-store.ts';
 
 export class KnexIncidentStore implements IncidentStore {
   constructor(private readonly db: Knex) {}
@@ -12,6 +13,8 @@ export class KnexIncidentStore implements IncidentStore {
     let query = this.db('incidents').where({ status: q.status ?? 'open' });
     if (q.processInstanceId) query = query.where({ process_instance_id: q.processInstanceId });
     if (q.activityId) query = query.where({ activity_id: q.activityId });
+    // only incidents of the instances of the scope's process keys (src/engine/authorization.ts)
+    if (q.scope) query = query.whereIn('process_instance_id', whereInScope(this.db, this.db('process_instances').select('id'), q.scope));
     return paged(query.select('*'), q.limit ?? 50, q.offset ?? 0, toIncident, [['created_at', 'desc'], ['id', 'asc']]);
   }
 

@@ -5,6 +5,7 @@ import type { Page, ProcessInstance } from '../engine/model.ts';
 import type { Variables } from '../engine/runtime.ts';
 import { knexOf, knexTx } from './knex-tx.ts';
 import { paged, parseJson, toInstance, updateInstanceGuarded, type InstanceRow } from './store.ts';
+import { whereInScope } from './authorization-store.ts';
 
 export class KnexInstanceStore implements InstanceStore {
   constructor(private readonly db: Knex) {}
@@ -14,6 +15,7 @@ export class KnexInstanceStore implements InstanceStore {
     if (q.key) query = query.where({ process_key: q.key });
     if (q.businessKey) query = query.where({ business_key: q.businessKey });
     if (q.status) query = query.where({ status: q.status });
+    if (q.scope) query = whereInScope(this.db, query, q.scope);
     return paged(query.select('*'), q.limit ?? 50, q.offset ?? 0, toInstance, [['started_at', 'desc'], ['id', 'asc']]);
   }
 
@@ -50,16 +52,6 @@ export class KnexInstanceStore implements InstanceStore {
 
   async clearIncidentStatus(tx: StoreTx, id: string): Promise<void> {
     await knexTx(tx)('process_instances').where({ id, status: 'incident' }).update({ status: 'active' });
-  }
-
-  async activeWithBusinessKey(processKey: string, businessKey: string): Promise<string | null> {
-    // the condition of the partial unique index process_instances_active_business_key_uq
-    const r = await this.db('process_instances')
-      .where({ process_key: processKey, business_key: businessKey })
-      .whereIn('status', ['active', 'incident'])
-      .whereNull('parent_instance_id')
-      .first('id');
-    return r ? String(r.id) : null;
   }
 
   async children(parentId: string, tx?: StoreTx): Promise<StoredInstance[]> {

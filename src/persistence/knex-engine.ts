@@ -20,6 +20,7 @@ import { dialectOfKnex, type Dialect } from './dialect.ts';
 import { KnexTransitionStore } from './transition-store.ts';
 import { KnexDeploymentStore } from './deployments.ts';
 import { UserStore } from './users.ts';
+import { KnexAuthorizationStore } from './authorization-store.ts';
 
 export type { Resource, DeployResult, TaskQuery, Logger } from '../engine/service.ts';
 
@@ -46,6 +47,7 @@ export function createKnexStores(db: Knex, dialect: Dialect = dialectOfKnex(db))
       return firstBroken ? { consistent, checked, firstBroken } : { consistent, checked };
     }),
     nodes: new KnexNodeStore(db, dialect),
+    authorizations: new KnexAuthorizationStore(db),
   };
 }
 

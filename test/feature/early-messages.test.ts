@@ -209,6 +209,8 @@ early('over HTTP: 202 with the buffered id, 409 for a repeated messageId, 400 fo
   const app = await buildApp({ engine: t.engine });
   try {
     const token = (await t.engine.users.add({ name: 'mo', roles: ['ops'], groups: [] })).token;
+    // an ops user sends the messages granted to it (src/engine/authorization.ts)
+    await t.engine.grant({ user: 'mo', resourceType: 'message', resourceId: 'payment-confirmed', permissions: ['correlate'] }, { name: 'admin', roles: ['admin'], groups: [] });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     const post = (body: unknown) => fetch(`http://127.0.0.1:${port}/api/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -254,6 +254,8 @@ first('over HTTP: POST start answers 201 with the instance in status incident an
   const app = await buildApp({ engine: t.engine });
   try {
     const token = (await t.engine.users.add({ name: 'opal', roles: ['ops'], groups: ['adjusters'] })).token;
+    // an ops user starts what its group is granted (src/engine/authorization.ts)
+    await t.engine.grant({ group: 'adjusters', resourceType: 'process-definition', resourceId: 'first-step-decision', permissions: ['start'] }, admin);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     const res = await When('the conflicting decision instance is started over a socket', () =>

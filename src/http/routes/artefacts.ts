@@ -1,7 +1,9 @@
 /**
- * Read routes of the deployed rules and forms, for analysts, auditors and admins (ops: 403): the decisions with
- * their versions and XML, the form schemas with their versions, and the decisions an instance evaluated (key,
- * version, inputs, matched rules, outputs, result: the decision.evaluated history events).
+ * Read routes of the deployed rules and forms, for analysts, auditors and admins (ops: the decisions they hold
+ * the permission read on, the decisions of instances they may read the history of; forms: 403): the decisions
+ * with their versions and XML, the form schemas with their versions, and the decisions an instance evaluated (key,
+ * version, inputs, matched rules, outputs, result: the decision.evaluated history events, sensitive inputs
+ * redacted: src/engine/authorization.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
@@ -10,6 +12,8 @@ import { InsureflowError } from '../../errors.ts';
 import { errorResponses, idParams } from '../schemas.ts';
 
 const READERS = ['admin', 'analyst', 'auditor'] as const;
+/** decisions: also ops with the permission read on the decision key (src/engine/authorization.ts) */
+const DECISION_READERS = [...READERS, 'ops'] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const decisionSummary = {
@@ -69,14 +73,17 @@ export async function artefactRoutes(app: FastifyInstance, engine: InsureflowEng
 
   app.get(
     '/decisions',
-    { config: { roles: [...READERS] }, schema: { tags: ['definitions'], summary: 'Every deployed decision, with its latest version', response: { 200: { type: 'array', items: decisionSummary }, ...errorResponses } } },
-    async () => (await store.decisionSummaries()).map((d) => ({ ...d, updatedAt: iso(d.updatedAt) })),
+    { config: { roles: [...DECISION_READERS] }, schema: { tags: ['definitions'], summary: 'Every deployed decision the caller may read, with its latest version', response: { 200: { type: 'array', items: decisionSummary }, ...errorResponses } } },
+    async (req) => {
+      const may = await engine.permissions(req.actor);
+      return (await store.decisionSummaries()).filter((d) => may.allows('read', 'decision', d.key)).map((d) => ({ ...d, updatedAt: iso(d.updatedAt) }));
+    },
   );
 
   app.get(
     '/decisions/:key',
     {
-      config: { roles: [...READERS] },
+      config: { roles: [...DECISION_READERS] },
       schema: {
         tags: ['definitions'],
         summary: 'A decision: every version, oldest first, with its DMN XML',
@@ -86,6 +93,7 @@ export async function artefactRoutes(app: FastifyInstance, engine: InsureflowEng
     },
     async (req) => {
       const { key } = req.params as { key: string };
+      await engine.authorize(req.actor, 'read', 'decision', key);
       const versions = await store.decisionVersions(key);
       if (!versions.length) throw new InsureflowError('NOT_FOUND', `decision "${key}" is not deployed`);
       return {
@@ -123,13 +131,14 @@ export async function artefactRoutes(app: FastifyInstance, engine: InsureflowEng
   app.get(
     '/process-instances/:id/decisions',
     {
-      config: { roles: [...READERS] },
+      // ops: with read-history on the instance's process, or a task of it (src/engine/authorization-reads.ts)
+      config: { roles: [...DECISION_READERS] },
       schema: { tags: ['history'], summary: 'The decisions an instance evaluated, in order: key, version, inputs, matched rules, outputs, result', params: idParams, response: { 200: { type: 'array', items: evaluation }, ...errorResponses } },
     },
     async (req) => {
       const { id } = req.params as { id: string };
-      if (!(await store.instanceExists(id))) throw new InsureflowError('INSTANCE_NOT_FOUND', `process instance ${id} was not found`);
-      return (await store.instanceEvaluations(id)).map((e) => {
+      // what the caller may see of them, sensitive inputs redacted
+      return (await engine.instanceDecisions(id, req.actor)).map((e) => {
         const d = e.data as Record<string, any>;
         return {
           seq: e.seq,

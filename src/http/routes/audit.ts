@@ -1,7 +1,9 @@
 /**
  * Auditors' API (roles admin and auditor; everything here is read-only): history across instances, the user
  * operation log, streamed exports, verification of one chain or of everything, the digests to publish,
- * point-in-time state and replay against the approved model.
+ * point-in-time state and replay against the approved model. Every route asks the engine first (read-history on
+ * every process: src/engine/authorization-reads.ts) and removes from what it returns the sensitive variables the
+ * caller may not see (events that lost a value say `redacted: true`; verification runs on the stored events).
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +17,8 @@ import { replayInstance } from '../../audit/replay.ts';
 import { digests, eventPage, type EventFilter } from '../../audit/store.ts';
 import { verifyAll, verifyHistoryChain } from '../../audit/verify.ts';
 import { errorResponses, idParams } from '../schemas.ts';
+import type { AuditEvent } from '../../audit/store.ts';
+import type { Redactor } from '../../engine/authorization.ts';
 
 const AUDIT = { roles: ['admin', 'auditor'] as ('admin' | 'auditor')[] };
 
@@ -37,6 +41,7 @@ const eventSchema = {
     data: { type: 'object', additionalProperties: true },
     prevHash: { type: 'string' },
     hash: { type: 'string' },
+    redacted: { type: 'boolean', description: 'true when sensitive variables were withheld from data: the hash then verifies only on the stored event' },
   },
 };
 const operationSchema = {
@@ -103,6 +108,12 @@ function decodeCursor(c: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
+/** An event as `r`'s reader may see it. */
+function redactEvent(r: Redactor, e: AuditEvent): { event: AuditEvent; redacted: boolean } {
+  const { value, redacted } = r.data(e.processKey, e.data);
+  return { event: redacted ? { ...e, data: value } : e, redacted };
+}
+
 export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine) {
   const db = engine.db;
 
@@ -127,11 +138,16 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req) => {
+      const r = await engine.historyRedactor(req.actor);
       const q = req.query as FilterQuery & PagingQuery;
       const page = await eventPage(db, toFilter(q), { after: decodeCursor(q.cursor), order: q.order, limit: q.limit + 1 });
       const more = page.length > q.limit;
       const items = page.slice(0, q.limit);
-      return { items: items.map(apiEvent), nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
+      const shown = items.map((e) => {
+        const { event, redacted } = redactEvent(r, e);
+        return redacted ? { ...apiEvent(event), redacted } : apiEvent(event);
+      });
+      return { items: shown, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
     },
   );
 
@@ -151,12 +167,14 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req) => {
+      const r = await engine.historyRedactor(req.actor);
       const q = req.query as FilterQuery & PagingQuery & { operation?: string };
       const operations = q.operation?.split(',').map((s) => s.trim()).filter(Boolean);
       const unknown = operations?.filter((o) => !OPERATIONS[o]);
       if (unknown?.length) throw new InsureflowError('VALIDATION_FAILED', `unknown operation(s) ${unknown.join(', ')}; known: ${Object.keys(OPERATIONS).join(', ')}`);
       const { items, last } = await operationPage(db, { ...toFilter(q), ...(operations ? { operations } : {}) }, { after: decodeCursor(q.cursor), order: q.order, limit: q.limit });
-      return { items, nextCursor: last !== undefined ? encodeCursor(last) : null };
+      const shown = items.map((o) => (r.none ? o : { ...o, before: r.data(o.target.processKey, o.before).value, after: r.data(o.target.processKey, o.after).value }));
+      return { items: shown, nextCursor: last !== undefined ? encodeCursor(last) : null };
     },
   );
 
@@ -175,13 +193,14 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req, reply) => {
+      const r = await engine.historyRedactor(req.actor);
       const q = req.query as FilterQuery & { format: ExportFormat };
       const filter = toFilter(q);
       const name = `history${q.from ? '-from-' + q.from.slice(0, 10) : ''}${q.to ? '-to-' + q.to.slice(0, 10) : ''}.${q.format}`;
       reply
         .header('content-type', q.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
-      return reply.send(Readable.from(exportChunks(db, filter, q.format)));
+      return reply.send(Readable.from(exportChunks(db, filter, q.format, undefined, r.none ? undefined : (e) => redactEvent(r, e))));
     },
   );
 
@@ -222,6 +241,7 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req) => {
+      await engine.historyRedactor(req.actor);
       const q = req.query as { processInstanceId?: string; chainId?: string; anchor?: string };
       const chain = q.processInstanceId ?? q.chainId;
       if (chain) {
@@ -244,7 +264,10 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
         response: { 200: { type: 'array', items: { type: 'object', additionalProperties: true } }, ...errorResponses },
       },
     },
-    async (req) => (await digests(db, { order: 'desc', limit: (req.query as { limit: number }).limit })).map((d) => ({ ...d, createdAt: new Date(d.createdAt).toISOString() })),
+    async (req) => {
+      await engine.historyRedactor(req.actor);
+      return (await digests(db, { order: 'desc', limit: (req.query as { limit: number }).limit })).map((d) => ({ ...d, createdAt: new Date(d.createdAt).toISOString() }));
+    },
   );
 
   app.get(
@@ -279,7 +302,11 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
         },
       },
     },
-    async (req) => reconstructState(db, (req.params as { id: string }).id, time((req.query as { at?: string }).at, 'at')),
+    async (req) => {
+      const r = await engine.historyRedactor(req.actor);
+      const state = await reconstructState(db, (req.params as { id: string }).id, time((req.query as { at?: string }).at, 'at'));
+      return r.none ? state : { ...state, variables: r.variables(state.processKey, state.variables) };
+    },
   );
 
   app.post(
@@ -313,8 +340,11 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req) => {
+      const r = await engine.historyRedactor(req.actor);
       const body = (req.body ?? {}) as { definitionVersion?: number };
-      return replayInstance(db, (req.params as { id: string }).id, body.definitionVersion !== undefined ? { definitionVersion: body.definitionVersion } : {});
+      const result = await replayInstance(db, (req.params as { id: string }).id, body.definitionVersion !== undefined ? { definitionVersion: body.definitionVersion } : {});
+      // a divergence shows the recorded and expected events: without the sensitive values
+      return r.none || !result.divergence ? result : { ...result, divergence: r.data(result.pinned.key, result.divergence).value };
     },
   );
 }

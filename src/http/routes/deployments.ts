@@ -20,6 +20,11 @@ const deployResult = {
     definitions: { type: 'array', items: definitionSummary },
     decisions: { type: 'array', items: { type: 'object', properties: { decisionKey: { type: 'string' }, version: { type: 'integer' }, created: { type: 'boolean' } } } },
     forms: { type: 'array', items: { type: 'object', properties: { formKey: { type: 'string' }, version: { type: 'integer' }, created: { type: 'boolean' } } } },
+    authorizations: {
+      type: 'object',
+      description: 'the authorizations.json of the deployment (admins only): created when it replaced the default grants and sensitive variables',
+      properties: { resource: { type: 'string' }, created: { type: 'boolean' }, grants: { type: 'integer' }, sensitiveVariables: { type: 'integer' } },
+    },
   },
 };
 const resolvedBinding = {
@@ -76,7 +81,8 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
           'All resources are validated first; then every new version is stored in one transaction, or nothing (422 with every problem). ' +
           'A resource whose content did not change is not a new version. `name` names the deployment; the kind of each resource comes ' +
           'from its file name (.bpmn, .dmn, .schema.json), else from its content. A form schema file forms/<key>.schema.json (also in ' +
-          'sub-folders: forms/intake/triage.schema.json is form key intake/triage).',
+          'sub-folders: forms/intake/triage.schema.json is form key intake/triage). An authorizations.json (admins only: 403 for others) ' +
+          'replaces the default grants and sensitive variables of the previous one (src/engine/authorization-defaults.ts).',
         querystring: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^/\\\\]+$' } }, additionalProperties: false },
         response: {
           200: deployResult,

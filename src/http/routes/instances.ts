@@ -15,6 +15,7 @@ const historyEvent = {
     data: { type: 'object', additionalProperties: true },
     prevHash: { type: 'string' },
     hash: { type: 'string' },
+    redacted: { type: 'boolean', description: 'true when sensitive variables were withheld from data: the hash then verifies only on the stored event' },
   },
 };
 
@@ -25,7 +26,7 @@ export async function instanceRoutes(app: FastifyInstance, engine: InsureflowEng
       config: { roles: ['admin', 'ops'] },
       schema: {
         tags: ['instances'],
-        summary: 'Start an instance of the latest version (or ?version=)',
+        summary: 'Start an instance of the latest version (or ?version=); needs the permission start on the process key',
         params: { type: 'object', required: ['key'], properties: { key: { type: 'string', minLength: 1, maxLength: 200 } } },
         querystring: { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, additionalProperties: false },
         body: {
@@ -59,19 +60,21 @@ export async function instanceRoutes(app: FastifyInstance, engine: InsureflowEng
         response: { 200: pageOf({ $ref: 'Instance#' }), ...errorResponses },
       },
     },
-    async (req) => engine.listInstances(req.query as any),
+    // only the instances the caller may read (src/engine/authorization.ts)
+    async (req) => engine.listInstances(req.query as any, req.actor),
   );
 
   app.get(
     '/process-instances/:id',
     { config: { roles: ['admin', 'analyst', 'ops', 'auditor'] }, schema: { tags: ['instances'], params: idParams, response: { 200: { $ref: 'Instance#' }, ...errorResponses } } },
-    async (req) => engine.getInstance((req.params as { id: string }).id),
+    async (req) => engine.getInstance((req.params as { id: string }).id, req.actor),
   );
 
   app.post(
     '/process-instances/:id/cancel',
     {
-      config: { roles: ['admin'] },
+      // ops: with the permission cancel on the process key (checked by the engine)
+      config: { roles: ['admin', 'ops'] },
       schema: { tags: ['instances'], params: idParams, body: { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 2000 } } }, response: { 200: { $ref: 'Instance#' }, ...errorResponses } },
     },
     async (req) => engine.cancelInstance((req.params as { id: string }).id, req.actor, (req.body as { reason?: string } | null)?.reason),
@@ -80,7 +83,7 @@ export async function instanceRoutes(app: FastifyInstance, engine: InsureflowEng
   app.get(
     '/process-instances/:id/history',
     { config: { roles: ['admin', 'auditor', 'ops'] }, schema: { tags: ['history'], params: idParams, response: { 200: { type: 'array', items: historyEvent }, ...errorResponses } } },
-    async (req) => engine.history((req.params as { id: string }).id),
+    async (req) => engine.history((req.params as { id: string }).id, req.actor),
   );
 
   app.get(

@@ -96,7 +96,8 @@ export async function operationsRoutes(app: FastifyInstance, engine: InsureflowE
         response: { 200: pageOf(incident), ...errorResponses },
       },
     },
-    async (req) => engine.listIncidents(req.query as any),
+    // admins see all; others the incidents of the process keys they may read-instances (src/engine/authorization.ts)
+    async (req) => engine.listIncidents(req.query as any, req.actor),
   );
 
   app.post(

@@ -6,7 +6,7 @@ import { errorResponses } from '../schemas.ts';
 
 const user = { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } }, groups: { type: 'array', items: { type: 'string' } }, disabled: { type: 'boolean' }, createdAt: { type: 'string' } } };
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 100 } } };
-const roles = { type: 'array', items: { type: 'string', enum: [...ROLES] }, uniqueItems: true, maxItems: 4 };
+const roles = { type: 'array', items: { type: 'string', enum: [...ROLES] }, uniqueItems: true, maxItems: ROLES.length };
 const groups = { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, uniqueItems: true, maxItems: 100 };
 
 export async function userRoutes(app: FastifyInstance, engine: InsureflowEngine) {

@@ -1,24 +1,20 @@
 /**
  * Claim endpoints for customer service: report a loss (FNOL, any channel), record documents the customer sent,
- * and the progress enquiry. Registered under /api by domainRoutes. Ops users need the customer-service group.
+ * and the progress enquiry. Registered under /api by domainRoutes. Each asks the engine first, with the caller as
+ * actor (src/engine/authorization.ts): reporting needs start on the process claims, the enquiry read-instances on
+ * it, recording documents correlate on the message claim-documents-received (processes/authorizations.json grants
+ * them to customer-service); a caller without it gets 403 before anything is looked up.
  */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { InsuranceStore, type Claim } from '../../persistence/insurance.ts';
-import type { Actor } from '../../persistence/users.ts';
 import { claimNumber } from './rules.ts';
 import { claimStatusView } from './status.ts';
+import type { Actor } from '../../engine/actor.ts';
 
-export const CUSTOMER_SERVICE_GROUP = 'customer-service';
+export const CLAIMS_PROCESS = 'claims';
 export const DOCUMENTS_MESSAGE = 'claim-documents-received';
-
-function requireCustomerService(actor: Actor): void {
-  if (actor.roles.includes('admin')) return;
-  if (!actor.groups.includes(CUSTOMER_SERVICE_GROUP)) {
-    throw new InsureflowError('FORBIDDEN', `claims are handled by the ${CUSTOMER_SERVICE_GROUP} group; ${actor.name} is not a member`);
-  }
-}
 
 const claimNoParams = {
   type: 'object',
@@ -62,8 +58,9 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
     return claim;
   }
 
-  async function statusOf(claim: Claim) {
-    const inst = await engine.getInstance(claim.processInstanceId);
+  /** The claim's status; `actor`: read as that caller (default: the engine, for the result of the caller's own action). */
+  async function statusOf(claim: Claim, actor?: Actor) {
+    const inst = await engine.getInstance(claim.processInstanceId, actor);
     const waitingIn = [...inst.openTasks.map((t) => t.activityId), ...inst.activeActivities];
     return claimStatusView(claim, waitingIn);
   }
@@ -80,10 +77,10 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req, reply) => {
-      requireCustomerService(req.actor);
+      await engine.authorize(req.actor, 'start', 'process-definition', CLAIMS_PROCESS);
       const variables = req.body as Record<string, unknown>;
       const claimNo = claimNumber(await store.nextNumber('claim'), new Date(engine.clock.now()));
-      const inst = await engine.startInstance('claims', { businessKey: claimNo, variables }, req.actor);
+      const inst = await engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, req.actor);
       const claim = await store.claimOfInstance(inst.id);
       if (!claim) throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);
       reply.status(201);
@@ -98,8 +95,8 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       schema: { tags: ['claims'], summary: 'Claim progress: stage, what happens next, settlement deadline', params: claimNoParams, response: { 200: statusSchema, ...errors } },
     },
     async (req) => {
-      requireCustomerService(req.actor);
-      return statusOf(await claimOrFail((req.params as { claimNo: string }).claimNo));
+      await engine.authorize(req.actor, 'read-instances', 'process-definition', CLAIMS_PROCESS);
+      return statusOf(await claimOrFail((req.params as { claimNo: string }).claimNo), req.actor);
     },
   );
 
@@ -124,7 +121,7 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       },
     },
     async (req) => {
-      requireCustomerService(req.actor);
+      await engine.authorize(req.actor, 'correlate', 'message', DOCUMENTS_MESSAGE);
       const claim = await claimOrFail((req.params as { claimNo: string }).claimNo);
       const body = req.body as { documents: string[]; note?: string };
       await engine.correlateMessage({ name: DOCUMENTS_MESSAGE, processInstanceId: claim.processInstanceId, variables: { receivedDocuments: body.documents, documentsNote: body.note ?? null } }, req.actor);
