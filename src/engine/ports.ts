@@ -88,6 +88,11 @@ export interface InstanceStore {
   clearIncidentStatus(tx: StoreTx, id: string): Promise<void>;
   /** The instances started by call activities of `parentId` that have not ended (active or incident), oldest first. */
   children(parentId: string, tx?: StoreTx): Promise<StoredInstance[]>;
+  /**
+   * The id of the active (active or incident) top-level instance of `processKey` with this business key, or
+   * null (./business-keys.ts).
+   */
+  activeWithBusinessKey(processKey: string, businessKey: string): Promise<string | null>;
 }
 
 // ------------------------------------------------------------------------------------------ tasks

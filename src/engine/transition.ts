@@ -16,6 +16,7 @@ import { SYSTEM, type Actor } from './actor.ts';
 import { parseJson } from './json.ts';
 import { recordCalls, type CallParent } from './call-activities.ts';
 import { afterTransition } from './correlation.ts';
+import { assertBusinessKeyFree, namingTheHolder } from './business-keys.ts';
 
 const MAX_TASK_PRIORITY = 100;
 
@@ -125,6 +126,7 @@ export async function transitionOnce(
   let def: CachedDefinition;
   if (create) {
     def = await compiled(ctx, create.definitionId);
+    await assertBusinessKeyFree(ctx, def.key, create.businessKey, create.parent);
   } else {
     const head = await ctx.transitions.instanceHead(instanceId);
     assertActive(instanceId, head);
@@ -188,7 +190,7 @@ export async function transitionOnce(
     );
   } catch (err) {
     if (err instanceof ActionMissed) return err.out;
-    throw err;
+    throw create ? await namingTheHolder(ctx, err) : err;
   }
 }
 

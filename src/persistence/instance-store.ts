@@ -54,6 +54,16 @@ export class KnexInstanceStore implements InstanceStore {
     await knexTx(tx)('process_instances').where({ id, status: 'incident' }).update({ status: 'active' });
   }
 
+  async activeWithBusinessKey(processKey: string, businessKey: string): Promise<string | null> {
+    // the condition of the partial unique index process_instances_active_business_key_uq
+    const r = await this.db('process_instances')
+      .where({ process_key: processKey, business_key: businessKey })
+      .whereIn('status', ['active', 'incident'])
+      .whereNull('parent_instance_id')
+      .first('id');
+    return r ? String(r.id) : null;
+  }
+
   async children(parentId: string, tx?: StoreTx): Promise<StoredInstance[]> {
     const rows: (InstanceRow & { active_activities?: string })[] = await knexOf(this.db, tx)('process_instances')
       .where({ parent_instance_id: parentId })

@@ -13,6 +13,19 @@ import { inUnitOfWork, type KnexUnitOfWork } from './unit-of-work.ts';
 import { planCommit } from '../engine/commit-plan.ts';
 import { dialectOfKnex } from './dialect.ts';
 import { writeCandidates } from './task-store.ts';
+import { isUniqueViolation } from './db.ts';
+import { businessKeyInUse } from '../engine/business-keys.ts';
+
+/** The name of the partial unique index of migrations/20261130110500_business_keys.ts. */
+export const BUSINESS_KEY_INDEX = 'process_instances_active_business_key_uq';
+
+/** True when an insert into process_instances broke the unique business key of the active instances. */
+function isBusinessKeyConflict(err: unknown): boolean {
+  if (!isUniqueViolation(err)) return false;
+  const e = err as { constraint?: unknown; message?: unknown };
+  // PostgreSQL names the index; SQLite names the columns
+  return e.constraint === BUSINESS_KEY_INDEX || /process_instances\.business_key/.test(String(e.message ?? ''));
+}
 
 export class KnexTransitionStore implements TransitionStore {
   constructor(private readonly db: Knex) {}
@@ -120,7 +133,13 @@ class KnexTransitionTx implements TransitionTx {
     };
     if (create) {
       const parent = input.parent ? { parent_instance_id: input.parent.instanceId, parent_execution_id: input.parent.executionId, parent_activity_id: input.parent.activityId } : {};
-      await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...parent, ...instancePatch });
+      try {
+        await trx('process_instances').insert({ id: instanceId, definition_id: def.id, process_key: def.key, process_version: def.version, business_key: businessKey, started_by: input.actor, started_at: now, rev: 1, ...parent, ...instancePatch });
+      } catch (err) {
+        // a concurrent start won the business key (src/engine/business-keys.ts names the winner)
+        if (businessKey !== null && isBusinessKeyConflict(err)) throw businessKeyInUse(def.key, businessKey, null);
+        throw err;
+      }
     } else {
       await updateInstanceGuarded(trx, instanceId, Number(input.prevRev), instancePatch);
     }
