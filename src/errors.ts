@@ -34,6 +34,8 @@ export const ErrorCodes = {
   DMN_INVALID: 422,
   FORM_SCHEMA_INVALID: 422,
   EXPRESSION_FAILED: 422,
+  /** the database is out of space (disk full, or SQLite's max_page_count): nothing of the request was stored */
+  STORAGE_FULL: 507,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
 } as const;

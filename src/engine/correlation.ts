@@ -15,6 +15,7 @@ import type { BufferedMatch, BufferedMessage } from './ports.ts';
 import type { RunOutput, Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { SYSTEM, type Actor } from './model.ts';
+import { assertTextValues } from './text-values.ts';
 import { checkEventVariables } from './event-variables.ts';
 import { authorize } from './authorization.ts';
 
@@ -56,6 +57,7 @@ export async function correlateMessage(
   actor: Actor = SYSTEM,
 ): Promise<CorrelationResult> {
   await authorize(ctx, actor, 'correlate', 'message', m.name);
+  assertTextValues('message', { ...m });
   const now = ctx.clock.now();
   const ttlMs = timeToLiveMs(m);
   await checkEventVariables(ctx, 'message', m.name, m.variables);
@@ -269,6 +271,7 @@ export async function startByMessage(ctx: EngineContext, defId: string, activity
  */
 export async function broadcastSignal(ctx: EngineContext, s: { name: string; variables?: Variables }, actor: Actor = SYSTEM): Promise<{ delivered: number; processInstanceIds: string[] }> {
   await authorize(ctx, actor, 'broadcast', 'signal', s.name);
+  assertTextValues('signal', { ...s });
   await checkEventVariables(ctx, 'signal', s.name, s.variables);
   const subs = await ctx.stores.subscriptions.findSignal(s.name);
   const delivered: string[] = [];

@@ -10,6 +10,7 @@ import type { UnitOfWork } from './unit-of-work.ts';
 import type { TransitionTx } from './transition-store.ts';
 import type { Variables } from './runtime.ts';
 import type { StoredJob } from './ports.ts';
+import { assertTextValues } from './text-values.ts';
 
 export const START_JOB = 'start-instance';
 
@@ -21,6 +22,7 @@ interface StartPayload {
 
 /** Writes the start job in `uow`; returns the id the instance will have. */
 export async function startAfterCommit(ctx: EngineContext, uow: UnitOfWork, key: string, input: { businessKey?: string | null; variables?: Variables }, run: (jobId: string) => Promise<void>): Promise<string> {
+  assertTextValues('start after commit', { key, businessKey: input.businessKey, variables: input.variables });
   const instanceId = randomUUID();
   const jobId = randomUUID();
   const payload: StartPayload = { key, businessKey: input.businessKey ?? null, variables: input.variables ?? {} };

@@ -9,6 +9,7 @@ import type { IncidentQuery, StoreTx } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import type { NewHistoryEvent } from './transition-store.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
+import { assertTextValues } from './text-values.ts';
 import { instanceScope } from './authorization.ts';
 
 export type { IncidentQuery };
@@ -34,6 +35,7 @@ export async function getIncident(ctx: EngineContext, id: string): Promise<Incid
  * @throws InsureflowError INCIDENT_NOT_FOUND, INCIDENT_NOT_OPEN
  */
 export async function retryIncident(ctx: EngineContext, id: string, variables: Variables | undefined, actor: Actor): Promise<Incident> {
+  assertTextValues('retry', { id, variables });
   const inc = await getIncident(ctx, id);
   if (inc.status !== 'open') throw new InsureflowError('INCIDENT_NOT_OPEN', `incident ${id} is ${inc.status}`);
   // the instance's labels never change: the event is prepared before the transition and written with it

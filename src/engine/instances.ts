@@ -11,6 +11,7 @@ import { SYSTEM, type Actor, type Incident, type Page, type ProcessInstance, typ
 import type { ChainCheck, HistoryRecord, InstanceQuery, StoredInstance } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
+import { assertTextValues } from './text-values.ts';
 import { authorize, instanceScope, readableVariables, redactorFor, requireInstanceRead } from './authorization.ts';
 
 export type { InstanceQuery };
@@ -38,6 +39,7 @@ export async function startInstance(
   inTx?: (tx: TransitionTx) => Promise<void>,
 ): Promise<InstanceDetail> {
   await authorize(ctx, actor, 'start', 'process-definition', key);
+  assertTextValues('start', { key, businessKey: input.businessKey, variables: input.variables });
   const row = await getDefinitionRow(ctx, key, input.version);
   const variables = input.variables ?? {};
   const startForm = await latestForm(ctx, undefined, `${key}.start`);

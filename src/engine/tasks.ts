@@ -9,6 +9,7 @@ import type { Actor, Page, UserTask } from './model.ts';
 import type { StoreTx, StoredTask, TaskQuery } from './ports.ts';
 import type { Variables } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
+import { assertTextValues } from './text-values.ts';
 import { redactorFor } from './authorization.ts';
 
 export type { TaskQuery };
@@ -116,6 +117,7 @@ async function appendTaskEvent(ctx: EngineContext, tx: StoreTx, t: StoredTask, t
  * @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED, VALIDATION_FAILED
  */
 export async function completeTask(ctx: EngineContext, id: string, variables: Variables, actor: Actor): Promise<UserTask> {
+  assertTextValues('complete', { id, variables });
   const first = await storedTask(ctx, id);
   return withLock(ctx, first.processInstanceId, async () => {
     // read again under the instance lock: the task may have been completed while we waited

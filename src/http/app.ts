@@ -18,6 +18,8 @@ import { operationsRoutes } from './routes/operations.ts';
 import { userRoutes } from './routes/users.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { artefactRoutes } from './routes/artefacts.ts';
+import { registerInputSafety } from './input-safety.ts';
+import { isStorageFull } from '../persistence/db.ts';
 import { authorizationRoutes } from './routes/authorizations.ts';
 
 declare module 'fastify' {
@@ -62,6 +64,11 @@ function mapFastifyCode(err: any): { code: ErrorCode; status: number } | null {
       return { code: 'BAD_REQUEST', status: 400 };
   }
   if (err instanceof SyntaxError || err.statusCode === 400) return { code: 'BAD_REQUEST', status: 400 };
+  // any other client error a plugin raises with its status (e.g. @fastify/static's 403 on a path outside its root)
+  if (typeof err.code === 'string' && err.code.startsWith('FST_') && err.statusCode >= 400 && err.statusCode < 500) {
+    const byStatus: Record<number, ErrorCode> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+    return byStatus[err.statusCode] ? { code: byStatus[err.statusCode], status: err.statusCode } : { code: 'BAD_REQUEST', status: 400 };
+  }
   return null;
 }
 
@@ -102,6 +109,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       });
       return reply.status(400).send(errorBody(400, 'VALIDATION_FAILED', `request ${err.validationContext ?? 'body'} is invalid: ${details.map((d: any) => `${d.field} ${d.message}`).join('; ')}`, details));
     }
+    if (isStorageFull(err)) {
+      req.log.error({ err }, 'the database is out of space');
+      return reply.status(507).send(errorBody(507, 'STORAGE_FULL', 'the database is out of space: nothing of this request was stored; free disk space (or raise the database size limit) and retry'));
+    }
     const mapped = mapFastifyCode(err);
     if (mapped) return reply.status(mapped.status).send(errorBody(mapped.status, mapped.code, String(err.message ?? mapped.code).replace(/^FST_\w+:\s*/, '')));
     req.log.error({ err }, 'unexpected error');
@@ -113,6 +124,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   app.decorateRequest('actor', null as unknown as Actor);
+  // every string in (body, keys, query, params, token) valid Unicode without NUL: before authentication and schemas
+  registerInputSafety(app);
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const roles = req.routeOptions.config?.roles;
     if (!roles) return;

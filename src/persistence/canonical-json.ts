@@ -8,6 +8,11 @@
  * and a top-level `undefined` written as `null`. Non-finite numbers are `null`, as in JSON.stringify. `toJSON`
  * is NOT honoured (a Date is `{}`): hash only values that already went through a JSON round trip.
  *
+ * It is defined, and survives storage, for every value the engine accepts (src/engine/text-values.ts: strings and
+ * keys valid Unicode without U+0000, finite numbers, bounded nesting): the HTTP API and the engine's entry points
+ * refuse anything else, since a lone surrogate stored in a SQLite column comes back as U+FFFD (the chain would
+ * then verify as tampered), PostgreSQL refuses U+0000 in text, and a non-finite number would be hashed as null.
+ *
  * Changing a single byte of this output changes the hash of every stored event and every digest: the format is
  * frozen, and test/canonical-json.test.ts pins it with hashes computed before this module existed.
  */

@@ -1,10 +1,11 @@
 /** The only place that knows how to open the database: SQLite (default, embedded) or PostgreSQL (which one: ./dialect.ts). */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { parseDatabaseUrl } from './dialect.ts';
+import { InsureflowError } from '../errors.ts';
 
 // bigint columns hold epoch ms: safe as JS numbers
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -19,8 +20,10 @@ export interface DbOptions {
 }
 
 /**
- * Opens (does not migrate) the database a DATABASE_URL designates; creates the SQLite file's folder.
- * @throws InsureflowError CONFIG_INVALID when the URL has an unknown form (see ./dialect.ts), before anything is opened.
+ * Opens (does not migrate) the database a DATABASE_URL designates; creates a new SQLite file (0600) and its
+ * folder (0700).
+ * @throws InsureflowError CONFIG_INVALID when the URL has an unknown form (see ./dialect.ts), before anything is
+ *   opened; for SQLite also when the folder or the file cannot be created or is not writable (naming the path).
  */
 export async function openDb(opts: DbOptions): Promise<Knex> {
   const loc = parseDatabaseUrl(opts.url);
@@ -35,7 +38,7 @@ export async function openDb(opts: DbOptions): Promise<Knex> {
     return knex;
   }
   const file = loc.path;
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  if (file !== ':memory:') prepareSqliteFile(file);
   const knex = knexFactory({
     client: 'sqlite3',
     connection: { filename: file },
@@ -44,16 +47,99 @@ export async function openDb(opts: DbOptions): Promise<Knex> {
       min: 1,
       max: 1,
       afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+        // each with a callback: a failing PRAGMA (a read-only file) must reach the pool, not crash the process as
+        // an unhandled 'error' event
+        let failed: Error | null = null;
+        const keep = (err: Error | null) => void (failed ??= err);
         conn.serialize(() => {
-          conn.run('PRAGMA journal_mode = WAL');
-          conn.run('PRAGMA synchronous = NORMAL');
-          conn.run('PRAGMA foreign_keys = ON');
-          conn.run('PRAGMA busy_timeout = 5000', (err: Error | null) => done(err, conn));
+          conn.run('PRAGMA journal_mode = WAL', keep);
+          conn.run('PRAGMA synchronous = NORMAL', keep);
+          conn.run('PRAGMA foreign_keys = ON', keep);
+          conn.run('PRAGMA busy_timeout = 5000', (err: Error | null) => done(failed ?? err, conn));
         });
       },
     },
   });
+  keepRollbackCause(knex.client);
   return knex;
+}
+
+/** SQLite's answers to a ROLLBACK of a transaction (or savepoint) that SQLite itself has already ended. */
+const ALREADY_ENDED = /no transaction is active|no such savepoint/i;
+
+/**
+ * SQLite ends a transaction by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM: "Response To Errors
+ * Within A Transaction" in its documentation). Knex's ROLLBACK (or ROLLBACK TO SAVEPOINT) then fails, and knex
+ * rejects the transaction with that failure ("cannot rollback - no transaction is active") instead of its cause.
+ * Makes the client's transactions reject with the cause in that case (SQLITE_FULL: a 507 STORAGE_FULL, not a 500).
+ */
+function keepRollbackCause(client: Knex.Client): void {
+  type Trx = { query(conn: unknown, sql: string, status?: number, value?: unknown): Promise<unknown>; trxClient: { query(conn: unknown, sql: string): Promise<unknown> }; _completed: boolean; _rejecter(err: unknown): void };
+  const transaction = client.transaction as unknown as (...args: unknown[]) => Trx;
+  Object.assign(client, {
+    transaction(this: Knex.Client, ...args: unknown[]) {
+      const trx = transaction.apply(this, args);
+      const query = trx.query;
+      // knex's Transaction#query with status 2 (rollback of a failed transaction), keeping the cause when SQLite had
+      // already rolled back
+      trx.query = function (this: Trx, conn, sql, status, value) {
+        if (status !== 2 || value === undefined || !/^ROLLBACK\b/i.test(sql)) return query.call(this, conn, sql, status, value);
+        const done = this.trxClient
+          .query(conn, sql)
+          .catch((err: Error) => {
+            if (!ALREADY_ENDED.test(err?.message ?? '')) value = err;
+          })
+          .then(() => this._rejecter(value));
+        this._completed = true;
+        return done;
+      };
+      return trx;
+    },
+  });
+}
+
+/**
+ * Before SQLite opens a file database: its folder exists (created 0700) and this process may write there (SQLite
+ * creates the -wal and -shm journal files next to the database), and the file exists (created empty, 0600: the
+ * journal files take its mode) and is readable and writable. access(2) answers for this process's user, root
+ * included (a read-only file system refuses root too).
+ * @throws InsureflowError CONFIG_INVALID naming the path and what to do
+ */
+function prepareSqliteFile(file: string): void {
+  const path = resolve(file);
+  const dir = dirname(path);
+  const who = typeof process.getuid === 'function' ? `the user running insureflow (uid ${process.getuid()})` : 'the user running insureflow';
+  const fix = `; make it writable for ${who} (chown/chmod), or set DATABASE_URL to a file in a writable folder`;
+  const why = (err: unknown) => ((err as NodeJS.ErrnoException).code === 'EROFS' ? 'is on a read-only file system' : `is not writable (${(err as NodeJS.ErrnoException).code ?? err})`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new InsureflowError('CONFIG_INVALID', `cannot create the database folder ${dir} (${(err as NodeJS.ErrnoException).code ?? err})${fix}`, { path: dir });
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new InsureflowError('CONFIG_INVALID', `the database folder ${dir} ${why(err)}: SQLite writes its journal files (${basename(path)}-wal, ${basename(path)}-shm) there${fix}`, { path: dir });
+  }
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InsureflowError('CONFIG_INVALID', `cannot create the database file ${path} (${(err as NodeJS.ErrnoException).code ?? err})${fix}`, { path });
+  }
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    throw new InsureflowError('CONFIG_INVALID', `the database file ${path} ${why(err)}${fix}`, { path });
+  }
+}
+
+/**
+ * True for "the database is out of space": SQLite's SQLITE_FULL (the disk, or PRAGMA max_page_count) and
+ * PostgreSQL's disk_full (53100). The HTTP layer answers it 507 STORAGE_FULL.
+ */
+export function isStorageFull(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  return e?.code === 'SQLITE_FULL' || e?.code === '53100';
 }
 
 /**

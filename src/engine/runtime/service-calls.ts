@@ -18,6 +18,7 @@ import { scopeHooks } from './scope-hooks.ts';
 import { handlerErrorCaught, interceptThrowEvents, uncaughtErrorText } from './bpmn-events.ts';
 import { disableNativeStart } from './event-subprocesses.ts';
 import { interceptCompensation } from './compensation.ts';
+import { assertTextValues } from '../text-values.ts';
 
 /**
  * The wait (ms) after failed attempt `attempt` (1 = the first call) before the next one. `backoff` is the
@@ -220,6 +221,8 @@ class ServiceCalls {
           }, timeoutMs);
         }),
       ]);
+      // a result the history could not store faithfully (a lone surrogate, NUL) is the handler's failure
+      assertTextValues(`the result of handler "${registered.name}"`, { result: out });
       await unit.commit();
       return out;
     } catch (err) {

@@ -117,7 +117,8 @@ export async function artefactRoutes(app: FastifyInstance, engine: InsureflowEng
       },
     },
     async (req) => {
-      const key = decodeURIComponent((req.params as { '*': string })['*'] ?? '');
+      // Fastify has decoded the path once already: decoding again would misread a key with a % (and throw on "%")
+      const key = (req.params as { '*': string })['*'] ?? '';
       const versions = key ? await store.formVersions(key) : [];
       if (!versions.length) throw new InsureflowError('NOT_FOUND', `form "${key}" is not deployed`);
       return {

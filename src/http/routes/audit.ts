@@ -66,7 +66,7 @@ const filterQuery = {
   to: { type: 'string', maxLength: 40, description: 'ISO 8601 date or date-time, exclusive' },
   actor: { type: 'string', maxLength: 100 },
   processKey: { type: 'string', maxLength: 200 },
-  processVersion: { type: 'integer', minimum: 1 },
+  processVersion: { type: 'integer', minimum: 1, maximum: 2147483647 },
   businessKey: { type: 'string', maxLength: 200 },
   processInstanceId: { type: 'string', maxLength: 100 },
   activityId: { type: 'string', maxLength: 200 },
@@ -317,7 +317,7 @@ export async function auditRoutes(app: FastifyInstance, engine: InsureflowEngine
         tags: ['audit'],
         summary: 'Re-execute the instance in memory on its pinned definition (or a what-if version) and compare with its history; read-only',
         params: idParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { definitionVersion: { type: 'integer', minimum: 1 } } },
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { definitionVersion: { type: 'integer', minimum: 1, maximum: 2147483647 } } },
         response: {
           200: {
             type: 'object',

@@ -2,11 +2,12 @@
  * Deployments and process definitions. A deployment is atomic (all its resources or nothing) and idempotent
  * (an unchanged resource is not a new version); see src/engine/deployment.ts.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { InsureflowEngine, Resource } from '../../persistence/knex-engine.ts';
 import { resourceKind } from '../../engine/deployment.ts';
 import { InsureflowError } from '../../errors.ts';
 import { errorResponses } from '../schemas.ts';
+import { checkPartText } from '../input-safety.ts';
 
 const definitionSummary = {
   type: 'object',
@@ -68,6 +69,35 @@ function rawResourceName(content: string): string {
   return 'deployment.xml';
 }
 
+/**
+ * The files of a multipart deployment. File names keep their folders (forms/intake/triage.schema.json is form key
+ * intake/triage); they are only names here, never paths on this machine. Every text of a part (names, field
+ * values, file contents as UTF-8) must be valid Unicode without NUL, as in JSON bodies.
+ * @throws InsureflowError VALIDATION_FAILED (bad text, naming the part), BAD_REQUEST (malformed multipart: no
+ *   boundary, a truncated body, a malformed part header); the plugin's limit errors (413) pass through
+ */
+async function multipartResources(req: FastifyRequest): Promise<Resource[]> {
+  const resources: Resource[] = [];
+  try {
+    for await (const part of req.parts({ preservePath: true })) {
+      checkPartText('part name', part.fieldname);
+      if (part.type !== 'file') {
+        if (typeof part.value === 'string') checkPartText(`field ${JSON.stringify(part.fieldname)}`, part.value);
+        continue;
+      }
+      checkPartText('file name', part.filename);
+      const content = (await part.toBuffer()).toString('utf8');
+      checkPartText(`file ${JSON.stringify(part.filename)}`, content);
+      resources.push({ name: resourceName(part.filename || part.fieldname), content });
+    }
+  } catch (err) {
+    const e = err as { code?: unknown; message?: string };
+    if (err instanceof InsureflowError || (typeof e.code === 'string' && e.code.startsWith('FST_'))) throw err;
+    throw new InsureflowError('BAD_REQUEST', `malformed multipart body: ${e.message ?? String(err)}`);
+  }
+  return resources;
+}
+
 export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowEngine) {
   app.post(
     '/deployments',
@@ -98,13 +128,7 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
       const resources: Resource[] = [];
       const name = (req.query as { name?: string }).name;
       if (req.isMultipart()) {
-        // file names keep their folders (forms/intake/triage.schema.json is form key intake/triage); they are
-        // only names here, never paths on this machine
-        for await (const part of req.parts({ preservePath: true })) {
-          if (part.type !== 'file') continue;
-          const buf = await part.toBuffer();
-          resources.push({ name: resourceName(part.filename || part.fieldname), content: buf.toString('utf8') });
-        }
+        resources.push(...(await multipartResources(req)));
       } else if (typeof req.body === 'string') {
         resources.push({ name: rawResourceName(req.body), content: req.body });
       } else {
@@ -124,7 +148,7 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
   );
 
   const keyParams = { type: 'object', required: ['key'], properties: { key: { type: 'string', minLength: 1, maxLength: 200 } } };
-  const versionQuery = { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, additionalProperties: false };
+  const versionQuery = { type: 'object', properties: { version: { type: 'integer', minimum: 1, maximum: 2147483647 } }, additionalProperties: false };
 
   app.get(
     '/process-definitions/:key',

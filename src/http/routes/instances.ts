@@ -28,7 +28,7 @@ export async function instanceRoutes(app: FastifyInstance, engine: InsureflowEng
         tags: ['instances'],
         summary: 'Start an instance of the latest version (or ?version=); needs the permission start on the process key',
         params: { type: 'object', required: ['key'], properties: { key: { type: 'string', minLength: 1, maxLength: 200 } } },
-        querystring: { type: 'object', properties: { version: { type: 'integer', minimum: 1 } }, additionalProperties: false },
+        querystring: { type: 'object', properties: { version: { type: 'integer', minimum: 1, maximum: 2147483647 } }, additionalProperties: false },
         body: {
           type: 'object',
           additionalProperties: false,
