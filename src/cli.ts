@@ -132,6 +132,8 @@ export async function main(argv: string[]): Promise<void> {
         for (const d of res.definitions) process.stdout.write(`process  ${d.key} v${d.version} ${state(d.created)}  ${d.id}\n`);
         for (const d of res.decisions) process.stdout.write(`decision ${d.decisionKey} v${d.version} ${state(d.created)}\n`);
         for (const f of res.forms) process.stdout.write(`form     ${f.formKey} v${f.version} ${state(f.created)}\n`);
+        const authz = res.authorizations;
+        if (authz) process.stdout.write(`grants   ${authz.resource} ${authz.created ? 'replaced the default grants' : 'unchanged'} (${authz.grants} grants, ${authz.sensitiveVariables} sensitive variables)\n`);
         process.stdout.write(res.deploymentId ? `deployment ${res.deploymentId}\n` : 'nothing changed: no deployment recorded\n');
       } finally {
         await db.destroy();

@@ -103,6 +103,7 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
         definitions: res.definitions.map((d) => `${d.key}:v${d.version}${d.created ? ' (new)' : ''}`),
         decisions: res.decisions.map((d) => `${d.decisionKey}:v${d.version}${d.created ? ' (new)' : ''}`),
         forms: res.forms.filter((f) => f.created).map((f) => `${f.formKey}:v${f.version} (new)`),
+        ...(res.authorizations?.created ? { authorizations: `${res.authorizations.resource}: ${res.authorizations.grants} default grants, ${res.authorizations.sensitiveVariables} sensitive variables` } : {}),
       },
       res.created ? 'processes deployed' : 'processes unchanged since the last start-up',
     );

@@ -8,6 +8,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { domain, DAY, type Domain } from './insurance.ts';
@@ -217,6 +219,18 @@ http('the CLI: insureflow grant, grants and revoke, recorded as cli:<user> in th
   assert.equal(ops.map((o: any) => [o.operation, o.target.id]), [['revoke', id], ['grant', id]]);
   assert.ok(ops.every((o: any) => /^cli:/.test(o.actor)), JSON.stringify(ops.map((o: any) => o.actor)));
   assert.is(expect(await call(ctx, 'admin', 'GET', '/api/history/verify?chainId=authorizations'), 200).consistent, true);
+
+  // insureflow deploy of a changed authorizations.json replaces the defaults (the engine deploys it as SYSTEM)
+  const dir = mkdtempSync(join(tmpdir(), 'insureflow-authz-'));
+  const shipped = JSON.parse(readFileSync(join(repoRoot, 'processes', 'authorizations.json'), 'utf8'));
+  shipped.grants.push({ group: 'surveyors', resourceType: 'process-definition', resourceId: 'claims', permissions: ['read-instances'] });
+  writeFileSync(join(dir, 'authorizations.json'), JSON.stringify(shipped, null, 2));
+  const deployed = await runCli(url, ['deploy', join(dir, 'authorizations.json')]);
+  assert.is(deployed.code, 0, deployed.stderr);
+  assert.match(deployed.stdout, new RegExp(`grants   .*authorizations\\.json replaced the default grants \\(${shipped.grants.length} grants, 2 sensitive variables\\)`));
+  assert.is(expect(await call(ctx, 'surveyor', 'GET', `/api/process-instances/${claim.processInstanceId}`), 200).variablesWithheld, true);
+  const again = await runCli(url, ['deploy', join(dir, 'authorizations.json')]);
+  assert.match(again.stdout, /authorizations\.json unchanged/);
 });
 
 http('sensitive variables: redacted in instance, task, history, decisions and export reads for others; the chain verifies', async (ctx) => {
