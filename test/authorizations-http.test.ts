@@ -6,6 +6,7 @@
  * and the route table every route must have a row in.
  */
 import { suite } from 'uvu';
+import { reporting } from './support/printable-errors.ts';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ interface Ctx {
   policy: string[];
 }
 
-const http = suite<Ctx>('authorizations over HTTP');
+const http = reporting(suite<Ctx>('authorizations over HTTP'));
 http.before(async (ctx) => {
   ctx.d = await domain();
   ctx.policy = ctx.d.demo.policies.map((p) => p.policyNo);

@@ -6,6 +6,7 @@
  * redeployed. The shipped claims flow with its real handlers (test/insurance.ts), and small diagrams.
  */
 import { suite } from 'uvu';
+import { reporting } from './support/printable-errors.ts';
 import * as assert from 'uvu/assert';
 import { domain, DAY, type Domain } from './insurance.ts';
 import { admin, ops, testEngine, fixture, type TestEngine } from './helpers.ts';
@@ -40,7 +41,7 @@ const analyst: Actor = { name: 'ana', roles: ['analyst'], groups: [] };
 
 // ------------------------------------------------------------------------------------------ the shipped claims flow
 
-const claims = suite<{ d: Domain; policy: string[] }>('authorizations on the shipped claims flow');
+const claims = reporting(suite<{ d: Domain; policy: string[] }>('authorizations on the shipped claims flow'));
 claims.before(async (ctx) => {
   ctx.d = await domain();
   ctx.policy = ctx.d.demo.policies.map((p) => p.policyNo);
@@ -221,7 +222,7 @@ const BOOM = `<?xml version="1.0" encoding="UTF-8"?>
 
 // ------------------------------------------------------------------------------------------ grants and defaults
 
-const grants = suite<{ t: TestEngine }>('grants and the default grants file');
+const grants = reporting(suite<{ t: TestEngine }>('grants and the default grants file'));
 grants.before(async (ctx) => {
   ctx.t = await testEngine();
   ctx.t.engine.registerHandler('logCall', () => ({}));
