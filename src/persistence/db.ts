@@ -1,11 +1,14 @@
 /** The only place that knows how to open the database: SQLite (default, embedded) or PostgreSQL (which one: ./dialect.ts). */
 import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { parseDatabaseUrl } from './dialect.ts';
 import { InsureflowError } from '../errors.ts';
+
+const require = createRequire(import.meta.url);
 
 // bigint columns hold epoch ms: safe as JS numbers
 pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -60,6 +63,7 @@ export async function openDb(opts: DbOptions): Promise<Knex> {
       },
     },
   });
+  beginImmediate(knex.client);
   keepRollbackCause(knex.client);
   return knex;
 }
@@ -94,6 +98,31 @@ function keepRollbackCause(client: Knex.Client): void {
         return done;
       };
       return trx;
+    },
+  });
+}
+
+/**
+ * Makes the transactions of a knex sqlite3 client begin IMMEDIATE (knex begins them DEFERRED). One process runs
+ * one transaction at a time (one connection), but another process may open the same file (the CLI's `user`,
+ * `deploy` and `demo` commands while the server runs): a deferred transaction that has read (a chain head, a
+ * user, a task) and then writes after the other connection wrote fails at once with SQLITE_BUSY, whatever the
+ * busy timeout. An immediate one takes the write lock first, waiting up to the busy timeout for the other's
+ * commit, so that what it reads stays true until it commits. Statements outside transactions are unaffected
+ * (WAL readers never wait). The client keeps its name (`config.client` is still 'sqlite3': migrations test it).
+ */
+function beginImmediate(client: Knex.Client): void {
+  // knex (3) has no option for the BEGIN statement: the client's transactions are a subclass of its own
+  type Untyped = new (...args: any[]) => any;
+  const Transaction_Sqlite: Untyped = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js');
+  class ImmediateTransaction extends Transaction_Sqlite {
+    begin(conn: unknown) {
+      return this.query(conn, 'BEGIN IMMEDIATE;');
+    }
+  }
+  Object.assign(client, {
+    transaction(this: Knex.Client, ...args: unknown[]) {
+      return new ImmediateTransaction(this, ...args);
     },
   });
 }

@@ -1,6 +1,7 @@
 /**
- * The Knex HistoryStore (src/engine/ports.ts): appending to a hash chain inside the caller's transaction,
- * reading a chain, and verifying it (verification is the audit module's; the composition root passes it in).
+ * The Knex HistoryStore (src/engine/ports.ts): appending to a hash chain inside the caller's transaction
+ * (serialised per chain by appendHistory: concurrent appends wait for each other's commit), reading a chain, and
+ * verifying it (verification is the audit module's; the composition root passes it in).
  */
 import type { Knex } from 'knex';
 import type { ChainCheck, HistoryRecord, HistoryStore, StoreTx } from '../engine/ports.ts';

@@ -1,9 +1,15 @@
 /**
  * The hash chain of history events: hash = sha256(prevHash + canonical JSON of the event). Appending is
- * done inside the caller's transaction, after the chain head is read in that same transaction.
+ * done inside the caller's transaction, after the chain head is read in that same transaction, and appends to
+ * one chain are serialised: on PostgreSQL by a transaction-scoped advisory lock per chain taken before the head
+ * is read (two transactions reading the same head would both insert its successor, and the second would fail on
+ * the (chain_id, seq) key); on SQLite by the database's single writer (one connection per process, and
+ * transactions that begin IMMEDIATE: see db.ts). Every writer of history_events goes through appendHistory.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { eventHash, type HashedEventFields } from './canonical-json.ts';
+import { dialectOfKnex } from './dialect.ts';
 
 /** The event hash (and canonical JSON) live in canonical-json.ts; eventHash is re-exported for existing callers. */
 export { eventHash };
@@ -15,9 +21,39 @@ export type HistoryEvent = HashedEventFields;
 
 export type NewEvent = Omit<HistoryEvent, 'seq' | 'chainId'> & { chainId?: string };
 
-/** Append events to one chain inside trx. */
+/**
+ * The advisory lock key of a chain on PostgreSQL: two 32-bit integers from sha256 of the chain id (the two-key
+ * form of pg_advisory_xact_lock, a key space apart from the single-bigint locks such as the deployment lock). Two
+ * chains sharing a key only wait for each other.
+ */
+export function chainLockKey(chainId: string): [number, number] {
+  const h = createHash('sha256').update(`history_events:${chainId}`).digest();
+  return [h.readInt32BE(0), h.readInt32BE(4)];
+}
+
+/**
+ * Holds the chain's append lock until trx ends (PostgreSQL; a no-op on SQLite, whose transactions already run
+ * one at a time). appendHistory takes it itself; a caller takes it earlier when what it checks before appending
+ * must not change until it commits (a user name being free, for instance). Taking it again is harmless.
+ */
+export async function lockChain(trx: Knex.Transaction, chainId: string): Promise<void> {
+  if (dialectOfKnex(trx) === 'postgres') await trx.raw('select pg_advisory_xact_lock(?, ?)', chainLockKey(chainId));
+}
+
+const isTransaction = (db: Knex | Knex.Transaction): db is Knex.Transaction => (db as Partial<Knex.Transaction>).isTransaction === true;
+
+/**
+ * Appends events to one chain inside trx, after its current head; concurrent appends to the chain wait for
+ * trx to end (lockChain), so none fails and none is lost. Given the database rather than a transaction, the
+ * append runs in a transaction of its own. `newChain`: the caller creates the chain in trx (a new instance,
+ * whose id nobody else knows before the commit): no head to read and no one to wait for.
+ */
 export async function appendHistory(trx: Knex.Transaction | Knex, chainId: string, events: NewEvent[], newChain = false): Promise<void> {
   if (!events.length) return;
+  if (!isTransaction(trx)) return trx.transaction((t) => appendHistory(t, chainId, events, newChain));
+  if (!newChain) await lockChain(trx, chainId);
+  // read after the lock is granted: at READ COMMITTED (every appending transaction's level) this statement sees
+  // every append committed before
   const head = newChain ? undefined : await trx('history_events').where({ chain_id: chainId }).orderBy('seq', 'desc').first('seq', 'hash');
   let seq: number = head ? Number(head.seq) : 0;
   let prev: string = head ? head.hash : GENESIS;

@@ -7,7 +7,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { InsureflowError } from '../errors.ts';
 import { ROLES, SYSTEM, userAuditView, type Actor, type Role, type User } from '../engine/model.ts';
-import { appendHistory } from './history.ts';
+import { appendHistory, lockChain } from './history.ts';
+import { isUniqueViolation } from './db.ts';
 import { parseJson } from './store.ts';
 
 export { ROLES, SYSTEM, type Actor, type Role, type User };
@@ -49,6 +50,7 @@ export class UserStore {
 
   /**
    * Creates a user and returns its token (shown once; only the hash is kept); records "user.created" by `actor`.
+   * Of several creations of one name at once (on one node or several), one succeeds and the others are USER_EXISTS.
    * @throws InsureflowError VALIDATION_FAILED (unknown role, bad name), USER_EXISTS
    */
   async add(input: { name: string; roles: Role[]; groups: string[]; token?: string }, actor: Actor = SYSTEM): Promise<{ user: User; token: string }> {
@@ -58,18 +60,29 @@ export class UserStore {
     if (!/^[A-Za-z0-9._@-]{1,100}$/.test(input.name)) {
       throw new InsureflowError('VALIDATION_FAILED', 'a user name is 1 to 100 letters, digits, dots, dashes, underscores or @');
     }
-    if (await this.get(input.name)) throw new InsureflowError('USER_EXISTS', `user "${input.name}" already exists`);
+    const exists = () => new InsureflowError('USER_EXISTS', `user "${input.name}" already exists`);
     const token = input.token ?? `ifw_${randomBytes(24).toString('base64url')}`;
     const id = randomUUID();
     const at = this.now();
-    const user = await this.db.transaction(async (trx) => {
-      await trx('users').insert({ id, name: input.name, roles: JSON.stringify(input.roles), groups: JSON.stringify(input.groups), disabled: false, created_at: at });
-      await trx('api_tokens').insert({ id: randomUUID(), user_id: id, token_hash: hashToken(token), created_at: at });
-      const created = (await this.get(input.name, trx)) as User;
-      await this.record(trx, actor, 'user.created', input.name, null, created, at);
-      return created;
-    });
-    return { user, token };
+    try {
+      const user = await this.db.transaction(async (trx) => {
+        // creations of one name race (two requests, two nodes): under the users chain's lock, held until the
+        // commit, the name is looked up, the user inserted and its event appended; a second creation waits, then
+        // finds the name taken
+        await lockChain(trx, USERS_CHAIN);
+        if (await this.get(input.name, trx)) throw exists();
+        await trx('users').insert({ id, name: input.name, roles: JSON.stringify(input.roles), groups: JSON.stringify(input.groups), disabled: false, created_at: at });
+        await trx('api_tokens').insert({ id: randomUUID(), user_id: id, token_hash: hashToken(token), created_at: at });
+        const created = (await this.get(input.name, trx)) as User;
+        await this.record(trx, actor, 'user.created', input.name, null, created, at);
+        return created;
+      });
+      return { user, token };
+    } catch (err) {
+      // the unique name still decides when a row came from elsewhere (an insert that bypassed this store)
+      if (isUniqueViolation(err) && /users_name_unique|users\.name/.test(`${(err as { constraint?: string }).constraint ?? ''} ${(err as Error).message}`)) throw exists();
+      throw err;
+    }
   }
 
   /**
