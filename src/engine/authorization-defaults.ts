@@ -139,10 +139,10 @@ export function parseDefaults(name: string, content: string): { item: DefaultsIt
   return { item: { name, checksum: createHash('sha256').update(JSON.stringify(doc)).digest('hex'), grants: grants as GrantInput[], sensitive }, problems: [] };
 }
 
-/** @throws InsureflowError FORBIDDEN when a non-admin deploys an authorizations file */
-export function checkDefaultsDeployer(actor: Actor, item: DefaultsItem | null): void {
-  if (item && !isAdmin(actor)) {
-    throw new InsureflowError('FORBIDDEN', `${item.name} changes who may do what: only an admin may deploy it (${actor.name} is ${actor.roles.join(', ') || 'no role'})`, { resource: item.name });
+/** @throws InsureflowError FORBIDDEN when a non-admin deploys an authorizations file (`resource`: its name, null: none) */
+export function checkDefaultsDeployer(actor: Actor, resource: string | null): void {
+  if (resource !== null && !isAdmin(actor)) {
+    throw new InsureflowError('FORBIDDEN', `${resource} changes who may do what: only an admin may deploy it (${actor.name} is ${actor.roles.join(', ') || 'no role'})`, { resource });
   }
 }
 

@@ -271,7 +271,7 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
     }
   }
   // only admins (and the engine itself) change who may do what
-  if (authzResource) checkDefaultsDeployer(actor, authz ?? { name: authzResource, checksum: '', grants: [], sensitive: [] });
+  checkDefaultsDeployer(actor, authzResource);
   if (problems.length) throw refused(problems);
 
   // ---- 2. plan, validate, resolve and write in one transaction (again when a concurrent deployment took a version)
