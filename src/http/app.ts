@@ -2,7 +2,7 @@
  * The HTTP surface: Fastify with a JSON Schema on every route, OpenAPI at /docs, bearer-token auth, and one
  * error handler that maps every error to `{ statusCode, code, message, details? }` without leaking internals.
  */
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
@@ -39,6 +39,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** extra route plugins (domain APIs such as claim status) */
   plugins?: ((app: FastifyInstance, engine: InsureflowEngine) => Promise<void> | void)[];
+  /** called with every route as it is registered (method, url, config.roles): the route table of the authorization matrix test */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -81,6 +83,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [addFormats as any] },
   });
 
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   app.addContentTypeParser(['application/xml', 'text/xml', 'application/bpmn+xml'], { parseAs: 'string', bodyLimit: DEPLOYMENT_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   await app.register(swagger, {

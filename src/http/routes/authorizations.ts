@@ -28,6 +28,13 @@ export interface RouteAccess {
   filtered?: boolean;
   /** sensitive variables the caller may not read are redacted from what it returns */
   redacts?: boolean;
+  /**
+   * a task route: an ops caller acts only on a task assigned or offered to it or one of its groups (`offered`), or
+   * only as its assignee (`assignee`); admins on every task
+   */
+  task?: 'offered' | 'assignee';
+  /** without `permission`: shows what this permission allows instead (filtered), and 403 when it allows nothing */
+  otherwise?: { resourceType: ResourceType; permission: Permission; resourceId: string };
   note?: string;
 }
 
@@ -48,15 +55,15 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'GET /api/process-instances/:id/history/verify': { note: 'admins and auditors by role; runs on the stored events' },
   'GET /api/process-instances/:id/state': audit,
   'POST /api/process-instances/:id/replay': audit,
-  'GET /api/process-instances/:id/decisions': { ...instanceRead('read-history'), note: 'without read-history: the evaluations of decisions the caller may read (analysts: all)' },
+  'GET /api/process-instances/:id/decisions': { ...instanceRead('read-history'), otherwise: { resourceType: 'decision', permission: 'read', resourceId: 'each' }, note: 'without read-history: the evaluations of decisions the caller may read (analysts: all)' },
   'GET /api/decisions': { permission: { resourceType: 'decision', permission: 'read', resourceId: 'each' }, filtered: true },
   'GET /api/decisions/:key': { permission: { resourceType: 'decision', permission: 'read', resourceId: ':key' } },
   'GET /api/forms/*': {},
-  'GET /api/tasks': { filtered: true, note: 'tasks assigned or offered to the caller or its groups' },
-  'GET /api/tasks/:id': { redacts: true, note: 'assigned or offered to the caller or its groups' },
-  'POST /api/tasks/:id/claim': { note: 'assigned or offered to the caller or its groups' },
-  'POST /api/tasks/:id/unclaim': { note: 'the assignee (or an admin)' },
-  'POST /api/tasks/:id/complete': { note: 'assigned or offered to the caller or its groups' },
+  'GET /api/tasks': { filtered: true, task: 'offered', note: 'tasks assigned or offered to the caller or its groups' },
+  'GET /api/tasks/:id': { redacts: true, task: 'offered', note: 'assigned or offered to the caller or its groups' },
+  'POST /api/tasks/:id/claim': { task: 'offered', note: 'assigned or offered to the caller or its groups' },
+  'POST /api/tasks/:id/unclaim': { task: 'assignee', note: 'the assignee (or an admin)' },
+  'POST /api/tasks/:id/complete': { task: 'offered', note: 'assigned or offered to the caller or its groups' },
   'POST /api/messages': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'body.name' }, note: 'a message start event also needs start on its process' },
   'POST /api/signals': { permission: { resourceType: 'signal', permission: 'broadcast', resourceId: 'body.name' } },
   'GET /api/jobs': {},
