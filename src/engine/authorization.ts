@@ -170,6 +170,15 @@ export async function authorize(ctx: EngineContext, actor: Actor, permission: Pe
   return p;
 }
 
+/**
+ * Operations of the engine's operators (incident retry and resolve, rescheduling a timer job) are for admins
+ * (and SYSTEM) only, whoever calls the engine: the HTTP routes, the CLI or embedding code.
+ * @throws InsureflowError FORBIDDEN
+ */
+export function requireAdmin(actor: Actor, operation: string): void {
+  if (!isAdmin(actor)) throw new InsureflowError('FORBIDDEN', `${actor.name} may not ${operation}: only admins may`, { operation, user: actor.name });
+}
+
 /** The three reads of an instance a grant or task participation may allow. */
 export type InstanceRead = 'read-instances' | 'read-variables' | 'read-history';
 

@@ -10,7 +10,7 @@ import type { Variables } from './runtime.ts';
 import type { NewHistoryEvent } from './transition-store.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { assertTextValues } from './text-values.ts';
-import { instanceScope } from './authorization.ts';
+import { instanceScope, requireAdmin } from './authorization.ts';
 
 export type { IncidentQuery };
 
@@ -32,9 +32,10 @@ export async function getIncident(ctx: EngineContext, id: string): Promise<Incid
 
 /**
  * Run the failed handler again, optionally with corrected variables (merged into the instance's variables).
- * @throws InsureflowError INCIDENT_NOT_FOUND, INCIDENT_NOT_OPEN
+ * @throws InsureflowError FORBIDDEN (not an admin), INCIDENT_NOT_FOUND, INCIDENT_NOT_OPEN
  */
 export async function retryIncident(ctx: EngineContext, id: string, variables: Variables | undefined, actor: Actor): Promise<Incident> {
+  requireAdmin(actor, 'retry an incident');
   assertTextValues('retry', { id, variables });
   const inc = await getIncident(ctx, id);
   if (inc.status !== 'open') throw new InsureflowError('INCIDENT_NOT_OPEN', `incident ${id} is ${inc.status}`);
@@ -49,9 +50,10 @@ export async function retryIncident(ctx: EngineContext, id: string, variables: V
 /**
  * Mark resolved without running anything (the operator fixed it elsewhere): the call gets one more attempt
  * right away through a retry job, and the instance leaves the incident status when no incident is left open.
- * @throws InsureflowError INCIDENT_NOT_FOUND, INCIDENT_NOT_OPEN
+ * @throws InsureflowError FORBIDDEN (not an admin), INCIDENT_NOT_FOUND, INCIDENT_NOT_OPEN
  */
 export async function resolveIncident(ctx: EngineContext, id: string, actor: Actor, note?: string): Promise<Incident> {
+  requireAdmin(actor, 'resolve an incident');
   const { stores } = ctx;
   const inc = await getIncident(ctx, id);
   if (inc.status !== 'open') throw new InsureflowError('INCIDENT_NOT_OPEN', `incident ${id} is ${inc.status}`);

@@ -13,6 +13,7 @@ import type { Action } from './runtime.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { START_JOB, runStartJob } from './deferred-start.ts';
 import { startInstance } from './instances.ts';
+import { requireAdmin } from './authorization.ts';
 import { isCallJob, runCallJob } from './call-activities.ts';
 import { sweepBufferedMessages } from './correlation.ts';
 
@@ -25,9 +26,10 @@ export function listJobs(ctx: EngineContext, q: JobQuery): Promise<Page<Job>> {
 
 /**
  * Moves a waiting timer to `dueAt` (ISO 8601) and records who did it on the instance's history.
- * @throws InsureflowError VALIDATION_FAILED (not a date-time), JOB_NOT_FOUND, JOB_NOT_TIMER
+ * @throws InsureflowError FORBIDDEN (not an admin), VALIDATION_FAILED (not a date-time), JOB_NOT_FOUND, JOB_NOT_TIMER
  */
 export async function setJobDue(ctx: EngineContext, id: string, dueAt: string, actor: Actor): Promise<Job> {
+  requireAdmin(actor, 'reschedule a job');
   const { stores } = ctx;
   const at = Date.parse(dueAt);
   if (Number.isNaN(at)) throw new InsureflowError('VALIDATION_FAILED', `"${dueAt}" is not an ISO 8601 date-time`);
