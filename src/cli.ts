@@ -14,7 +14,7 @@ const usage = `usage: insureflow <command>
 
   serve                                   migrate, deploy $INSUREFLOW_PROCESSES_DIR and serve HTTP
   migrate                                 apply database migrations
-  deploy <file|dir>...                    deploy exactly these BPMN, DMN and form schema files, atomically
+  deploy <file|dir>...                    deploy exactly these BPMN, DMN, form schema and .form files, atomically
   user add <name> --roles r1,r2 [--groups g1,g2]   create a user and print its token once
   user list                               list users
   user disable <name> | user enable <name> | user remove <name>
@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'deploy': {
-      // exactly the files named (a folder: every .bpmn, .dmn and .schema.json in it, named relative to it), in one
+      // exactly the files named (a folder: every .bpmn, .dmn, .form and .schema.json in it, named relative to it), in one
       // atomic deployment; prints every version created or found unchanged; a refused deployment exits 1 with the
       // API's reasons (nothing is stored)
       const paths = positionals.slice(1);
@@ -116,7 +116,7 @@ export async function main(argv: string[]): Promise<void> {
         if (st.isDirectory()) resources.push(...(await readProcessDir(p)));
         else resources.push({ name: relative(process.cwd(), resolve(p)).split(sep).join('/') || basename(p), content: await readFile(p, 'utf8') });
       }
-      if (!resources.length) fail(`${paths.join(', ')}: no .bpmn, .dmn or .schema.json file to deploy`);
+      if (!resources.length) fail(`${paths.join(', ')}: no .bpmn, .dmn, .form or .schema.json file to deploy`);
       const { engine, db } = await createEngine(config);
       try {
         const res = await engine.deploy(resources, { source: 'cli', name: paths.join(', ').slice(0, 200), actor: SYSTEM }).catch((err) => {

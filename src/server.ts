@@ -14,14 +14,14 @@ import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './p
 import { DigestSchedule } from './audit/digest.ts';
 import { InsureflowError } from './errors.ts';
 
-/** Every .bpmn, .dmn and .schema.json below dir, and its authorizations.json files, with names relative to it. */
+/** Every .bpmn, .dmn, .form (Camunda form) and .schema.json below dir, and its authorizations.json files, with names relative to it. */
 export async function readProcessDir(dir: string): Promise<Resource[]> {
   const out: Resource[] = [];
   async function walk(d: string) {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (/\.(bpmn|dmn)$|\.schema\.json$|^authorizations\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: await readFile(p, 'utf8') });
+      else if (/\.(bpmn|dmn|form)$|\.schema\.json$|^authorizations\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: await readFile(p, 'utf8') });
     }
   }
   await walk(dir);
@@ -42,7 +42,7 @@ export async function startupResources(config: Pick<Config, 'processesDir'> & { 
     throw err;
   });
   if (resources && resources.length) return { name, resources, warning: null };
-  const what = resources === null ? 'does not exist' : 'holds no .bpmn, .dmn or .schema.json file';
+  const what = resources === null ? 'does not exist' : 'holds no .bpmn, .dmn, .form or .schema.json file';
   if (config.processesDirExplicit) throw new InsureflowError('CONFIG_INVALID', `INSUREFLOW_PROCESSES_DIR "${config.processesDir}" (${resolve(config.processesDir)}) ${what}`);
   return { name, resources: [], warning: `the processes folder "${config.processesDir}" (${resolve(config.processesDir)}) ${what}: nothing is deployed at start-up (set INSUREFLOW_PROCESSES_DIR to choose a folder)` };
 }

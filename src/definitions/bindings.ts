@@ -16,6 +16,7 @@
 
 import { isExpressionValue, parseExpression } from '../engine/expression-syntax.ts';
 import { parseRetryCycle } from '../engine/iso.ts';
+import { formDataOf, type FormDataField } from '../engine/form-data.ts';
 
 /** Anything from which bindings can be read: see the module comment. */
 export type BpmnElementLike = unknown;
@@ -59,6 +60,8 @@ export interface UserTaskSpec {
   dueDate?: string;
   followUpDate?: string;
   priority?: string | number;
+  /** Camunda 7 `camunda:formData` fields (src/engine/form-data.ts), validated on completion */
+  formFields?: FormDataField[];
 }
 
 export interface RetrySpec {
@@ -359,6 +362,8 @@ export function userTaskSpecOf(el: BpmnElementLike): UserTaskSpec {
   if (dueDate !== null && dueDate.trim()) spec.dueDate = dueDate.trim();
   if (followUpDate !== null && followUpDate.trim()) spec.followUpDate = followUpDate.trim();
   if (priority !== null && priority.trim()) spec.priority = priorityValue(priority);
+  const formData = formDataOf(b);
+  if (formData.fields) spec.formFields = formData.fields;
   return spec;
 }
 
@@ -586,6 +591,8 @@ export function formBindingOf(el: BpmnElementLike): ResourceBinding {
   const b = unwrapElement(el);
   const def = extensionElementsOf(b, 'zeebe:FormDefinition')[0];
   if (def) return makeBinding('zeebe:formDefinition bindingType', extAttr(def, 'bindingType'), null, extAttr(def, 'versionTag'), ZEEBE_BINDINGS);
+  // camunda-forms:deployment:<file>.form names the form file of the same deployment (src/engine/form-js.ts)
+  if (/^camunda-forms:deployment:/.test(camundaAttr(b, 'formKey') ?? '')) return makeBinding('camunda:formKey', 'deployment', null, null, ['deployment']);
   return makeBinding('camunda:formRefBinding', camundaAttr(b, 'formRefBinding'), camundaAttr(b, 'formRefVersion'), null, ['latest', 'deployment', 'version']);
 }
 

@@ -115,7 +115,8 @@ refused('camunda', C(['class', 'expression']), 'Java delegates and expressions c
 refused('camunda', C(['Connector']), 'Camunda connectors are not supported', 'an external task bound to a registered handler');
 refused('camunda', C(['Field']), 'field injection feeds Java delegates, which cannot run', 'pass the values as input parameters (camunda:inputOutput)');
 refused('camunda', C(['ExecutionListener', 'TaskListener']), 'listeners run Java or scripts, which this engine does not run', 'a service task (or a handler) at that point of the flow');
-refused('camunda', C(['FormData', 'FormField', 'FormProperty', 'Validation', 'Constraint', 'formHandlerClass']), 'generated forms are not supported', 'register a JSON form schema and reference it with camunda:formKey');
+runs('camunda', C(['FormData', 'FormField', 'Validation', 'Constraint']), 'generated task form: completion is validated against its fields (type, required, min/max, minlength/maxlength, enum values, readonly); custom types and validator classes are refused');
+refused('camunda', C(['FormProperty', 'formHandlerClass']), 'form properties and form handler classes are not supported', 'camunda:formData with camunda:formField, a Camunda form (.form), or a JSON form schema, referenced with camunda:formKey');
 refused('camunda', C(['PotentialStarter', 'candidateStarterGroups', 'candidateStarterUsers', 'initiator']), 'who may start a process is decided by the service\'s grants, not the diagram (it would be ignored)', 'remove it and grant the start permission on the process to the group or user (POST /api/authorizations, insureflow grant)');
 refused('camunda', C(['asyncAfter']), 'asynchronous continuation after an activity is not built (it would be ignored)', 'set camunda:asyncBefore on the next activity');
 refused('camunda', C(['jobPriority', 'taskPriority']), 'job priorities are not built (it would be ignored)', 'remove it');

@@ -38,6 +38,8 @@ import {
   userTaskSpecOf,
   camundaAttr,
 } from './bindings.ts';
+import { formReference } from '../engine/form-js.ts';
+import { formDataOf } from '../engine/form-data.ts';
 import { callActivityProblems, ioMappingProblems, loopProblems } from './validate-data.ts';
 import {
   describeElement,
@@ -586,8 +588,12 @@ class Validator {
     const forms = registered(this.ctx.forms, 'forms');
     if (isExpressionValue(formKey)) {
       this.add(el, `${d} chooses its form with the expression ${q(formKey)}. The form must be named literally so that it can be checked before deployment. ${forms}`);
+    } else if (formReference(formKey).kind === 'deploymentFile') {
+      // camunda-forms:deployment:<file>.form: the deployment resolves the file among the resources it holds
+      this.checkResourceBinding(el, 'form', formKey, formBindingOf(el));
     } else if (!this.ctx.forms.has(formKey)) {
-      this.add(el, `${d} uses form ${q(formKey)}, but no form schema is registered under that key. ${forms}`);
+      // a form outside the deployment (app:, embedded:app:, camunda-forms:app:, a URL) is the client's: accepted
+      if (formReference(formKey).kind !== 'external') this.add(el, `${d} uses form ${q(formKey)}, but no form schema is registered under that key. ${forms}`);
     } else {
       this.checkResourceBinding(el, 'form', formKey, formBindingOf(el));
     }
@@ -607,6 +613,7 @@ class Validator {
 
   private checkUserTask(el: any): void {
     this.checkForm(el);
+    for (const p of formDataOf(el).problems) this.add(el, `${describeElement(el)}: camunda:formData: ${p}.`);
     const spec = userTaskSpecOf(el);
     this.checkExpression(el, 'assignee', spec.assignee);
     this.checkExpression(el, 'candidate users', spec.candidateUsers);

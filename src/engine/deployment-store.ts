@@ -14,7 +14,7 @@ import type { ResolvedBindings } from './definitions.ts';
 export type DeploymentTx = object;
 
 /** authz: the authorizations.json of the default grants (./authorization-defaults.ts; resources.kind holds 10 characters) */
-export type ResourceKind = 'bpmn' | 'dmn' | 'form' | 'authz';
+export type ResourceKind = 'bpmn' | 'dmn' | 'form' | 'form-js' | 'authz';
 
 /** What a deployment needs to know about every stored version to plan new ones (no content). */
 export interface VersionMeta {

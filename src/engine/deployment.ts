@@ -25,6 +25,7 @@ import type { DefinitionMeta, EngineContext } from './context.ts';
 import { compileDefinition, type ActivityInfo, type CachedDefinition, type ResolvedBinding, type ResolvedBindings, type ResourceBinding } from './definitions.ts';
 import { resolveValue } from './expressions.ts';
 import { compileSchema, fieldErrors } from './forms.ts';
+import { compileFormJs, formReference, FormJsInvalidError, isFormJs, matchesFormFile } from './form-js.ts';
 import { eventSchemaProblem } from './event-variables.ts';
 import { cycleRepeats, timerDueAt } from './iso.ts';
 import type { DecisionCall, DecisionEvaluator, DecisionOutcome, Variables } from './runtime.ts';
@@ -104,9 +105,10 @@ export function resourceKind(name: string, content: string): ResourceKind | null
   if (isAuthorizationsResource(lower)) return 'authz';
   if (lower.endsWith('.bpmn') || lower.endsWith('.bpmn20.xml')) return 'bpmn';
   if (lower.endsWith('.dmn') || lower.endsWith('.dmn11.xml')) return 'dmn';
+  if (lower.endsWith('.form')) return 'form-js';
   if (lower.endsWith('.json')) return 'form';
   const text = content.replace(/^\uFEFF/, '').trimStart();
-  if (text.startsWith('{')) return 'form';
+  if (text.startsWith('{')) return isFormJs(parseOrNull(text)) ? 'form-js' : 'form';
   // the root element: skip the XML declaration, comments and processing instructions
   const body = text.replace(/^(<\?[\s\S]*?\?>\s*|<!--[\s\S]*?-->\s*)*/, '');
   const root = /^<([\w.-]+:)?definitions\b([^>]*)>/.exec(body);
@@ -116,6 +118,14 @@ export function resourceKind(name: string, content: string): ResourceKind | null
   if (ns === BPMN_NS) return 'bpmn';
   if (/omg\.org\/spec\/DMN\//i.test(ns)) return 'dmn';
   return null;
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -145,6 +155,8 @@ interface FormItem {
   content: string;
   versionTag: string | null;
   rawChecksum: string;
+  /** a Camunda form (`.form`, form-js JSON; its key is its id): ./form-js.ts */
+  formJs?: boolean;
 }
 interface DmnItem {
   name: string;
@@ -198,6 +210,7 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       const key = formKeyOf(r.name);
       try {
         const schema = JSON.parse(r.content);
+        if (isFormJs(schema)) throw new Error('this is a Camunda form (form-js JSON with "components"): name the file .form');
         compileSchema(schema);
         const eventProblem = eventSchemaProblem(key, schema);
         if (eventProblem) {
@@ -208,6 +221,22 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
         forms.push({ name: r.name, key, content: JSON.stringify(schema), versionTag: typeof tag === 'string' && tag.trim() ? tag.trim() : null, rawChecksum });
       } catch (err) {
         problems.push({ resource: r.name, element: null, message: `form schema "${key}" is not a valid JSON Schema: ${(err as Error).message}` });
+      }
+    } else if (kind === 'form-js') {
+      // a Camunda form: its key is its id; what the server could not validate is refused (./form-js.ts)
+      let doc: unknown;
+      try {
+        doc = JSON.parse(r.content);
+      } catch (err) {
+        problems.push({ resource: r.name, element: null, message: `the Camunda form is not valid JSON: ${(err as Error).message}` });
+        continue;
+      }
+      try {
+        const form = compileFormJs(doc);
+        forms.push({ name: r.name, key: form.id, content: JSON.stringify(doc), versionTag: form.versionTag, rawChecksum, formJs: true });
+      } catch (err) {
+        if (err instanceof FormJsInvalidError) for (const p of err.problems) problems.push({ resource: r.name, element: p.component, message: p.message });
+        else throw err;
       }
     } else if (kind === 'dmn') {
       try {
@@ -242,7 +271,7 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       for (const p of parsed.problems) problems.push({ resource: r.name, ...p });
       authz ??= parsed.item;
     } else {
-      problems.push({ resource: r.name, element: null, message: 'unknown resource type: name it .bpmn, .dmn or .schema.json, or send a BPMN or DMN document (XML) or a JSON Schema' });
+      problems.push({ resource: r.name, element: null, message: 'unknown resource type: name it .bpmn, .dmn, .form or .schema.json, or send a BPMN or DMN document (XML) or a JSON Schema' });
     }
   }
   const seenDecisions = new Map<string, string>();
@@ -399,7 +428,14 @@ async function planAndWrite(
   );
 
   // bindings resolve against what is stored plus what this deployment adds
-  const resolve = (kind: 'decision' | 'form', key: string, binding: ResourceBinding): { version: number } | { error: string } => {
+  const resolve = (kind: 'decision' | 'form', key: string, binding: ResourceBinding): { version: number; key?: string } | { error: string } => {
+    // camunda-forms:deployment:<file>.form: the Camunda form of that file in this deployment (./form-js.ts)
+    const ref = kind === 'form' ? formReference(key) : null;
+    if (ref?.kind === 'deploymentFile') {
+      const f = bundle.forms.find((x) => x.formJs && matchesFormFile(x.name, ref.file));
+      if (f) return { version: bundleForms.get(f.key) as number, key: f.key };
+      return { error: `this deployment holds no Camunda form file "${ref.file}"; deploy it together with the process` };
+    }
     const index = kind === 'decision' ? decisionIndex : formIndex;
     const what = kind === 'decision' ? `decision "${key}"` : `form "${key}"`;
     switch (binding.type) {
@@ -495,7 +531,7 @@ async function planAndWrite(
   result.deploymentId = deploymentId;
   result.created = anyCreated;
   const kindOf = (name: string): ResourceKind =>
-    bundle.forms.some((f) => f.name === name) ? 'form' : bundle.dmn.some((d) => d.name === name) ? 'dmn' : bundle.authz?.name === name ? 'authz' : 'bpmn';
+    bundle.forms.some((f) => f.name === name && f.formJs) ? 'form-js' : bundle.forms.some((f) => f.name === name) ? 'form' : bundle.dmn.some((d) => d.name === name) ? 'dmn' : bundle.authz?.name === name ? 'authz' : 'bpmn';
   // the resources this deployment holds: for a start-up, the files that changed since the last one
   const held = opts.resources.filter((r) => baseline === null || baseline.get(r.name) !== sha256(r.content));
   await w.insertDeployment({
@@ -541,7 +577,7 @@ async function planAndWrite(
 }
 
 /** The bindings of a new process version, resolved (validation has made sure each one resolves). */
-function resolveBindings(def: CachedDefinition, resolve: (kind: 'decision' | 'form', key: string, b: ResourceBinding) => { version: number } | { error: string }): ResolvedBindings {
+function resolveBindings(def: CachedDefinition, resolve: (kind: 'decision' | 'form', key: string, b: ResourceBinding) => { version: number; key?: string } | { error: string }): ResolvedBindings {
   const out: ResolvedBindings = { decisions: {}, forms: {}, calledProcesses: {} };
   const entry = (key: string, b: ResourceBinding, version: number): ResolvedBinding => ({
     key,
@@ -556,7 +592,7 @@ function resolveBindings(def: CachedDefinition, resolve: (kind: 'decision' | 'fo
     }
     if (info.form) {
       const r = resolve('form', info.form.key, info.form.binding);
-      if ('version' in r) out.forms[info.id] = entry(info.form.key, info.form.binding, r.version);
+      if ('version' in r) out.forms[info.id] = entry(r.key ?? info.form.key, info.form.binding, r.version);
     }
     if (info.calledElement?.processId) {
       // a call activity calls a process of the same file: deployed with (and versioned as) the caller
@@ -689,7 +725,10 @@ export async function formForTask(ctx: EngineContext, trx: DeploymentTx | undefi
   const binding = info.form?.key === formKey ? info.form.binding : null;
   const resolved = def.bindings.forms[info.id];
   let f = null;
-  if (binding && (binding.type === 'deployment' || binding.type === 'version') && resolved?.key === formKey) f = await store.form(formKey, resolved.version, tx);
+  // camunda-forms:deployment:<file>.form resolved at deploy to the Camunda form's id and version
+  const byFile = formReference(formKey).kind === 'deploymentFile';
+  if (byFile) f = resolved ? await store.form(resolved.key, resolved.version, tx) : null;
+  else if (binding && (binding.type === 'deployment' || binding.type === 'version') && resolved?.key === formKey) f = await store.form(formKey, resolved.version, tx);
   else if (binding?.type === 'versionTag' && binding.versionTag) f = await store.latestForm(formKey, binding.versionTag, tx);
   else f = await store.latestForm(formKey, null, tx);
   return f ? { id: f.id, schema: f.schema } : null;

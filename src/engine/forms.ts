@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import AjvDraft7 from 'ajv';
 import addFormats from 'ajv-formats';
 import type { ValidateFunction, ErrorObject } from 'ajv';
+import { compileFormJs, isFormJs, validateFormJs } from './form-js.ts';
 
 function makeAjv(kind: '2020' | '07') {
   const ajv: any = kind === '2020' ? new (Ajv2020 as any)({ allErrors: true, strict: false }) : new (AjvDraft7 as any)({ allErrors: true, strict: false });
@@ -32,10 +33,26 @@ export function fieldErrors(errors: ErrorObject[] | null | undefined): FieldErro
 export function compileSchema(schema: unknown): ValidateFunction {
   if (!schema || typeof schema !== 'object' || Array.isArray(schema)) throw new Error('a form schema must be a JSON object');
   const s = schema as Record<string, unknown>;
+  if (isFormJs(s)) return formJsValidator(s);
   const ajv = typeof s.$schema === 'string' && s.$schema.includes('draft-07') ? ajv07 : ajv2020;
   const copy = { ...s };
   delete copy.$id; // schemas are keyed by form key and version, not by $id (a redeploy would clash)
   return ajv.compile(copy);
+}
+
+/**
+ * A Camunda form (./form-js.ts) behind the interface of a compiled schema: its errors are ajv-shaped, so that
+ * fieldErrors gives the same per-field 400 as JSON Schema forms.
+ */
+function formJsValidator(doc: unknown): ValidateFunction {
+  const form = compileFormJs(doc);
+  const fn = ((data: unknown) => {
+    const errors = validateFormJs(form, data);
+    fn.errors = errors.length ? errors.map((e) => ({ instancePath: '/' + e.field.split('.').join('/'), schemaPath: '#', keyword: e.keyword, params: {}, message: e.message })) : null;
+    return errors.length === 0;
+  }) as ValidateFunction;
+  fn.schema = doc as object;
+  return fn;
 }
 
 export class FormCache {

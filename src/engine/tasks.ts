@@ -4,7 +4,9 @@
  */
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
-import { checkForm, formValidator } from './deployment.ts';
+import { checkForm, compiled, deploymentStore, formValidator } from './deployment.ts';
+import { compileFormJs, formReference, isFormJs } from './form-js.ts';
+import { validateFormData, type FormDataField } from './form-data.ts';
 import type { Actor, Page, UserTask } from './model.ts';
 import type { StoreTx, StoredTask, TaskQuery } from './ports.ts';
 import type { Variables } from './runtime.ts';
@@ -16,9 +18,48 @@ export type { TaskQuery };
 
 /** A task with its form's JSON Schema (null without a form) and its instance's variables. */
 export interface TaskDetail extends UserTask {
-  /** the JSON Schema object (typed as before the split: callers read into it freely) */
+  /** the JSON Schema object of a JSON Schema form (typed as before the split: callers read into it freely); null otherwise */
   formSchema: any;
+  /** the task's form, whatever its kind; null without a form */
+  form: TaskForm | null;
   variables: Variables;
+}
+
+/**
+ * The form of a task as a client renders it:
+ * - `form-js`: a Camunda form (`.form`) as deployed, for @bpmn-io/form-js-viewer; `dynamicOptions` when some
+ *   options come from variables or expressions (the server then accepts any value of the right type for them);
+ * - `json-schema`: a JSON Schema form (also in `formSchema`);
+ * - `camunda-form-data`: the fields of a Camunda 7 `camunda:formData` (./form-data.ts);
+ * - `external`: a form key outside the deployment (`app:`, `embedded:app:`, `camunda-forms:app:`, a URL), handed
+ *   over as written: the server does not validate the completion (`validated: false`).
+ */
+export type TaskForm =
+  | { format: 'form-js'; key: string; validated: true; dynamicOptions: boolean; schema: unknown }
+  | { format: 'json-schema'; key: string; validated: true; schema: unknown }
+  | { format: 'camunda-form-data'; key: null; validated: true; fields: FormDataField[] }
+  | { format: 'external'; key: string; validated: false };
+
+/** The camunda:formData fields of a task's user task, or null (the definition is compiled once and cached). */
+async function formDataFields(ctx: EngineContext, t: StoredTask): Promise<FormDataField[] | null> {
+  const inst = await ctx.stores.instances.header(t.processInstanceId);
+  if (!inst) return null;
+  let id: string | null = null;
+  for (const m of ctx.metaCache.values()) if (m.key === inst.processKey && m.version === inst.processVersion) id = m.id;
+  id ??= (await deploymentStore(ctx).definitionByKey(inst.processKey, inst.processVersion))?.id ?? null;
+  if (!id) return null;
+  return (await compiled(ctx, id)).activities.get(t.activityId)?.userTask?.formFields ?? null;
+}
+
+function taskForm(t: StoredTask, schemaText: string | null, fields: FormDataField[] | null): TaskForm | null {
+  if (schemaText !== null) {
+    const schema = JSON.parse(schemaText);
+    if (isFormJs(schema)) return { format: 'form-js', key: t.formKey ?? '', validated: true, dynamicOptions: compileFormJs(schema).dynamicOptions, schema };
+    return { format: 'json-schema', key: t.formKey ?? '', validated: true, schema };
+  }
+  if (t.formKey && formReference(t.formKey).kind === 'external') return { format: 'external', key: t.formKey, validated: false };
+  if (fields) return { format: 'camunda-form-data', key: null, validated: true, fields };
+  return null;
 }
 
 export function isAdmin(actor: Actor) {
@@ -66,13 +107,15 @@ async function visibleTask(ctx: EngineContext, id: string, actor: Actor): Promis
 /** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN */
 export async function getTask(ctx: EngineContext, id: string, actor: Actor): Promise<TaskDetail> {
   const t = await visibleTask(ctx, id, actor);
-  const [schema, variables] = await Promise.all([
+  const [schema, variables, fields] = await Promise.all([
     t.formSchemaId !== null ? ctx.stores.forms.schemaText(t.formSchemaId) : Promise.resolve(null),
     ctx.stores.instances.variables(t.processInstanceId),
+    t.formSchemaId === null && !t.formKey ? formDataFields(ctx, t) : Promise.resolve(null),
   ]);
   // sensitive variables not the actor's are redacted (./authorization.ts)
   const visible = (await redactorFor(ctx, actor)).variables(t.processKey, variables ?? {});
-  return { ...publicTask(t), formSchema: schema === null ? null : JSON.parse(schema), variables: visible };
+  const form = taskForm(t, schema, fields);
+  return { ...publicTask(t), formSchema: form?.format === 'json-schema' ? form.schema : null, form, variables: visible };
 }
 
 /** @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED */
@@ -130,6 +173,11 @@ export async function completeTask(ctx: EngineContext, id: string, variables: Va
     if (fresh.formSchemaId !== null) {
       const validate = await formValidator(ctx, fresh.formSchemaId);
       checkForm(ctx, validate, variables, `the form of task "${fresh.name ?? fresh.activityId}"`);
+    } else if (!fresh.formKey) {
+      // Camunda 7 camunda:formData: the same per-field 400 (./form-data.ts)
+      const fields = await formDataFields(ctx, fresh);
+      const details = fields ? validateFormData(fields, variables) : [];
+      if (details.length) throw new InsureflowError('VALIDATION_FAILED', `the form of task "${fresh.name ?? fresh.activityId}" is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
     }
     const now = ctx.clock.now();
     const assignee = fresh.assignee ?? actor.name;

@@ -38,6 +38,12 @@ export const sharedSchemas = [
       claimedAt: { type: ['string', 'null'] },
       endedAt: { type: ['string', 'null'] },
       completedBy: { type: ['string', 'null'] },
+      form: {
+        type: ['object', 'null'],
+        additionalProperties: true,
+        description:
+          'GET /api/tasks/:id only: the task\'s form. format form-js (a Camunda form, `schema` as deployed, for @bpmn-io/form-js-viewer; dynamicOptions: some options come from variables, any value of the right type is accepted), json-schema (`schema`, also in formSchema), camunda-form-data (`fields` of camunda:formData) or external (a key outside the deployment, handed over as written; validated: false, the server does not check the completion)',
+      },
     },
   },
   {
