@@ -33,6 +33,8 @@ const SETUP_GRANTS: GrantRow[] = [
   { group: GRANTED, resourceType: 'process-definition', resourceId: 'matrix-boom', permissions: ['read-instances'] },
   { group: GRANTED, resourceType: 'decision', resourceId: 'ClaimClassification', permissions: ['read'] },
   { group: GRANTED, resourceType: 'signal', resourceId: 'matrix-signal', permissions: ['broadcast'] },
+  // the worker of the matrix (m-worker, group customer-service) may fetch the external tasks of matrix.ext
+  { group: 'customer-service', resourceType: 'topic', resourceId: 'matrix.ext', permissions: ['fetch'] },
 ];
 
 const BPMN = (id: string, body: string) => `<?xml version="1.0" encoding="UTF-8"?>
@@ -43,6 +45,12 @@ const BPMN = (id: string, body: string) => `<?xml version="1.0" encoding="UTF-8"
 const BOOM = BPMN('matrix-boom', `<bpmn:process id="PROCESS" isExecutable="true">
     <bpmn:startEvent id="Start" /><bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Call" />
     <bpmn:serviceTask id="Task_Call" camunda:type="external" camunda:topic="matrix.boom" /><bpmn:sequenceFlow id="F2" sourceRef="Task_Call" targetRef="End" />
+    <bpmn:endEvent id="End" />
+  </bpmn:process>`);
+/** an external task of topic matrix.ext (no handler: a worker does it over /engine-rest) */
+const EXT = BPMN('matrix-ext', `<bpmn:process id="PROCESS" isExecutable="true">
+    <bpmn:startEvent id="Start" /><bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Ext" />
+    <bpmn:serviceTask id="Task_Ext" camunda:type="external" camunda:topic="matrix.ext" /><bpmn:sequenceFlow id="F2" sourceRef="Task_Ext" targetRef="End" />
     <bpmn:endEvent id="End" />
   </bpmn:process>`);
 /** waits an hour on a timer (a job) */
@@ -352,7 +360,25 @@ const BUILDERS: Record<string, Builder> = {
     const c = await waitingForDocuments(fx);
     return { params: { claimNo: c.claimNo }, body: { documents: ['invoice-4711.pdf'] } };
   },
+  'POST /engine-rest/external-task/fetchAndLock': () => ({ params: {}, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, maxTasks: 1, topics: [{ topicName: 'matrix.ext', lockDuration: 1000, businessKey: 'matrix-none' }] } }),
+  'GET /engine-rest/external-task': () => ({ params: {}, topic: 'matrix.ext', query: '?topicName=matrix.ext' }),
+  'GET /engine-rest/external-task/:id': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext' }),
+  'POST /engine-rest/external-task/:id/complete': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, variables: { ok: { type: 'Boolean', value: true } } }, status: 204 }),
+  'POST /engine-rest/external-task/:id/failure': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, errorMessage: 'down', retries: 2, retryTimeout: 1000 }, status: 204 }),
+  'POST /engine-rest/external-task/:id/bpmnError': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, errorCode: 'MATRIX_UNCAUGHT' }, status: 204 }),
+  'POST /engine-rest/external-task/:id/extendLock': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, newDuration: 60_000 }, status: 204 }),
+  'POST /engine-rest/external-task/:id/unlock': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', status: 204 }),
 };
+
+const MATRIX_WORKER = 'matrix-worker';
+let externalIndex = 0;
+/** A new instance of matrix-ext whose external task MATRIX_WORKER holds: its id. */
+async function lockedExternal(fx: Fx): Promise<string> {
+  const businessKey = `matrix-ext-${++externalIndex}`;
+  await ok(fx, 'admin', 'POST', '/api/process-definitions/matrix-ext/start', 201, { businessKey });
+  const [t] = await ok(fx, 'admin', 'POST', '/engine-rest/external-task/fetchAndLock', 200, { workerId: MATRIX_WORKER, maxTasks: 1, topics: [{ topicName: 'matrix.ext', lockDuration: 600_000, businessKey }] });
+  return t.id;
+}
 
 /** The route's url with its parameters filled in (`*` the wildcard rest). */
 function pathOf(route: RouteRow, params: Record<string, string>): string {
@@ -441,7 +467,7 @@ matrix.before(async (fx) => {
   await ok(fx, 'admin', 'PATCH', '/api/users/m-disabled', 200, { disabled: true });
   fx.users.get('m-disabled')!.disabled = true;
 
-  for (const xml of [BOOM, timerProcess('matrix-timer'), SIGNAL_WAIT]) await ok(fx, 'admin', 'POST', '/api/deployments', 201, undefined, { type: 'application/xml', payload: xml });
+  for (const xml of [BOOM, timerProcess('matrix-timer'), SIGNAL_WAIT, EXT]) await ok(fx, 'admin', 'POST', '/api/deployments', 201, undefined, { type: 'application/xml', payload: xml });
   for (const g of SETUP_GRANTS) await ok(fx, 'admin', 'POST', '/api/authorizations', 201, { ...g, description: 'the authorization matrix' });
   fx.grants = [...shippedGrants(), ...SETUP_GRANTS];
   // the grants in force are the model's, nothing else
@@ -465,12 +491,15 @@ matrix.after(async (fx) => {
   await fx.d?.close();
 });
 
-matrix('the route table: every route has a row in ROUTE_ACCESS (or is open, outside /api) and a request builder', (fx) => {
+matrix('the route table: every route has a row in ROUTE_ACCESS (or is open, outside /api and /engine-rest) and a request builder', (fx) => {
   assert.ok(fx.routes.length > 40, `the route table was collected (${fx.routes.length} routes)`);
   const keys = fx.routes.map((r) => r.key);
-  assert.equal(fx.routes.filter((r) => r.url.startsWith('/api/') && !ROUTE_ACCESS[r.key]).map((r) => r.key), [], 'routes under /api without a row in ROUTE_ACCESS');
-  assert.equal(fx.routes.filter((r) => r.url.startsWith('/api/') && !r.roles).map((r) => r.key), [], 'routes under /api without config.roles (open to anyone)');
-  assert.equal(fx.routes.filter((r) => !r.url.startsWith('/api/') && r.roles).map((r) => r.key), [], 'routes outside /api with roles: give them a ROUTE_ACCESS row');
+  // the API: /api, and the Camunda-compatible worker API under /engine-rest
+  const inApi = (r: RouteRow) => r.url.startsWith('/api/') || r.url.startsWith('/engine-rest/');
+  assert.ok(fx.routes.some((r) => r.url.startsWith('/engine-rest/')), 'the /engine-rest routes are in the table');
+  assert.equal(fx.routes.filter((r) => inApi(r) && !ROUTE_ACCESS[r.key]).map((r) => r.key), [], 'routes under /api or /engine-rest without a row in ROUTE_ACCESS');
+  assert.equal(fx.routes.filter((r) => inApi(r) && !r.roles).map((r) => r.key), [], 'routes under /api or /engine-rest without config.roles (open to anyone)');
+  assert.equal(fx.routes.filter((r) => !inApi(r) && r.roles).map((r) => r.key), [], 'routes outside /api and /engine-rest with roles: give them a ROUTE_ACCESS row');
   assert.equal(fx.routes.filter((r) => !r.roles && !/^\/(health|docs)(\/|$)/.test(r.url)).map((r) => r.key), [], 'open routes other than /health and the API documentation');
   assert.equal(keys.filter((k) => !BUILDERS[k]), [], 'routes without a request builder in BUILDERS (write one: a valid request on a real resource)');
   assert.equal(Object.keys(BUILDERS).filter((k) => !keys.includes(k)), [], 'builders of routes that do not exist');

@@ -51,7 +51,7 @@ const SCRIPT_AND_UNKNOWN = `<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:process id="bad-process" isExecutable="true">
     <bpmn:startEvent id="Start" />
     <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Task_Unknown" />
-    <bpmn:serviceTask id="Task_Unknown" name="Call mainframe" camunda:type="external" camunda:topic="mainframe-call" />
+    <bpmn:serviceTask id="Task_Unknown" name="Call mainframe" camunda:delegateExpression="#{mainframeCall}" />
     <bpmn:sequenceFlow id="F2" sourceRef="Task_Unknown" targetRef="Task_Script" />
     <bpmn:scriptTask id="Task_Script" name="Compute" scriptFormat="javascript"><bpmn:script>next(null, 1)</bpmn:script></bpmn:scriptTask>
     <bpmn:sequenceFlow id="F3" sourceRef="Task_Script" targetRef="End" />

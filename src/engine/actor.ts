@@ -1,5 +1,5 @@
 /** Who performs an engine operation: a user with roles and candidate groups, or the engine itself (SYSTEM). */
-/** worker: an external task worker (the fetch permission on topics); it can authenticate, no route admits it yet */
+/** worker: an external task worker: the /engine-rest/external-task routes, for the topics granted to it (fetch) */
 export const ROLES = ['admin', 'analyst', 'ops', 'auditor', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 

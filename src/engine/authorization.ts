@@ -13,7 +13,7 @@
  *   on that process is needed too);
  * - signal (by signal name): `broadcast`;
  * - decision (by decision key): `read` (the decision's versions and XML);
- * - topic (external task topic): `fetch` (for the external-task worker API; no operation uses it yet).
+ * - topic (external task topic): `fetch` (fetch, complete, fail, extend and unlock its external tasks: ./external-tasks.ts).
  *
  * Roles (ROLE_PERMISSIONS): `admin` (and the engine itself, SYSTEM) may do everything and sees every variable,
  * sensitive ones included (as Camunda's admins); `auditor` reads instances, variables and history of every
@@ -68,7 +68,7 @@ export const PERMISSION_MEANING: Record<ResourceType, Record<string, string>> = 
   message: { correlate: 'send the message (POST /api/messages)' },
   signal: { broadcast: 'broadcast the signal to every instance waiting for it (POST /api/signals)' },
   decision: { read: "read the decision's versions and DMN XML" },
-  topic: { fetch: 'fetch and complete external tasks of the topic (external-task API, not there yet)' },
+  topic: { fetch: 'fetch, complete, fail, extend and unlock the external tasks of the topic (/engine-rest/external-task)' },
 };
 
 type PermissionTable = { readonly [T in ResourceType]?: readonly Permission[] };

@@ -115,8 +115,6 @@ export type Action =
   | { kind: 'retry'; executionId: string; variables?: Variables }
   /** a worker's answer to an external task (runtime/external-tasks.ts); retryAt epoch ms */
   | { kind: 'external'; executionId: string; taskId: string; workerId: string; outcome: 'complete' | 'failure' | 'bpmnError'; variables?: Variables; localVariables?: Variables; errorCode?: string; errorMessage?: string | null; errorDetails?: string | null; retries?: number; retryAt?: number | null }
-  /** a worker's answer to an external task (runtime/external-tasks.ts); retryAt epoch ms */
-  | { kind: 'external'; executionId: string; taskId: string; workerId: string; outcome: 'complete' | 'failure' | 'bpmnError'; variables?: Variables; localVariables?: Variables; errorCode?: string; errorMessage?: string | null; errorDetails?: string | null; retries?: number; retryAt?: number | null }
   | { kind: 'resume' };
 
 export interface HistoryDraft {

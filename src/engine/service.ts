@@ -21,7 +21,6 @@ import * as correlation from './correlation.ts';
 import * as jobs from './jobs.ts';
 import * as incidents from './incidents.ts';
 import * as externalTasks from './external-tasks.ts';
-import * as externalTasks from './external-tasks.ts';
 import { drain } from './transition.ts';
 import { lockJob, startAfterCommit } from './deferred-start.ts';
 import type { UnitOfWork } from './unit-of-work.ts';

@@ -18,7 +18,6 @@ import { recordCalls, type CallParent } from './call-activities.ts';
 import { afterTransition } from './correlation.ts';
 import { assertBusinessKeyFree, namingTheHolder } from './business-keys.ts';
 import { afterExternalTransition } from './external-tasks.ts';
-import { afterExternalTransition } from './external-tasks.ts';
 
 const MAX_TASK_PRIORITY = 100;
 

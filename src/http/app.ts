@@ -21,6 +21,7 @@ import { artefactRoutes } from './routes/artefacts.ts';
 import { registerInputSafety } from './input-safety.ts';
 import { isStorageFull } from '../persistence/db.ts';
 import { authorizationRoutes } from './routes/authorizations.ts';
+import { externalTaskRoutes } from './routes/external-tasks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,6 +73,15 @@ function mapFastifyCode(err: any): { code: ErrorCode; status: number } | null {
     return byStatus[err.statusCode] ? { code: byStatus[err.statusCode], status: err.statusCode } : { code: 'BAD_REQUEST', status: 400 };
   }
   return null;
+}
+
+/** `Authorization: Basic base64(user:password)`, or null when the header is not that. */
+function basicCredentials(header: string): { username: string; password: string } | null {
+  const b = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+  if (!b) return null;
+  const text = Buffer.from(b[1], 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon > 0 ? { username: text.slice(0, colon), password: text.slice(colon + 1) } : null;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -134,9 +144,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (!roles) return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new InsureflowError('UNAUTHENTICATED', 'send Authorization: Bearer <token>');
-    const user = await engine.users.authenticate(m[1]);
-    if (!user) throw new InsureflowError('UNAUTHENTICATED', 'the token is unknown, revoked, or its user is disabled');
+    // HTTP Basic (Camunda clients' default): the user name, and the user's API token as the password
+    const basic = m ? null : basicCredentials(header);
+    if (!m && !basic) throw new InsureflowError('UNAUTHENTICATED', 'send Authorization: Bearer <token> (or Basic with the user name and its token as the password)');
+    const user = await engine.users.authenticate(m ? m[1] : basic!.password);
+    if (!user || (basic && user.name !== basic.username)) throw new InsureflowError('UNAUTHENTICATED', 'the token is unknown, revoked, or its user is disabled (or is not that user\'s)');
     req.actor = { name: user.name, roles: user.roles, groups: user.groups };
     if (!user.roles.some((r) => roles.includes(r))) {
       throw new InsureflowError('FORBIDDEN', `this operation needs one of the roles: ${roles.join(', ')}`);
@@ -162,6 +174,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/api' },
   );
+  // Camunda 7-compatible worker API (Camunda clients take baseUrl http://host:port/engine-rest)
+  await app.register(async (camunda) => externalTaskRoutes(camunda, engine), { prefix: '/engine-rest' });
 
   return app;
 }

@@ -73,6 +73,8 @@ export interface Target {
   task?: { candidateGroups: string[]; candidateUsers: string[]; assignee: string | null };
   /** the resource a filtered list of resources (`each`) is looked at for */
   each?: string;
+  /** the external task topic the request names or acts on (`topic` resolves to it) */
+  topic?: string;
 }
 
 export type Expected =
@@ -100,7 +102,8 @@ function permitsSome(grants: readonly GrantRow[], who: Principal, permission: Pe
 
 /**
  * The resource id a ROUTE_ACCESS row names: `:param` a path parameter, `body.<field>` a body field, `instance` the
- * process key of the target instance, `each` the listed resource looked at; anything else is the id itself.
+ * process key of the target instance, `each` the listed resource looked at, `topic` the external task topic;
+ * anything else is the id itself.
  */
 export function resourceIdOf(spec: string, t: Target, route: string): string {
   const missing = (what: string) => new Error(`${route}: its row names the resource by ${spec}, and the request builder gave no ${what}`);
@@ -117,6 +120,10 @@ export function resourceIdOf(spec: string, t: Target, route: string): string {
   if (spec === 'instance') {
     if (!t.instance) throw missing('target instance');
     return t.instance.processKey;
+  }
+  if (spec === 'topic') {
+    if (t.topic === undefined) throw missing('external task topic');
+    return t.topic;
   }
   if (spec === 'each') {
     if (t.each === undefined) throw missing('listed resource (each)');

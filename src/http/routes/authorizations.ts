@@ -18,7 +18,8 @@ import { errorResponses, pageOf, pageQuery } from '../schemas.ts';
 export interface RouteAccess {
   /**
    * The permission needed, on which resource type, and where the resource id comes from (`:key` a path
-   * parameter, `body.name` a body field, `instance` the process key of the instance the path names, a literal).
+   * parameter, `body.name` a body field, `instance` the process key of the instance the path names, `topic` the
+   * external task topic(s) the request names or acts on, a literal).
    * Absent: the roles alone decide.
    */
   permission?: { resourceType: ResourceType; permission: Permission; resourceId: string };
@@ -39,6 +40,7 @@ export interface RouteAccess {
 }
 
 const instanceRead = (permission: 'read-instances' | 'read-history'): RouteAccess => ({ permission: { resourceType: 'process-definition', permission, resourceId: 'instance' }, participation: true, redacts: true });
+const externalTask: RouteAccess = { permission: { resourceType: 'topic', permission: 'fetch', resourceId: 'topic' } };
 const audit: RouteAccess = { permission: { resourceType: 'process-definition', permission: 'read-history', resourceId: '*' }, redacts: true, note: 'auditors and admins by role' };
 
 /** Every route of the API ("METHOD /api/path" as Fastify registers it) and what the engine checks for it. */
@@ -87,6 +89,16 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'POST /api/claims': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'claims' } },
   'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
   'POST /api/claims/:claimNo/documents': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'claim-documents-received' } },
+  // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
+  // or the topic of the external task the path names
+  'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },
+  'GET /engine-rest/external-task': { ...externalTask, note: 'admins list every open task; others must name a topic they may fetch (topicName)' },
+  'GET /engine-rest/external-task/:id': externalTask,
+  'POST /engine-rest/external-task/:id/complete': externalTask,
+  'POST /engine-rest/external-task/:id/failure': externalTask,
+  'POST /engine-rest/external-task/:id/bpmnError': externalTask,
+  'POST /engine-rest/external-task/:id/extendLock': externalTask,
+  'POST /engine-rest/external-task/:id/unlock': externalTask,
 };
 
 const grantSchema = {
