@@ -191,9 +191,8 @@ test('validate: unknown handler AND JavaScript script task reported in one call'
 
 test('validate: the same diagram reports what is missing when nothing is registered', async () => {
   const problems = await problemsOf('camunda7-valid.bpmn', { handlers: new Set(), forms: new Set(), decisions: new Set() });
-  // Task_Assess is bound to a topic: with no handler it is an external task (issue 11), not a problem
-  assert.equal(ids(problems), ['Start', 'Task_Risk', 'Task_Review', 'Task_Remind', 'Task_Pay']);
-  assert.match(messageFor(problems, 'Task_Pay'), /No handlers are registered\./);
+  assert.equal(ids(problems), ['Start', 'Task_Assess', 'Task_Risk', 'Task_Review', 'Task_Remind', 'Task_Pay']);
+  assert.match(messageFor(problems, 'Task_Assess'), /No handlers are registered\./);
   // the non-executable "Customer" pool is documentation: its unbound service task is not reported
   assert.not.ok(ids(problems).includes('Cust_Upload'));
 });
@@ -359,9 +358,9 @@ test('validate: feelSyntaxError', () => {
 
 test('bindings: expressionBody', () => {
   assert.equal(expressionBody('=amount > 1'), { kind: 'feel', body: 'amount > 1' });
-  assert.equal(expressionBody('${amount > 1}'), { kind: 'feel', body: 'amount > 1' });
-  assert.equal(expressionBody('#{amount > 1}'), { kind: 'feel', body: 'amount > 1' });
-  assert.equal(expressionBody('${ {a: 1}.a }'), { kind: 'feel', body: '{a: 1}.a' });
+  assert.equal(expressionBody('${amount > 1}'), { kind: 'juel', body: 'amount > 1' });
+  assert.equal(expressionBody('#{amount > 1}'), { kind: 'juel', body: 'amount > 1' });
+  assert.equal(expressionBody("${ a['}'] }"), { kind: 'juel', body: "a['}']" });
   assert.equal(expressionBody('${environment.services.payClaim}'), { kind: 'service', body: 'payClaim' });
   assert.equal(expressionBody('adjusters'), { kind: 'literal', body: 'adjusters' });
   assert.equal(expressionBody('${a} and ${b}'), { kind: 'literal', body: '${a} and ${b}' });

@@ -18,13 +18,17 @@ const unsupported = (e: ParsedExpression) => {
   return e as Extract<ParsedExpression, { kind: 'unsupported' }>;
 };
 
-test('Classification: FEEL, service, literal', () => {
+test('Classification: FEEL (=), JUEL (${ } and #{ }), service, literal; a FEEL language makes ${ } and plain text FEEL', () => {
   assert.equal(parseExpression('=amount > 1000'), { kind: 'feel', body: 'amount > 1000', syntax: '=' });
   assert.equal(parseExpression('  = amount > 1000 '), { kind: 'feel', body: 'amount > 1000', syntax: '=' });
-  assert.equal(parseExpression('${amount > 1000}'), { kind: 'feel', body: 'amount > 1000', syntax: '${' });
-  assert.equal(parseExpression('#{amount > 1000}'), { kind: 'feel', body: 'amount > 1000', syntax: '#{' });
-  assert.equal(parseExpression('${ {a: 1}.a }'), { kind: 'feel', body: '{a: 1}.a', syntax: '${' }, 'braces inside');
-  assert.equal(parseExpression('${ "}" + x }'), { kind: 'feel', body: '"}" + x', syntax: '${' }, 'a brace in a FEEL string');
+  assert.equal(parseExpression('${amount > 1000}'), { kind: 'juel', body: 'amount > 1000', syntax: '${' });
+  assert.equal(parseExpression('#{amount > 1000}'), { kind: 'juel', body: 'amount > 1000', syntax: '#{' });
+  assert.equal(parseExpression('${ {a: 1}.a }'), { kind: 'juel', body: '{a: 1}.a', syntax: '${' }, 'braces inside');
+  assert.equal(parseExpression('${ "}" + x }'), { kind: 'juel', body: '"}" + x', syntax: '${' }, 'a brace in a string');
+  assert.equal(parseExpression("${ a['}'] }"), { kind: 'juel', body: "a['}']", syntax: '${' }, "a brace in a JUEL '...' string");
+  assert.equal(parseExpression('${amount > 1000}', { language: 'feel' }), { kind: 'feel', body: 'amount > 1000', syntax: '${' });
+  assert.equal(parseExpression('amount > 1000', { language: 'feel' }), { kind: 'feel', body: 'amount > 1000', syntax: '' });
+  assert.equal(parseExpression('=amount > 1000', { language: 'juel' }), { kind: 'feel', body: 'amount > 1000', syntax: '=' });
   assert.equal(parseExpression('${environment.services.payClaim}'), { kind: 'service', name: 'payClaim' });
   assert.equal(parseExpression('adjusters'), { kind: 'literal', text: 'adjusters' });
   assert.equal(parseExpression('costs $5 {net}'), { kind: 'literal', text: 'costs $5 {net}' });
@@ -74,15 +78,19 @@ test('An unclosed ${ is refused, with where it starts', () => {
   assert.match(unsupported(parseExpression('ok ${a} then #{b')).problem, /"#\{" at character 14/);
 });
 
-test('Run time evaluates exactly the FEEL forms, the same way for =, ${ } and #{ }', () => {
+test('Run time evaluates FEEL (=) and JUEL (${ }, #{ }), each as deploy classified it', () => {
   const engine = createEngineExpressions();
   const from = { environment: { variables: { amount: 1500, risk: 'high' } } };
-  for (const raw of ['=amount > 1000 and risk = "high"', '${amount > 1000 and risk = "high"}', '#{amount > 1000 and risk = "high"}']) {
-    assert.is(feelBodyOf(raw), 'amount > 1000 and risk = "high"');
+  for (const raw of ['=amount > 1000 and risk = "high"', "${amount > 1000 && risk == 'high'}", "#{amount gt 1000 and risk eq 'high'}"]) {
     assert.is(engine.resolveExpression(raw, from), true, raw);
     assert.is(resolveValue(raw, from.environment.variables), true, raw);
     assert.ok(engine.isExpression(raw));
   }
+  assert.is(feelBodyOf('=amount > 1000'), 'amount > 1000');
+  assert.is(feelBodyOf('${amount > 1000}'), null, 'JUEL is not FEEL');
+  // the same body means different things: FEEL "=" compares, in JUEL it is not an operator (refused at deploy)
+  assert.is(resolveValue('=risk = "high"', from.environment.variables), true);
+  assert.throws(() => resolveValue('${risk = "high"}', from.environment.variables), /not an operator|unexpected "="/);
   assert.is(resolveValue('adjusters', {}), 'adjusters');
   // a timer date without an offset is handed to bpmn-engine as UTC
   assert.is(engine.resolveExpression('2030-01-31T09:00', {}), '2030-01-31T09:00Z');
@@ -139,12 +147,37 @@ test('Deploy refuses each disagreeing form, naming the element and saying what t
   assert.match(byId('Wait'), /timer duration "P\$\{days\}D" cannot be evaluated.*="P" \+ string\(days\) \+ "D"/);
 });
 
-test('Deploy accepts the forms the runtime evaluates, and the runtime evaluates every one of them as FEEL or as a literal', async () => {
-  const conditions = ['=amount > 1000', '${amount > 1000 and risk = "high"}', '#{approved}'];
+test('Deploy accepts the forms the runtime evaluates, and the runtime evaluates every one of them as FEEL, JUEL or a literal', async () => {
+  const conditions = ['=amount > 1000', "${amount > 1000 and risk == 'high'}", '#{approved}'];
   const task = { assignee: '${initiator}', candidateGroups: 'adjusters, senior-adjusters', dueDate: '=now() + duration("P1D")' };
   assert.equal(await problems(processXml(conditions, task, '${reviewPeriod}')), []);
-  for (const raw of [...conditions, task.assignee, task.dueDate, '${reviewPeriod}']) assert.ok(feelBody(raw) !== null, raw);
-  assert.is(feelBody(task.candidateGroups), null);
+  const vars = { amount: 1500, risk: 'high', approved: true, initiator: 'ann', reviewPeriod: 'PT1H' };
+  assert.equal([...conditions, task.assignee, '${reviewPeriod}'].map((raw) => resolveValue(raw, vars)), [true, true, true, 'ann', 'PT1H']);
+  assert.is(resolveValue(task.candidateGroups, vars), 'adjusters, senior-adjusters');
+});
+
+test('Deploy refuses a ${ } body that is FEEL rather than JUEL, naming the element, with the = form to write', async () => {
+  const found = await problems(processXml(['${amount > 1000 and risk = "high"}', '${x in [1, 2]}'], { assignee: '${string(owner)}' }));
+  const byId = (id: string) => found.filter((p) => p.element === id).map((p) => p.message).join('\n');
+  assert.equal([...new Set(found.map((p) => p.element))].sort(), ['Flow_0', 'Flow_1', 'Task']);
+  assert.match(byId('Flow_0'), /is not valid JUEL: unexpected "=" at character 24.*Write =amount > 1000 and risk = "high" \(FEEL\) instead/);
+  assert.match(byId('Flow_1'), /"in" is FEEL.*Write =x in \[1, 2\] \(FEEL\) instead/);
+  assert.match(byId('Task'), /\(assignee\) cannot run: it calls the function string.*Write =string\(owner\) \(FEEL\) instead/);
+});
+
+test('A timer start event reading a variable in JUEL is refused (it is armed at deployment, when no variable is set)', async () => {
+  const xml = (timer: string) => `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="D" targetNamespace="http://insureflow.test">
+  <bpmn:process id="P" isExecutable="true"><bpmn:startEvent id="Start"><bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">${timer}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>
+  <bpmn:sequenceFlow id="F" sourceRef="Start" targetRef="E" /><bpmn:endEvent id="E" /></bpmn:process>
+</bpmn:definitions>`;
+  const found = await problems(xml('${cycle}'));
+  assert.equal(found.map((p) => p.element), ['Start']);
+  assert.match(found[0].message, /reads the variable cycle: a timer start event is armed when the process is deployed/);
+  assert.equal(await problems(xml("${'R/PT1H'}")), []);
+  const broken = await problems(xml('${1 % 0}'));
+  assert.equal(broken.map((p) => p.element), ['Start']);
+  assert.match(broken[0].message, /cannot be evaluated: division by zero/);
 });
 
 test('A correlation key written without "=" is FEEL at run time, so deployment checks it as FEEL', async () => {

@@ -21,7 +21,7 @@ import { formDataOf, type FormDataField } from '../engine/form-data.ts';
 /** Anything from which bindings can be read: see the module comment. */
 export type BpmnElementLike = unknown;
 
-export type ExpressionKind = 'feel' | 'literal' | 'service';
+export type ExpressionKind = 'feel' | 'juel' | 'literal' | 'service';
 
 export interface HandlerBinding {
   /**
@@ -177,7 +177,7 @@ function firstExtAttr(el: BpmnElementLike, type: string, name: string): string |
 /**
  * Classifies a raw attribute or body, through the parser the runtime uses (src/engine/expression-syntax.ts):
  * - `=expr` (Camunda 8) -> `{ kind: 'feel', body: 'expr' }`;
- * - `${expr}` or `#{expr}` wrapping the whole value (Camunda 7 style) -> `{ kind: 'feel', body: 'expr' }`;
+ * - `${expr}` or `#{expr}` wrapping the whole value (Camunda 7 style) -> `{ kind: 'juel', body: 'expr' }`;
  * - `${environment.services.name}` -> `{ kind: 'service', body: 'name' }` (a bpmn-engine service reference);
  * - anything else -> `{ kind: 'literal', body: raw }`: plain text, and also the forms the engine does not run
  *   (a template such as `${a} and ${b}`, `${environment.variables.x}`, an unclosed `${`), which
@@ -186,7 +186,7 @@ function firstExtAttr(el: BpmnElementLike, type: string, name: string): string |
 export function expressionBody(raw: string): { kind: ExpressionKind; body: string } {
   const text = String(raw ?? '');
   const e = parseExpression(text);
-  if (e.kind === 'feel') return { kind: 'feel', body: e.body };
+  if (e.kind === 'feel' || e.kind === 'juel') return { kind: e.kind, body: e.body };
   if (e.kind === 'service') return { kind: 'service', body: e.name };
   return { kind: 'literal', body: text };
 }
@@ -201,6 +201,13 @@ function staticFeelString(body: string): string | null {
   return m[1].replace(/\\(["\\])/g, '$1');
 }
 
+/** `${'text'}` or `${"text"}` (a JUEL string literal and nothing else) -> 'text'; otherwise null. */
+function staticJuelString(body: string): string | null {
+  const m = /^(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')$/.exec(body.trim());
+  if (!m) return null;
+  return (m[1] ?? m[2]).replace(/\\(["'\\])/g, '$1');
+}
+
 /**
  * A value that must be a name (handler type, decision id): a literal, or a FEEL expression that is only a
  * string literal. `dynamic` when an expression computes it.
@@ -213,7 +220,7 @@ function staticName(raw: string): { name: string | null; dynamic: boolean } {
     return { name: t || null, dynamic: false };
   }
   if (e.kind === 'service') return { name: e.body, dynamic: false };
-  const s = staticFeelString(e.body);
+  const s = e.kind === 'juel' ? staticJuelString(e.body) : staticFeelString(e.body);
   return s !== null ? { name: s.trim() || null, dynamic: false } : { name: null, dynamic: true };
 }
 
@@ -252,7 +259,7 @@ export function handlerBindingOf(el: BpmnElementLike): HandlerBinding | null {
   if (delegate !== null) {
     const e = expressionBody(delegate);
     if (e.kind === 'service') return { kind: 'delegate-expression', name: e.body, raw: delegate };
-    if (e.kind === 'feel' && HANDLER_NAME.test(e.body)) return { kind: 'delegate-expression', name: e.body, raw: delegate };
+    if ((e.kind === 'feel' || e.kind === 'juel') && HANDLER_NAME.test(e.body)) return { kind: 'delegate-expression', name: e.body, raw: delegate };
     if (e.kind === 'literal' && !isExpressionValue(delegate) && HANDLER_NAME.test(delegate.trim())) {
       return { kind: 'delegate-expression', name: delegate.trim(), raw: delegate };
     }

@@ -37,7 +37,7 @@ runs('element', ['bpmn:SubProcess'], 'embedded sub-process and event sub-process
 runs('element', ['bpmn:ExclusiveGateway', 'bpmn:ParallelGateway', 'bpmn:InclusiveGateway', 'bpmn:EventBasedGateway']);
 runs('element', ['bpmn:StartEvent', 'bpmn:EndEvent', 'bpmn:IntermediateCatchEvent', 'bpmn:IntermediateThrowEvent', 'bpmn:BoundaryEvent'], 'see the event rows');
 runs('element', ['bpmn:Process'], 'executable processes run; non-executable pools document a partner');
-runs('element', ['bpmn:SequenceFlow'], 'conditions in FEEL');
+runs('element', ['bpmn:SequenceFlow'], 'conditions in FEEL (=...) or, Camunda 7, JUEL (${...}: a safe subset run by insureflow, no method calls or beans)');
 runs('element', ['bpmn:DataObject', 'bpmn:DataObjectReference', 'bpmn:DataStoreReference', 'bpmn:TextAnnotation', 'bpmn:Association', 'bpmn:Group', 'bpmn:Lane', 'bpmn:LaneSet', 'bpmn:Participant', 'bpmn:Collaboration', 'bpmn:MessageFlow'], 'documentation only: accepted, no effect on the run');
 refused('element', ['bpmn:ScriptTask'], 'runs a script, and diagrams never run code', 'move the logic into a registered handler (service task) or a decision (business rule task)');
 refused('element', ['bpmn:Transaction'], 'transaction sub-processes (cancel and its compensation) are not built', 'use an embedded sub-process with compensation boundary events and an error boundary event');
@@ -101,11 +101,13 @@ for (const event of EVENTS) {
 
 /* -- Camunda 7 ----------------------------------------------------------------------------------------------- */
 const C = (keys: string[]) => keys.map((k) => `camunda:${k}`);
-runs('camunda', C(['type', 'topic']), 'external task: a handler registered under the topic runs it in-process, else workers fetch it over /engine-rest/external-task');
+runs('camunda', C(['type', 'topic']), 'external task: the topic names the handler');
 runs('camunda', C(['asyncBefore', 'async', 'exclusive']), 'a handler call runs in its own transition');
-runs('camunda', C(['assignee', 'candidateUsers', 'candidateGroups', 'dueDate', 'followUpDate', 'priority', 'formKey', 'formRef', 'formRefBinding', 'formRefVersion']));
+runs('camunda', C(['assignee', 'candidateUsers', 'candidateGroups', 'dueDate', 'followUpDate', 'priority']), 'a value, a JUEL ${...} expression (no method calls or beans: refused with the FEEL to write) or FEEL =...');
+runs('camunda', C(['formKey', 'formRef', 'formRefBinding', 'formRefVersion']));
 runs('camunda', C(['decisionRef', 'decisionRefBinding', 'decisionRefVersion', 'decisionRefVersionTag', 'resultVariable']));
-runs('camunda', C(['calledElementBinding', 'calledElementVersion', 'collection', 'elementVariable']));
+runs('camunda', C(['calledElementBinding', 'calledElementVersion', 'elementVariable']));
+runs('camunda', C(['collection']), 'a variable name, JUEL ${...} or FEEL =...');
 runs('camunda', C(['errorCodeVariable', 'errorMessageVariable', 'escalationCodeVariable', 'errorMessage']));
 runs('camunda', C(['historyTimeToLive', 'isStartableInTasklist', 'versionTag', 'modelerTemplate', 'modelerTemplateVersion', 'diagramRelationId']), 'modeler defaults and metadata: accepted, no effect (history retention is the service\'s)');
 runs('camunda', C(['InputOutput', 'InputOutputParameter', 'InputParameter', 'OutputParameter', 'List', 'Map', 'Entry', 'Value', 'In', 'Out', 'FailedJobRetryTimeCycle']));
@@ -119,8 +121,7 @@ runs('camunda', C(['FormData', 'FormField', 'Validation', 'Constraint']), 'gener
 refused('camunda', C(['FormProperty', 'formHandlerClass']), 'form properties and form handler classes are not supported', 'camunda:formData with camunda:formField, a Camunda form (.form), or a JSON form schema, referenced with camunda:formKey');
 refused('camunda', C(['PotentialStarter', 'candidateStarterGroups', 'candidateStarterUsers', 'initiator']), 'who may start a process is decided by the service\'s grants, not the diagram (it would be ignored)', 'remove it and grant the start permission on the process to the group or user (POST /api/authorizations, insureflow grant)');
 refused('camunda', C(['asyncAfter']), 'asynchronous continuation after an activity is not built (it would be ignored)', 'set camunda:asyncBefore on the next activity');
-refused('camunda', C(['jobPriority']), 'job priorities are not built (it would be ignored)', 'remove it');
-runs('camunda', C(['taskPriority']), 'the priority of an external task (a literal integer): fetchAndLock with usePriority hands out higher ones first');
+refused('camunda', C(['jobPriority', 'taskPriority']), 'job priorities are not built (it would be ignored)', 'remove it');
 refused('camunda', C(['calledElementVersionTag', 'calledElementTenantId', 'decisionRefTenantId', 'caseRef', 'caseBinding', 'caseVersion', 'caseTenantId', 'variableMappingClass', 'variableMappingDelegateExpression', 'mapDecisionResult']), 'tenants, CMMN, version tags, Java mappings and decision result mappers are not built', 'remove it (bind by latest, version or deployment; map results with output parameters)');
 refused('camunda', C(['resource', 'Script']), 'scripts (inline or as resources) are not run', 'write the value in FEEL, or move the logic into a handler');
 refused('camunda', C(['variableName', 'variableEvents']), 'conditional events are not built', 'use a message event');

@@ -20,6 +20,7 @@
 import * as Elements from 'bpmn-elements';
 import { parseExpression, evaluate as evaluateFeel } from 'feelin';
 import { parseExpression as classifyExpression } from '../engine/expression-syntax.ts';
+import { evaluateJuel, juelProblem, juelVariables, type JuelCheckOptions } from '../engine/juel.ts';
 import { durationOrDateAt, isDuration, parseCycle, parseDateTime } from '../engine/iso.ts';
 import {
   calledElementOf,
@@ -175,6 +176,16 @@ function neverEvaluates(body: string): string | null {
     }
   }
   return `it cannot be evaluated for any value of its variables (${last})`;
+}
+
+/** Why a JUEL body without variables fails when evaluated (e.g. `1 % 0`), null when it evaluates. */
+function juelFailure(body: string): string | null {
+  try {
+    evaluateJuel(body, {});
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
@@ -399,8 +410,9 @@ class Validator {
 
   /**
    * Checks `raw` with the parser the runtime uses (src/engine/expression-syntax.ts): a literal is left alone, FEEL
-   * (`=x`, `${x}`, `#{x}`) must parse, and a form the runtime would not evaluate as its author means it (a template
-   * such as `${a} and ${b}`, `${environment.variables.x}`, an unclosed `${`, a service reference) is refused with
+   * (`=x`) must parse, JUEL (`${x}`, `#{x}`) must be the subset src/engine/juel.ts runs (`checkJuel`), and a form
+   * the runtime would not evaluate as its author means it (a template such as `${a} and ${b}`,
+   * `${environment.variables.x}`, an unclosed `${`, a service reference) is refused with
    * what to write instead. `condition`: suggest a boolean expression rather than a text.
    */
   private checkExpression(el: any, what: string, raw: unknown, condition = false): void {
@@ -422,7 +434,7 @@ class Validator {
         this.add(
           el,
           `${d}: the ${what} ${q(raw.trim())} cannot be evaluated: ${e.problem}. ` +
-            (instead ? `Write one FEEL expression instead: ${instead}` : 'Write one FEEL expression (=... or ${...}) or a plain value instead') +
+            (instead ? `Write one FEEL expression instead: ${instead}` : 'Write one expression (FEEL =... or JUEL ${...}) or a plain value instead') +
             '.',
         );
         return;
@@ -430,8 +442,32 @@ class Validator {
       case 'feel': {
         const error = feelSyntaxError(e.body);
         if (error) this.add(el, `${d}: the expression ${q(raw)} (${what}) is not valid FEEL: ${error}.`);
+        return;
       }
+      case 'juel':
+        this.checkJuel(el, what, raw, e.body);
     }
+  }
+
+  /**
+   * A Camunda 7 `${...}` / `#{...}` body must be JUEL that src/engine/juel.ts runs (the parser the runtime uses):
+   * refused when it does not parse, calls a method or function, or reads the engine's beans, naming the element
+   * and saying what to write instead (the FEEL `=` form when the body is valid FEEL, or the translated form).
+   */
+  private checkJuel(el: any, what: string, raw: string, body: string): void {
+    // a call activity hands its own business key to the called process as execution.processBusinessKey
+    const options: JuelCheckOptions = what.startsWith('business key') ? { execution: ['processBusinessKey'] } : {};
+    const found = juelProblem(body, options);
+    if (!found) return;
+    const feel = found.feel ?? (feelSyntaxError(body) === null ? `=${body}` : null);
+    const instead = [feel && `${feel} (FEEL)`, found.juel && `${found.juel} (JUEL)`].filter(Boolean).join(' or ');
+    const d = describeElement(el);
+    this.add(
+      el,
+      found.syntax
+        ? `${d}: the expression ${q(raw.trim())} (${what}) is not valid JUEL: ${found.problem}.${instead ? ` Write ${instead} instead.` : ' Write the JUEL expression (e.g. ${amount > 1000 && risk == \'high\'}) or the FEEL one with a leading = (e.g. =amount > 1000 and risk = "high").'}`
+        : `${d}: the expression ${q(raw.trim())} (${what}) cannot run: ${found.problem}.${instead ? ` Write ${instead} instead.` : ''}`,
+    );
   }
 
   private checkCondition(el: any, expr: any, what: string): void {
@@ -531,8 +567,6 @@ class Validator {
       return;
     }
     if (!this.ctx.handlers.has(binding.name)) {
-      // a topic or job type no handler serves is an external task: a worker does it (deploy warns, src/engine/external-tasks.ts)
-      if (binding.kind === 'external-topic' || binding.kind === 'zeebe-job') return;
       this.add(el, `${d} calls handler ${q(binding.name)}, which is not registered. ${handlers}`);
     }
   }
@@ -699,6 +733,17 @@ class Validator {
       }
       if (isExpressionValue(raw)) {
         this.checkExpression(el, label, raw); // FEEL must parse; a template or other form is refused there
+        const e = classifyExpression(raw);
+        if (e.kind === 'juel' && el.$type === 'bpmn:StartEvent' && !el.$parent?.triggeredByEvent && !juelProblem(e.body)) {
+          // evaluated when the process is deployed, before any instance (and any variable) exists
+          const read = juelVariables(e.body);
+          const fails = read.length ? null : juelFailure(e.body);
+          if (read.length) {
+            this.add(el, `${d} has the ${label} ${q(raw.trim())}, which reads the variable ${read[0]}: a timer start event is armed when the process is deployed, when no variable is set; write the time itself (e.g. PT1H).`);
+          } else if (fails) {
+            this.add(el, `${d} has the ${label} ${q(raw.trim())}, which cannot be evaluated: ${fails}; write the time itself (e.g. PT1H).`);
+          }
+        }
         continue;
       }
       const value = raw;
@@ -755,7 +800,8 @@ class Validator {
  * Every problem of a parsed document at once (empty when it can be deployed). See the module comment for the
  * scope; the rules: an executable process exists; service/send tasks call a registered handler (Camunda 7 Java
  * bindings refused); business-rule tasks evaluate a deployed decision or call a handler; forms of user tasks and
- * start events have a schema; every FEEL expression parses; no script tasks and no non-FEEL condition languages;
+ * start events have a schema; every FEEL expression parses and every JUEL one is the subset src/engine/juel.ts
+ * runs; no script tasks and no non-FEEL condition languages;
  * ISO 8601 timers (no cron, dates with a time zone); conditions on every
  * non-default flow out of an exclusive/inclusive gateway that splits; call activities call a process of the same
  * file; awaited messages have a name; every element kind is one bpmn-engine can run.

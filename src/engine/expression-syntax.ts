@@ -1,30 +1,45 @@
 /**
  * What an expression string in a diagram is, decided once for deploy-time validation
  * (src/definitions/validate.ts, src/definitions/bindings.ts) and for run time (src/engine/expressions.ts), so the
- * two cannot disagree. Pure: it parses, it does not evaluate.
+ * two cannot disagree. Pure: it classifies, it does not evaluate.
  *
  * The forms the engine runs:
  * - `=body` (Camunda 8): FEEL;
- * - `${body}` or `#{body}` wrapping the whole value (Camunda 7 style): FEEL as well (the body is FEEL, not JUEL);
+ * - `${body}` or `#{body}` wrapping the whole value (Camunda 7): JUEL, run by src/engine/juel.ts (a safe subset:
+ *   no method calls, no beans); with a FEEL language override (`language: 'feel'`, a FEEL `expressionLanguage` or
+ *   `language` URI, see `ExpressionOptions`) the body is FEEL instead, and so is a value written without any wrapper;
  * - `${environment.services.name}`: a bpmn-engine service reference (a handler binding);
  * - anything without `${`, `#{` or a leading `=`: a literal value.
  *
  * Everything else is `unsupported`, refused at deployment with what to write instead, because no evaluator here
  * would give it the meaning its author expects:
  * - a template that mixes text and expressions, or several expressions (`${a} and ${b}`, `Claim ${no}`): JUEL
- *   would concatenate them, FEEL has no templates;
+ *   composite expressions are not run here, FEEL has no templates;
  * - a bpmn-engine path (`${environment.variables.x}`, `${content.x}`, `${properties.x}`, `${fields.x}`): process
- *   variables are in scope by name in FEEL (`=x`);
+ *   variables are in scope by name (`${x}`, `=x`);
  * - an expression whose `{` is never closed.
  */
 
 export type ExpressionSyntax = '=' | '${' | '#{';
 
+/**
+ * The language of an expression when the diagram says it (the `language` of a formal expression, else the
+ * `expressionLanguage` of the definitions, mapped by the caller): `feel` makes `${x}` and an unwrapped value FEEL;
+ * `juel` (or none) keeps the default, `=...` FEEL and `${...}` JUEL.
+ */
+export type ExpressionLanguage = 'feel' | 'juel';
+
+export interface ExpressionOptions {
+  language?: ExpressionLanguage | null;
+}
+
 export type ParsedExpression =
   /** no expression: the value as written */
   | { kind: 'literal'; text: string }
-  /** a FEEL expression; `body` is trimmed and has no `=` / `${ }` wrapper */
-  | { kind: 'feel'; body: string; syntax: ExpressionSyntax }
+  /** a FEEL expression; `body` is trimmed and has no `=` / `${ }` wrapper (syntax '' when the language said FEEL) */
+  | { kind: 'feel'; body: string; syntax: ExpressionSyntax | '' }
+  /** a JUEL expression (Camunda 7), run by src/engine/juel.ts; `body` is trimmed and has no `${ }` wrapper */
+  | { kind: 'juel'; body: string; syntax: '${' | '#{' }
   /** `${environment.services.name}` */
   | { kind: 'service'; name: string }
   /** a form the engine does not run: see the module comment */
@@ -34,20 +49,20 @@ const ENGINE_ROOT = /^(environment|content|properties|fields)\s*[.[]/;
 const SERVICE = /^environment\.services\.([A-Za-z_$][\w$.-]*)$/;
 
 /**
- * Index of the `}` closing the `{` at `open`, skipping FEEL string literals ("...", with backslash escapes);
- * -1 when it is never closed.
+ * Index of the `}` closing the `{` at `open`, skipping string literals ("..." and JUEL's '...', with backslash
+ * escapes); -1 when it is never closed.
  */
 export function closingBrace(text: string, open: number): number {
   let depth = 0;
-  let inString = false;
+  let inString: string | null = null;
   for (let i = open; i < text.length; i++) {
     const c = text[i];
     if (inString) {
       if (c === '\\') i++;
-      else if (c === '"') inString = false;
+      else if (c === inString) inString = null;
       continue;
     }
-    if (c === '"') inString = true;
+    if (c === '"' || c === "'") inString = c;
     else if (c === '{') depth++;
     else if (c === '}') {
       depth--;
@@ -104,15 +119,16 @@ function enginePath(body: string): ParsedExpression {
 
 /**
  * Classifies a raw attribute or element text (see the module comment). Surrounding white space is ignored.
- * Examples: `=a > 1` and `${a > 1}` -> feel `a > 1`; `${environment.services.pay}` -> service `pay`;
- * `adjusters` -> literal; `${a} and ${b}` -> unsupported, suggesting `=a and b` (a condition) or
- * `=string(a) + " and " + string(b)` (a text).
+ * Examples: `=a > 1` -> feel `a > 1`; `${a > 1}` -> juel `a > 1` (feel with `{ language: 'feel' }`);
+ * `${environment.services.pay}` -> service `pay`; `adjusters` -> literal (feel `adjusters` with a FEEL language);
+ * `${a} and ${b}` -> unsupported, suggesting `=a and b` (a condition) or `=string(a) + " and " + string(b)` (a text).
  */
-export function parseExpression(raw: string): ParsedExpression {
+export function parseExpression(raw: string, options: ExpressionOptions = {}): ParsedExpression {
   const text = String(raw ?? '');
   const t = text.trim();
+  const feel = options.language === 'feel';
   if (t.startsWith('=')) return { kind: 'feel', body: t.slice(1).trim(), syntax: '=' };
-  if (!t.includes('${') && !t.includes('#{')) return { kind: 'literal', text };
+  if (!t.includes('${') && !t.includes('#{')) return feel && t ? { kind: 'feel', body: t, syntax: '' } : { kind: 'literal', text };
 
   const parts = splitTemplate(t);
   if (!Array.isArray(parts)) {
@@ -129,7 +145,7 @@ export function parseExpression(raw: string): ParsedExpression {
     const service = SERVICE.exec(body);
     if (service) return { kind: 'service', name: service[1] };
     if (ENGINE_ROOT.test(body)) return enginePath(body);
-    return { kind: 'feel', body, syntax };
+    return feel ? { kind: 'feel', body, syntax } : { kind: 'juel', body, syntax: syntax as '${' | '#{' };
   }
 
   // a template: text and expressions mixed, or several expressions in a row
@@ -156,14 +172,21 @@ export function parseExpression(raw: string): ParsedExpression {
   };
 }
 
-/** The FEEL body of a raw value, or null when it is not a FEEL expression (a literal, a service, unsupported). */
-export function feelBodyOf(raw: unknown): string | null {
+/** The FEEL body of a raw value, or null when it is not a FEEL expression (JUEL, a literal, a service, unsupported). */
+export function feelBodyOf(raw: unknown, options: ExpressionOptions = {}): string | null {
   if (typeof raw !== 'string') return null;
-  const e = parseExpression(raw);
+  const e = parseExpression(raw, options);
   return e.kind === 'feel' ? e.body : null;
 }
 
+/** The expression a raw value evaluates as (FEEL or JUEL), or null for a literal, a service reference or an unsupported form. */
+export function evaluableOf(raw: unknown, options: ExpressionOptions = {}): Extract<ParsedExpression, { kind: 'feel' | 'juel' }> | null {
+  if (typeof raw !== 'string') return null;
+  const e = parseExpression(raw, options);
+  return e.kind === 'feel' || e.kind === 'juel' ? e : null;
+}
+
 /** True when the value is, or contains, an expression (`=...`, `${...}`, `#{...}`) rather than a plain value. */
-export function isExpressionValue(raw: string): boolean {
-  return parseExpression(raw).kind !== 'literal';
+export function isExpressionValue(raw: string, options: ExpressionOptions = {}): boolean {
+  return parseExpression(raw, options).kind !== 'literal';
 }

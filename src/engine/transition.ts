@@ -7,7 +7,7 @@
 import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
 import type { CachedDefinition, ActivityInfo } from './definitions.ts';
-import { feelBody, resolveValue } from './expressions.ts';
+import { ExpressionError, isEvaluable, resolveValue } from './expressions.ts';
 import { durationOrDateAt } from './iso.ts';
 import { runTransition, type Action, type RunOutput, type PendingCall, type Variables, type DecisionEvaluator, type WaitItem } from './runtime.ts';
 import { compiled, formForTask, loadDecisions } from './deployment.ts';
@@ -17,7 +17,6 @@ import { parseJson } from './json.ts';
 import { recordCalls, type CallParent } from './call-activities.ts';
 import { afterTransition } from './correlation.ts';
 import { assertBusinessKeyFree, namingTheHolder } from './business-keys.ts';
-import { afterExternalTransition } from './external-tasks.ts';
 
 const MAX_TASK_PRIORITY = 100;
 
@@ -104,8 +103,6 @@ export async function transition(
   }
   // message wait states that appeared take the buffered messages that were waiting for them (own transitions)
   await afterTransition(ctx, instanceId, out);
-  // external tasks that appeared wake the worker fetches waiting on this node (./external-tasks.ts)
-  afterExternalTransition(ctx, out);
   return out;
 }
 
@@ -208,7 +205,15 @@ function assertActive<R extends { status: string }>(instanceId: string, row: R |
 async function taskDraft(ctx: EngineContext, tx: TransitionTx, def: CachedDefinition, w: WaitItem, variables: Variables, now: number): Promise<TaskDraft> {
   const info = def.activities.get(w.activityId) as ActivityInfo;
   const spec = info.userTask ?? {};
-  const value = (raw: unknown) => (typeof raw === 'string' ? resolveValue(raw, variables) : raw);
+  const value = (raw: unknown) => {
+    try {
+      return typeof raw === 'string' ? resolveValue(raw, variables) : raw;
+    } catch (err) {
+      // a JUEL expression that cannot be evaluated (a variable that is not set): the transition fails, as in Camunda 7
+      if (err instanceof ExpressionError) throw new InsureflowError('EXPRESSION_FAILED', `the process could not continue at ${w.activityId}: ${err.message}`);
+      throw err;
+    }
+  };
   const assignee = value(spec.assignee);
   const groups = asList(value(Array.isArray(spec.candidateGroups) ? spec.candidateGroups.join(',') : spec.candidateGroups));
   const users = asList(value(Array.isArray(spec.candidateUsers) ? spec.candidateUsers.join(',') : spec.candidateUsers));
@@ -235,7 +240,13 @@ async function taskDraft(ctx: EngineContext, tx: TransitionTx, def: CachedDefini
 function correlationKey(def: CachedDefinition, w: WaitItem, variables: Variables): string | null {
   const info = def.activities.get(w.activityId) as ActivityInfo;
   if (!info.correlationKey) return null;
-  const v = resolveValue(info.correlationKey.startsWith('=') || feelBody(info.correlationKey) ? info.correlationKey : `=${info.correlationKey}`, variables);
+  let v: unknown;
+  try {
+    v = resolveValue(isEvaluable(info.correlationKey) ? info.correlationKey : `=${info.correlationKey}`, variables);
+  } catch (err) {
+    if (err instanceof ExpressionError) throw new InsureflowError('EXPRESSION_FAILED', `the process could not continue at ${w.activityId}: the correlation key: ${err.message}`);
+    throw err;
+  }
   return v === null || v === undefined ? null : String(v);
 }
 

@@ -7,22 +7,24 @@
  *   a called process's variables) is, without output mappings, written from the activity's own scope outwards
  *   (propagation, see local-scopes.ts); with output mappings, the result is local to the activity and only the
  *   outputs, each evaluated over the activity's locals and its result, are written to the enclosing scopes.
- * Expressions are FEEL (`=x`, `${x}`); a text without an expression is a string; a Camunda 7 list or map is built
- * from its items; a missing variable evaluates to null (as everywhere in this engine).
+ * Expressions are FEEL (`=x`) or JUEL (`${x}`); a text without an expression is a string; a Camunda 7 list or map
+ * is built from its items; a missing variable evaluates to null in FEEL, and is an error in JUEL (as in Camunda 7:
+ * src/engine/expressions.ts).
  */
 import type { IoMapping } from '../../definitions/io-mappings.ts';
 import type { ActivityInfo } from '../definitions.ts';
-import { evaluateFeel, feelBody } from '../expressions.ts';
+import { atElement, resolveValue } from '../expressions.ts';
 import type { Variables } from '../runtime.ts';
 import { clone, type EngineObject, type RunContext } from './context.ts';
 import { closeScope, executionPath, openScope, propagate, scopeChain, scopeOf, visibleVariables } from './local-scopes.ts';
 
-/** The value of one raw source: FEEL when it is an expression, the text as written otherwise. */
+/**
+ * The value of one raw source: FEEL (`=x`) or JUEL (`${x}`) when it is an expression, the text as written otherwise.
+ * @throws ExpressionError when a JUEL expression fails (src/engine/expressions.ts)
+ */
 export function sourceValue(raw: string | null | undefined, context: Variables): unknown {
   if (raw === null || raw === undefined) return null;
-  const body = feelBody(raw);
-  if (body === null) return raw;
-  return evaluateFeel(body, context).value;
+  return resolveValue(raw, context);
 }
 
 /** The value a mapping produces over `context`. */
@@ -94,7 +96,7 @@ export function startScope(ctx: RunContext, activity: EngineObject, info: Activi
   openScope(ctx, executionId, activity.id, parents, extra, body);
   if (!inputs.length) return;
   const context = visibleVariables(ctx, executionId, activity.environment?.variables);
-  const locals = evaluateMappings(inputs, context);
+  const locals = atElement(activity.id, () => evaluateMappings(inputs, context));
   openScope(ctx, executionId, activity.id, parents, { ...extra, ...locals }, body);
 }
 
@@ -112,7 +114,7 @@ export function completeScope(ctx: RunContext, activity: EngineObject, info: Act
     // where a multi-instance output element still reads it), and only the outputs leave it
     if (known && result) Object.assign(known.vars, clone(result));
     const context = { ...visibleVariables(ctx, known ? executionId : content, activity.environment?.variables), ...(result ? clone(result) : {}) };
-    propagate(ctx, activity, own, evaluateMappings(outputs, context));
+    propagate(ctx, activity, own, atElement(activity.id, () => evaluateMappings(outputs, context)));
     return;
   }
   if (result && Object.keys(result).length) propagate(ctx, activity, known ? chain : own, result);

@@ -18,7 +18,7 @@
  */
 import { collectionExpression } from '../activity-data.ts';
 import type { ActivityInfo } from '../definitions.ts';
-import { feelBody } from '../expressions.ts';
+import { atElement, feelBody } from '../expressions.ts';
 import type { Variables } from '../runtime.ts';
 import { clone, type EngineObject, type RunContext } from './context.ts';
 import { closeScope, openScope, propagate, scopeChain, scopeOf, visibleVariables, executionPath } from './local-scopes.ts';
@@ -56,7 +56,7 @@ export function startBody(ctx: RunContext, activity: EngineObject, info: Activit
   const loop = info.loop!;
   const bodyId: string = content.executionId;
   if (scopeOf(ctx, bodyId)) return; // already open (a redelivered start)
-  const total = iterationCount(ctx, activity, info, content);
+  const total = atElement(activity.id, () => iterationCount(ctx, activity, info, content));
   const vars = counters(info, total, loop.sequential ? Math.min(1, total) : total, 0, 0);
   if (loop.outputCollection) vars[loop.outputCollection] = Array.from({ length: total }, () => null);
   openScope(ctx, bodyId, activity.id, executionPath(content, ctx).filter((id) => id !== bodyId), vars);
