@@ -28,6 +28,13 @@ export const ErrorCodes = {
   CONCURRENT_MODIFICATION: 409,
   USER_EXISTS: 409,
   AUTHORIZATION_EXISTS: 409,
+  EXTERNAL_TASK_NOT_FOUND: 404,
+  /** a worker answers for an external task another worker holds (its own lock expired and the task was fetched again) */
+  EXTERNAL_TASK_LOCKED_BY_OTHER: 409,
+  /** complete / failure / bpmnError / extendLock on an external task no worker holds */
+  EXTERNAL_TASK_NOT_LOCKED: 409,
+  /** extendLock after the lock expired */
+  EXTERNAL_TASK_LOCK_EXPIRED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   BPMN_INVALID: 422,

@@ -171,11 +171,11 @@ http.after(async (ctx) => ctx.d.close());
 
 http('a refused deployment (a changed DMN with a broken diagram, or a broken DMN) stores nothing at all', async ({ d }) => {
   const before = await dump(d.t.tdb.db);
-  const brokenBpmn = readFileSync(join(processesDir, 'claims.bpmn'), 'utf8').replace('camunda:topic="claims.register"', 'camunda:topic="claims.no-such-handler"');
+  const brokenBpmn = readFileSync(join(processesDir, 'claims.bpmn'), 'utf8').replace('camunda:type="external" camunda:topic="claims.register"', 'camunda:delegateExpression="${claimsNoSuchHandler}"');
   const bundle = await deployHttp(d, multipart([{ name: 'decisions/claim-classification.dmn', content: CLASSIFICATION_V2 }, { name: 'claims.bpmn', content: brokenBpmn }]));
   assert.is(bundle.status, 422, JSON.stringify(bundle.body));
   assert.is(bundle.body.code, 'BPMN_INVALID');
-  assert.ok(bundle.body.details.some((p: any) => p.resource === 'claims.bpmn' && p.element === 'Task_RegisterClaim' && /claims\.no-such-handler/.test(p.message)));
+  assert.ok(bundle.body.details.some((p: any) => p.resource === 'claims.bpmn' && p.element === 'Task_RegisterClaim' && /claimsNoSuchHandler/.test(p.message)));
   const dmn = await deployHttp(d, CLASSIFICATION_BROKEN);
   assert.is(dmn.status, 422, JSON.stringify(dmn.body));
   assert.ok(dmn.body.details.some((p: any) => p.element === 'ClaimClassification_Small'), JSON.stringify(dmn.body.details));

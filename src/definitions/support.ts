@@ -101,7 +101,7 @@ for (const event of EVENTS) {
 
 /* -- Camunda 7 ----------------------------------------------------------------------------------------------- */
 const C = (keys: string[]) => keys.map((k) => `camunda:${k}`);
-runs('camunda', C(['type', 'topic']), 'external task: the topic names the handler');
+runs('camunda', C(['type', 'topic']), 'external task: a handler registered under the topic runs it in-process, else workers fetch it over /engine-rest/external-task');
 runs('camunda', C(['asyncBefore', 'async', 'exclusive']), 'a handler call runs in its own transition');
 runs('camunda', C(['assignee', 'candidateUsers', 'candidateGroups', 'dueDate', 'followUpDate', 'priority']), 'a value, a JUEL ${...} expression (no method calls or beans: refused with the FEEL to write) or FEEL =...');
 runs('camunda', C(['formKey', 'formRef', 'formRefBinding', 'formRefVersion']));
@@ -121,7 +121,8 @@ runs('camunda', C(['FormData', 'FormField', 'Validation', 'Constraint']), 'gener
 refused('camunda', C(['FormProperty', 'formHandlerClass']), 'form properties and form handler classes are not supported', 'camunda:formData with camunda:formField, a Camunda form (.form), or a JSON form schema, referenced with camunda:formKey');
 refused('camunda', C(['PotentialStarter', 'candidateStarterGroups', 'candidateStarterUsers', 'initiator']), 'who may start a process is decided by the service\'s grants, not the diagram (it would be ignored)', 'remove it and grant the start permission on the process to the group or user (POST /api/authorizations, insureflow grant)');
 refused('camunda', C(['asyncAfter']), 'asynchronous continuation after an activity is not built (it would be ignored)', 'set camunda:asyncBefore on the next activity');
-refused('camunda', C(['jobPriority', 'taskPriority']), 'job priorities are not built (it would be ignored)', 'remove it');
+refused('camunda', C(['jobPriority']), 'job priorities are not built (it would be ignored)', 'remove it');
+runs('camunda', C(['taskPriority']), 'the priority of an external task (a literal integer): fetchAndLock with usePriority hands out higher ones first');
 refused('camunda', C(['calledElementVersionTag', 'calledElementTenantId', 'decisionRefTenantId', 'caseRef', 'caseBinding', 'caseVersion', 'caseTenantId', 'variableMappingClass', 'variableMappingDelegateExpression', 'mapDecisionResult']), 'tenants, CMMN, version tags, Java mappings and decision result mappers are not built', 'remove it (bind by latest, version or deployment; map results with output parameters)');
 refused('camunda', C(['resource', 'Script']), 'scripts (inline or as resources) are not run', 'write the value in FEEL, or move the logic into a handler');
 refused('camunda', C(['variableName', 'variableEvents']), 'conditional events are not built', 'use a message event');

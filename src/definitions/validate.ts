@@ -567,6 +567,8 @@ class Validator {
       return;
     }
     if (!this.ctx.handlers.has(binding.name)) {
+      // a topic or job type no handler serves is an external task: a worker does it (deploy warns, src/engine/external-tasks.ts)
+      if (binding.kind === 'external-topic' || binding.kind === 'zeebe-job') return;
       this.add(el, `${d} calls handler ${q(binding.name)}, which is not registered. ${handlers}`);
     }
   }

@@ -16,6 +16,8 @@ export interface Books {
   openTasks: { id: string; executionId: string; activityId: string; name: string | null }[];
   /** armed timer jobs */
   timerJobs: { id: string; executionId: string; activityId: string }[];
+  /** open external tasks (absent: none) */
+  openExternalTasks?: { id: string; executionId: string; activityId: string; topic: string }[];
 }
 
 export interface CommitPlan {
@@ -41,6 +43,12 @@ export interface CommitPlan {
   dropTimers: Books['timerJobs'];
   /** timers to arm (a new job each) */
   armTimers: TimerItem[];
+  /** open external tasks the engine left (a boundary event, an interruption): closed as cancelled */
+  cancelExternalTasks: NonNullable<Books['openExternalTasks']>;
+  /** external-task waits without an open row: a row each */
+  createExternalTasks: WaitItem[];
+  /** execution ids of open external tasks an operator's retry makes fetchable again */
+  resetExternalTasks: string[];
   /** the books after the transition (for replay and the next transition) */
   after: { pending: Map<string, PendingCall>; openIncidents: Set<string> };
 }
@@ -52,6 +60,7 @@ export function planCommit(before: Books, out: RunOutput, create: boolean, now: 
   const plan: CommitPlan = {
     status: 'active', ended: false, clearRetryJobs: [], retryJobs: [], openIncidents: [], updateIncidents: [], resolveIncidents: [],
     cancelTasks: [], createTasks: [], subscriptions: [], dropTimers: [], armTimers: [], after: { pending, openIncidents: incidents },
+    cancelExternalTasks: [], createExternalTasks: [], resetExternalTasks: [],
   };
 
   // handler failures: retry jobs or incidents
@@ -96,6 +105,15 @@ export function planCommit(before: Books, out: RunOutput, create: boolean, now: 
   }
 
   plan.subscriptions = out.waits.filter((w) => w.kind !== 'userTask' && Boolean(w.eventName));
+
+  // external tasks: a row per waiting execution; the engine left the others
+  const externalWaits = out.waits.filter((w) => w.kind === 'externalTask');
+  const liveExternal = new Set(externalWaits.map((w) => w.executionId));
+  const openExternal = before.openExternalTasks ?? [];
+  plan.cancelExternalTasks = openExternal.filter((t) => !liveExternal.has(t.executionId));
+  const knownExternal = new Set(openExternal.map((t) => t.executionId));
+  plan.createExternalTasks = externalWaits.filter((w) => !knownExternal.has(w.executionId));
+  plan.resetExternalTasks = externalWaits.filter((w) => w.reset && knownExternal.has(w.executionId)).map((w) => w.executionId);
 
   // timers: a timer re-armed in this run replaces its job; one the engine left is cancelled
   const liveTimers = new Map(out.timers.map((t) => [t.executionId, t]));

@@ -19,8 +19,9 @@
  * - select / radio: one of the component's `values`; checklist / taglist: an array of them. Options given at run
  *   time (`valuesKey`, `valuesExpression`) cannot be known by the server: any value of the right type is
  *   accepted (the task's form representation says so: `dynamicOptions`);
- * - a component hidden by `conditional.hide` is validated like the others (the server does not evaluate the FEEL
- *   condition; a field that may be hidden should not be required).
+ * - a component hidden by its `conditional.hide` FEEL condition (or inside a hidden group or list) is not validated,
+ *   as form-js does not validate what it hides; the condition is evaluated over the submitted data (in a dynamic
+ *   list, the data with the item's fields over it); a condition that fails to evaluate leaves the field visible.
  * Fields the form does not know are kept (Camunda does the same: the submitted variables are merged into the
  * instance).
  *
@@ -29,6 +30,7 @@
  * limit that is not a number (an `=` expression cannot be checked before run time), two fields with one key.
  */
 import type { FieldError } from './forms.ts';
+import { resolveValue } from './expressions.ts';
 
 /** Components whose value the server validates. */
 const INPUT_TYPES = new Set(['textfield', 'textarea', 'number', 'checkbox', 'checklist', 'radio', 'select', 'taglist', 'datetime', 'expression', 'filepicker']);
@@ -64,6 +66,8 @@ export interface FormJsField {
   options?: FormJsOption[] | null;
   /** dynamiclist: the child fields of each item */
   items?: FormJsField[];
+  /** `conditional.hide` FEEL conditions of the field and its groups: hidden (not validated) when one is true */
+  hidden?: string[];
 }
 
 export interface CompiledFormJs {
@@ -104,7 +108,7 @@ export function compileFormJs(doc: unknown): CompiledFormJs {
   if (!Array.isArray(doc.components)) problems.push({ component: null, message: 'the form has no "components" array' });
   let dynamicOptions = false;
   // the keys written in one scope (the form, or the items of one dynamic list)
-  const walk = (components: unknown[], base: string[], seen: Map<string, string>): FormJsField[] => {
+  const walk = (components: unknown[], base: string[], seen: Map<string, string>, conditions: string[]): FormJsField[] => {
     const out: FormJsField[] = [];
     for (const c of components) {
       if (!isObject(c)) {
@@ -114,6 +118,7 @@ export function compileFormJs(doc: unknown): CompiledFormJs {
       const type = typeof c.type === 'string' ? c.type : '';
       const name = typeof c.id === 'string' ? c.id : typeof c.key === 'string' ? c.key : null;
       const hasKey = typeof c.key === 'string' && c.key.trim() !== '';
+      const hide = isObject(c.conditional) && typeof c.conditional.hide === 'string' && c.conditional.hide.trim().startsWith('=') ? [...conditions, c.conditional.hide.trim()] : conditions;
       if (CONTAINER_TYPES.has(type)) {
         const path = typeof c.path === 'string' && c.path.trim() ? [...base, ...c.path.trim().split('.')] : base;
         const children = Array.isArray(c.components) ? c.components : [];
@@ -122,10 +127,10 @@ export function compileFormJs(doc: unknown): CompiledFormJs {
             problems.push({ component: name, message: 'a dynamic list needs a "path" (the variable that holds its items)' });
             continue;
           }
-          const items = walk(children, [], new Map());
-          out.push({ path, type, id: name, label: str(c.label), required: false, items });
+          const items = walk(children, [], new Map(), []);
+          out.push({ path, type, id: name, label: str(c.label), required: false, items, ...(hide.length ? { hidden: hide } : {}) });
         } else {
-          out.push(...walk(children, path, seen));
+          out.push(...walk(children, path, seen, hide));
         }
         continue;
       }
@@ -143,7 +148,7 @@ export function compileFormJs(doc: unknown): CompiledFormJs {
       if (other !== undefined) problems.push({ component: name, message: `two fields write the key "${joined}" (also component "${other}")` });
       seen.set(joined, name ?? joined);
       const v = isObject(c.validate) ? c.validate : {};
-      const field: FormJsField = { path, type, id: name, label: str(c.label), required: v.required === true };
+      const field: FormJsField = { path, type, id: name, label: str(c.label), required: v.required === true, ...(hide.length ? { hidden: hide } : {}) };
       const num = (prop: string): number | undefined => {
         const raw = v[prop];
         if (raw === undefined || raw === null || raw === '') return undefined;
@@ -189,7 +194,7 @@ export function compileFormJs(doc: unknown): CompiledFormJs {
     }
     return out;
   };
-  const fields = Array.isArray(doc.components) ? walk(doc.components, [], new Map()) : [];
+  const fields = Array.isArray(doc.components) ? walk(doc.components, [], new Map(), []) : [];
   if (problems.length) throw new FormJsInvalidError(problems);
   return { id: String(doc.id).trim(), versionTag: typeof doc.versionTag === 'string' && doc.versionTag.trim() ? doc.versionTag.trim() : null, fields, dynamicOptions };
 }
@@ -226,8 +231,19 @@ const sameValue = (a: unknown, b: unknown) => a === b || (a !== null && b !== nu
  */
 export function validateFormJs(form: CompiledFormJs, data: unknown): FieldError[] {
   const errors: FieldError[] = [];
+  const root = isObject(data) ? data : {};
+  const isHidden = (f: FormJsField, context: Record<string, unknown>) =>
+    (f.hidden ?? []).some((condition) => {
+      try {
+        return resolveValue(condition, context) === true;
+      } catch {
+        return false;
+      }
+    });
   const check = (fields: FormJsField[], scope: unknown, prefix: string[]) => {
+    const context = scope === data ? root : { ...root, ...(isObject(scope) ? scope : {}) };
     for (const f of fields) {
+      if (isHidden(f, context)) continue;
       const name = [...prefix, ...f.path].join('.');
       const value = at(scope, f.path);
       const fail = (keyword: string, message: string) => errors.push({ field: name, message, keyword });

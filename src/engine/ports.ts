@@ -448,6 +448,59 @@ export interface NodeStore {
   heartbeat(id: string, at: number): Promise<void>;
 }
 
+// ------------------------------------------------------------------------------------------ external tasks
+
+/** An external task row (./external-tasks.ts); times epoch ms. */
+export interface StoredExternalTask {
+  id: string;
+  topic: string;
+  processInstanceId: string;
+  definitionId: string;
+  processKey: string;
+  activityId: string;
+  executionId: string;
+  businessKey: string | null;
+  priority: number;
+  /** as the worker last reported; null before any failure */
+  retries: number | null;
+  errorMessage: string | null;
+  errorDetails: string | null;
+  workerId: string | null;
+  lockExpiresAt: number | null;
+  status: 'open' | 'completed' | 'cancelled';
+  /** the worker id that completed it (or threw its BPMN error) */
+  completedBy: string | null;
+  createdAt: number;
+}
+
+/** One topic of a fetch: the tasks of that topic (optionally of one business key / process key), locked until `lockUntil`. */
+export interface ExternalTaskTopicFetch {
+  topicName: string;
+  lockUntil: number;
+  businessKey?: string;
+  processDefinitionKey?: string;
+}
+
+export interface ExternalTaskStore {
+  get(id: string, tx?: StoreTx): Promise<StoredExternalTask | null>;
+  /**
+   * Locks for `workerId` up to `maxTasks` fetchable tasks of the topics: open, of an active instance, retries null
+   * or > 0, never locked or lock expired at `now`; by priority (highest first) when `usePriority`, then oldest
+   * first. Safe between nodes: a task another fetch locked first is skipped.
+   */
+  lockFetchable(q: { topics: ExternalTaskTopicFetch[]; workerId: string; maxTasks: number; usePriority: boolean; now: number }): Promise<StoredExternalTask[]>;
+  /** Sets the lock expiration of an open task that `workerId` holds unexpired at `now`; false when it does not. */
+  extendLock(id: string, workerId: string, now: number, lockUntil: number): Promise<boolean>;
+  /** Clears the lock of an open task; false when it is not open. */
+  unlock(id: string): Promise<boolean>;
+  /** Closes an open task held by `workerId` (its lock's expiry is not checked, as in Camunda); false otherwise. */
+  close(tx: StoreTx, id: string, workerId: string, now: number, patch: { status: 'completed'; completedBy: string; endedAt: number }): Promise<boolean>;
+  /** Records a failure (or an uncaught BPMN error) of an open task held by `workerId` (expiry not checked); false otherwise. */
+  recordFailure(tx: StoreTx, id: string, workerId: string, now: number, patch: { retries: number; errorMessage: string | null; errorDetails: string | null; lockExpiresAt: number | null }): Promise<boolean>;
+  /** Open tasks, oldest first, by topic and instance. */
+  list(q: { topicName?: string; processInstanceId?: string; limit: number; offset: number }): Promise<Page<StoredExternalTask>>;
+}
+
 /** Everything the engine core stores, one store per concept. */
 export interface EngineStores {
   transactions: Transactions;
@@ -467,4 +520,6 @@ export interface EngineStores {
   nodes: NodeStore;
   /** grants, sensitive variables and task participation */
   authorizations: AuthorizationStore;
+  /** external tasks waiting for workers (./external-tasks.ts) */
+  externalTasks: ExternalTaskStore;
 }

@@ -113,6 +113,8 @@ export type Action =
   | { kind: 'signal'; executionId: string; variables?: Variables; event: 'task.completed' | 'message.received' | 'signal.received' | 'call.completed' | 'call.failed'; data?: Variables }
   | { kind: 'timer'; executionId: string }
   | { kind: 'retry'; executionId: string; variables?: Variables }
+  /** a worker's answer to an external task (runtime/external-tasks.ts); retryAt epoch ms */
+  | { kind: 'external'; executionId: string; taskId: string; workerId: string; outcome: 'complete' | 'failure' | 'bpmnError'; variables?: Variables; localVariables?: Variables; errorCode?: string; errorMessage?: string | null; errorDetails?: string | null; retries?: number; retryAt?: number | null }
   | { kind: 'resume' };
 
 export interface HistoryDraft {
@@ -125,7 +127,7 @@ export interface HistoryDraft {
 }
 
 export interface WaitItem {
-  kind: 'userTask' | 'message' | 'signal' | 'receive';
+  kind: 'userTask' | 'message' | 'signal' | 'receive' | 'externalTask';
   activityId: string;
   executionId: string;
   name: string | null;
@@ -138,6 +140,10 @@ export interface WaitItem {
    * overlaid by these
    */
   scope?: Variables;
+  /** externalTask: its topic, camunda:taskPriority, and `reset` when an operator's retry makes it fetchable again */
+  topic?: string;
+  priority?: number;
+  reset?: boolean;
 }
 
 export interface TimerItem {

@@ -20,6 +20,7 @@ import * as tasks from './tasks.ts';
 import * as correlation from './correlation.ts';
 import * as jobs from './jobs.ts';
 import * as incidents from './incidents.ts';
+import * as externalTasks from './external-tasks.ts';
 import { drain } from './transition.ts';
 import { lockJob, startAfterCommit } from './deferred-start.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
@@ -297,4 +298,16 @@ export class EngineCore {
   resolveIncident(id: string, actor: Actor, note?: string): Promise<Incident> {
     return incidents.resolveIncident(this.ctx, id, actor, note);
   }
+
+  /** The external-task worker API, Camunda 7 semantics (./external-tasks.ts says what each operation does and throws). */
+  readonly externalTasks = {
+    fetchAndLock: (actor: Actor, req: externalTasks.FetchRequest, signal?: AbortSignal) => externalTasks.fetchAndLock(this.ctx, actor, req, signal),
+    get: (actor: Actor, id: string) => externalTasks.getExternalTask(this.ctx, actor, id),
+    list: (actor: Actor, q: Parameters<typeof externalTasks.listExternalTasks>[2]) => externalTasks.listExternalTasks(this.ctx, actor, q),
+    complete: (actor: Actor, id: string, body: Parameters<typeof externalTasks.completeExternalTask>[3]) => externalTasks.completeExternalTask(this.ctx, actor, id, body),
+    failure: (actor: Actor, id: string, body: Parameters<typeof externalTasks.failExternalTask>[3]) => externalTasks.failExternalTask(this.ctx, actor, id, body),
+    bpmnError: (actor: Actor, id: string, body: Parameters<typeof externalTasks.bpmnErrorExternalTask>[3]) => externalTasks.bpmnErrorExternalTask(this.ctx, actor, id, body),
+    extendLock: (actor: Actor, id: string, body: Parameters<typeof externalTasks.extendExternalTaskLock>[3]) => externalTasks.extendExternalTaskLock(this.ctx, actor, id, body),
+    unlock: (actor: Actor, id: string) => externalTasks.unlockExternalTask(this.ctx, actor, id),
+  };
 }

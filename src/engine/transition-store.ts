@@ -41,7 +41,7 @@ export interface InstanceRecord {
 export interface CommitMeta {
   counters: Record<string, number>;
   keys: Record<string, string>;
-  has?: { tasks: boolean; subs: boolean; timers: boolean };
+  has?: { tasks: boolean; subs: boolean; timers: boolean; ext?: boolean };
 }
 
 /** The fields of a new user task row, computed by the engine (assignment, due date, form version). */

@@ -17,6 +17,7 @@ import { parseJson } from './json.ts';
 import { recordCalls, type CallParent } from './call-activities.ts';
 import { afterTransition } from './correlation.ts';
 import { assertBusinessKeyFree, namingTheHolder } from './business-keys.ts';
+import { afterExternalTransition } from './external-tasks.ts';
 
 const MAX_TASK_PRIORITY = 100;
 
@@ -103,6 +104,8 @@ export async function transition(
   }
   // message wait states that appeared take the buffered messages that were waiting for them (own transitions)
   await afterTransition(ctx, instanceId, out);
+  // external tasks that appeared wake the worker fetches waiting on this node (./external-tasks.ts)
+  afterExternalTransition(ctx, out);
   return out;
 }
 

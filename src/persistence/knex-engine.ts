@@ -21,6 +21,7 @@ import { KnexTransitionStore } from './transition-store.ts';
 import { KnexDeploymentStore } from './deployments.ts';
 import { UserStore } from './users.ts';
 import { KnexAuthorizationStore } from './authorization-store.ts';
+import { KnexExternalTaskStore } from './external-task-store.ts';
 
 export type { Resource, DeployResult, TaskQuery, Logger } from '../engine/service.ts';
 
@@ -48,6 +49,7 @@ export function createKnexStores(db: Knex, dialect: Dialect = dialectOfKnex(db))
     }),
     nodes: new KnexNodeStore(db, dialect),
     authorizations: new KnexAuthorizationStore(db),
+    externalTasks: new KnexExternalTaskStore(db),
   };
 }
 

@@ -15,6 +15,7 @@ import { dialectOfKnex } from './dialect.ts';
 import { writeCandidates } from './task-store.ts';
 import { isUniqueViolation } from './db.ts';
 import { businessKeyInUse } from '../engine/business-keys.ts';
+import { writeExternalTasks } from './external-task-store.ts';
 
 /** The name of the partial unique index of migrations/20261130110500_business_keys.ts. */
 export const BUSINESS_KEY_INDEX = 'process_instances_active_business_key_uq';
@@ -98,6 +99,7 @@ class KnexTransitionTx implements TransitionTx {
       tasks: out.waits.some((w) => w.kind === 'userTask'),
       subs: out.waits.some((w) => w.kind !== 'userTask' && Boolean(w.eventName)),
       timers: out.timers.length > 0,
+      ext: out.waits.some((w) => w.kind === 'externalTask'),
     };
     const base = { processInstanceId: instanceId, processKey: def.key, processVersion: def.version, businessKey };
     const events: NewHistoryEvent[] = out.events.map((e) => ({ ...base, at: e.at, type: e.type, activityId: e.activityId ?? null, activityType: e.activityType ?? null, actor: e.actor ?? input.actor, data: e.data ?? {} }));
@@ -109,12 +111,14 @@ class KnexTransitionTx implements TransitionTx {
     const openIncidents: string[] = input.hasPending ? (await trx('incidents').where({ process_instance_id: instanceId, status: 'open' }).select('execution_id')).map((i: any) => i.execution_id) : [];
     const openTasks: TaskRow[] = had.tasks ? await trx('user_tasks').where({ process_instance_id: instanceId, status: 'open' }) : [];
     const timerJobs: JobRow[] = had.timers ? await trx('jobs').where({ process_instance_id: instanceId, type: 'timer' }) : [];
+    const openExternal: { id: string; execution_id: string; activity_id: string; topic: string }[] = !create && input.prevMeta?.has?.ext ? await trx('external_tasks').where({ process_instance_id: instanceId, status: 'open' }).select('id', 'execution_id', 'activity_id', 'topic') : [];
     const plan = planCommit(
       {
         pending: input.pending,
         openIncidents: new Set(openIncidents),
         openTasks: openTasks.map((t) => ({ id: t.id, executionId: t.execution_id, activityId: t.activity_id, name: t.name })),
         timerJobs: timerJobs.map((j) => ({ id: j.id, executionId: j.execution_id, activityId: j.activity_id })),
+        openExternalTasks: openExternal.map((t) => ({ id: t.id, executionId: t.execution_id, activityId: t.activity_id, topic: t.topic })),
       },
       out,
       create,
@@ -194,6 +198,9 @@ class KnexTransitionTx implements TransitionTx {
       await writeCandidates(trx, task.id, d.candidateGroups, d.candidateUsers);
       ev('task.created', w.activityId, { taskId: task.id, name: task.name, assignee: task.assignee, candidateGroups: d.candidateGroups, candidateUsers: d.candidateUsers, formKey: task.form_key, dueAt: task.due_at === null ? null : new Date(task.due_at).toISOString(), priority: task.priority }, 'system', 'bpmn:UserTask');
     }
+
+    // external tasks (src/persistence/external-task-store.ts)
+    await writeExternalTasks(trx, plan, { instanceId, definitionId: def.id, processKey: def.key, businessKey, now }, ev);
 
     // message and signal subscriptions: replaced by the waits of this run
     if (had.subs) await trx('subscriptions').where({ process_instance_id: instanceId }).delete();

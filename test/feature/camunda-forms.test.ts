@@ -7,6 +7,9 @@
  * embedded:app:, camunda-forms:app:, URLs) deploy and are handed over unvalidated.
  * Runs on the suite's database (SQLite, or PostgreSQL with DATABASE_URL); the HTTP scenario over a real socket.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts';
@@ -102,6 +105,8 @@ test('Given a Camunda 8 diagram bound to a .form by zeebe:formDefinition formId,
       'items.0.label': 'required',
       'items.0.cost': 'minimum',
     });
+    const rejected = await And('a field hidden by its FEEL condition is required only when shown', () => refusal(t.engine.completeTask(task.id, { ...GOOD, decision: 'reject' }, olga)));
+    assert.equal(fields(rejected), { rejectionReason: 'required' });
     const done = await When('it is completed with good data', () => t.engine.completeTask(task.id, GOOD, olga));
     await Then('it completes, the variables (the unknown one too) are set and the gateway routes on the decision', async () => {
       assert.is(done.status, 'completed');
@@ -138,11 +143,76 @@ test('Given a Camunda 7 diagram with camunda:formKey="camunda-forms:deployment:c
     await Then('the task keeps the version of its deployment (max 50000, not 100)', async () => {
       assert.is(detail.form?.format, 'form-js');
       assert.is((detail.form as any).schema.components[1].label, 'Decision');
+      assert.is((detail.form as any).schema.components[3].validate.max, 50000);
       await t.engine.completeTask(task.id, { ...GOOD, approvedAmount: 20000 }, olga);
     });
     const { task: t2 } = await openTask(t, 'claim-decision-c7');
     const err = await refusal(t.engine.completeTask(t2.id, { ...GOOD, policyNo: 'x' }, olga));
     assert.equal(fields(err), { policyNo: 'pattern' });
+  } finally {
+    await t.close();
+  }
+});
+
+const C8_BINDINGS = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="Defs_C8B" targetNamespace="http://insureflow.test">
+  <bpmn:process id="c8-bindings" isExecutable="true">
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="ByDeployment" />
+    <bpmn:userTask id="ByDeployment"><bpmn:extensionElements><zeebe:formDefinition formId="claim-decision" bindingType="deployment" /><zeebe:assignmentDefinition candidateGroups="adjusters" /></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="F2" sourceRef="ByDeployment" targetRef="ByTag" />
+    <bpmn:userTask id="ByTag"><bpmn:extensionElements><zeebe:formDefinition formId="claim-decision" bindingType="versionTag" versionTag="v1-strict" /><zeebe:assignmentDefinition candidateGroups="adjusters" /></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="F3" sourceRef="ByTag" targetRef="Latest" />
+    <bpmn:userTask id="Latest"><bpmn:extensionElements><zeebe:formDefinition formId="claim-decision" /><zeebe:assignmentDefinition candidateGroups="adjusters" /></bpmn:extensionElements></bpmn:userTask>
+    <bpmn:sequenceFlow id="F4" sourceRef="Latest" targetRef="End" />
+    <bpmn:endEvent id="End" />
+  </bpmn:process>
+</bpmn:definitions>`;
+
+const C7_FORM_REF = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Defs_C7R" targetNamespace="http://insureflow.test">
+  <bpmn:process id="c7-form-ref" isExecutable="true">
+    <bpmn:startEvent id="Start" />
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Decide" />
+    <bpmn:userTask id="Decide" camunda:formRef="claim-decision" camunda:formRefBinding="version" camunda:formRefVersion="1" camunda:candidateGroups="adjusters" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Decide" targetRef="End" />
+    <bpmn:endEvent id="End" />
+  </bpmn:process>
+</bpmn:definitions>`;
+
+test('Given Camunda form bindings (zeebe bindingType deployment / versionTag / latest, camunda:formRef with a version), Then each task validates against the version its binding names', async () => {
+  const t = await testEngine();
+  try {
+    const strict = JSON.stringify({ ...JSON.parse(FORM), versionTag: 'v1-strict' });
+    const loose = JSON.stringify({ ...JSON.parse(FORM), versionTag: 'v2', components: [{ type: 'textfield', id: 'Field_note', key: 'note', label: 'Note' }] });
+    await Given('version 1 of the form (tag v1-strict) deployed with the Camunda 8 diagram, then version 2 (no required field) alone', async () => {
+      await t.engine.deploy([
+        { name: 'claim-decision.form', content: strict },
+        { name: 'c8-bindings.bpmn', content: C8_BINDINGS },
+      ]);
+      const v2 = await t.engine.deploy([{ name: 'claim-decision.form', content: loose }]);
+      assert.equal(v2.forms, [{ formKey: 'claim-decision', version: 2, created: true }]);
+    });
+    const inst = await t.engine.startInstance('c8-bindings', { variables: GOOD });
+    for (const activity of ['ByDeployment', 'ByTag']) {
+      const open = (await t.engine.getInstance(inst.id, admin)).openTasks[0];
+      assert.is(open.activityId, activity);
+      const err = await refusal(t.engine.completeTask(open.id, { decision: 'approve' }, olga));
+      assert.equal(Object.keys(fields(err)), ['approvedAmount', 'policyNo', 'payee.iban'], `${activity} validates against version 1`);
+      await t.engine.completeTask(open.id, GOOD, olga);
+    }
+    const latest = (await t.engine.getInstance(inst.id, admin)).openTasks[0];
+    await Then('the task bound to latest uses version 2, which requires nothing', async () => {
+      assert.is(latest.activityId, 'Latest');
+      await t.engine.completeTask(latest.id, { note: 'ok' }, olga);
+      assert.is((await t.engine.getInstance(inst.id, admin)).status, 'completed');
+    });
+    await Given('a Camunda 7 diagram with camunda:formRef="claim-decision" bound to version 1', () => t.engine.deploy([{ name: 'c7-form-ref.bpmn', content: C7_FORM_REF }]));
+    const { task } = await openTask(t, 'c7-form-ref');
+    const err = await refusal(t.engine.completeTask(task.id, { note: 'ok' }, olga));
+    assert.equal(Object.keys(fields(err)), ['decision', 'approvedAmount', 'policyNo', 'payee.iban']);
+    const missingTag = await refusal(t.engine.deploy([{ name: 'x.bpmn', content: C8_BINDINGS.replace('id="c8-bindings"', 'id="x"').replace('v1-strict', 'v9') }]));
+    await Then('a version tag no form version has is refused at deploy naming the task', () => assert.match(JSON.stringify(missingTag.details), /ByTag.*v9/));
   } finally {
     await t.close();
   }
@@ -235,8 +305,8 @@ test('Given .form files the server cannot validate, When deployed, Then the depl
   try {
     const doc = JSON.parse(FORM);
     doc.components.push({ type: 'signature', id: 'Field_sign', key: 'signature', label: 'Sign' });
-    doc.components[3].validate.pattern = '^POL-(\\d{6}$';
-    doc.components[2].validate.max = '=limit';
+    doc.components[4].validate.pattern = '^POL-(\\d{6}$';
+    doc.components[3].validate.max = '=limit';
     const err = await When('a form with an unknown keyed component, a malformed pattern and an expression limit is deployed', () => refusal(t.engine.deploy([{ name: 'forms/bad.form', content: JSON.stringify(doc) }])));
     await Then('each problem names the file and the component', () => {
       assert.is(err.code, 'BPMN_INVALID');
@@ -303,6 +373,7 @@ test('HTTP over a socket: multipart deploy of a .form and a Camunda 8 diagram, G
     const missing = await call(olgaToken, 'POST', `/tasks/${taskId}/complete`, { variables: { decision: 'reject' } });
     assert.is(missing.status, 400);
     assert.equal((await missing.json()).details.map((d: any) => [d.field, d.keyword]), [
+      ['rejectionReason', 'required'],
       ['approvedAmount', 'required'],
       ['policyNo', 'required'],
       ['payee.iban', 'required'],
@@ -311,6 +382,87 @@ test('HTTP over a socket: multipart deploy of a .form and a Camunda 8 diagram, G
     assert.is(ok.status, 200, await ok.clone().text());
     assert.is((await ok.json()).status, 'completed');
   } finally {
+    await app.close();
+    await t.close();
+  }
+});
+
+/**
+ * Debian's chromium (apt-get install -y chromium), driven by playwright-core: the scenario is skipped, saying so,
+ * on a machine without it (CHROMIUM_PATH names another binary).
+ */
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p)) ?? null;
+if (!CHROMIUM) console.warn('camunda-forms: no chromium found (apt-get install -y chromium): the form-js-viewer rendering scenario is skipped');
+
+(CHROMIUM ? test : test.skip)('In Chromium: the form GET /api/tasks/:id returns renders with @bpmn-io/form-js-viewer, and the viewer finds the required fields the server reports', async () => {
+  const require = createRequire(import.meta.url);
+  const { chromium } = await import('playwright-core');
+  const esbuild = await import('esbuild');
+  const t = await testEngine();
+  const app = await buildApp({ engine: t.engine });
+  let page: Server | null = null;
+  const browser = await chromium.launch({ executablePath: CHROMIUM as string, args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const apiPort = (app.server.address() as { port: number }).port;
+    const token = (await t.engine.users.add({ name: 'olga', roles: ['ops'], groups: ['adjusters'] })).token;
+    await t.engine.deploy([
+      { name: 'forms/claim-decision.form', content: FORM },
+      { name: 'claim-decision-c8.bpmn', content: fixture('forms-c8/claim-decision-c8.bpmn') },
+    ]);
+    const { task } = await openTask(t, 'claim-decision-c8', { shops: [{ label: 'Garage Dupont', value: 'dupont' }] });
+
+    // the viewer as a web client bundles it: its ES module from node_modules, for the browser
+    const bundle = await esbuild.build({ stdin: { contents: "export { Form } from '@bpmn-io/form-js-viewer';", resolveDir: process.cwd() }, bundle: true, format: 'iife', globalName: 'FormJs', platform: 'browser', write: false, logLevel: 'silent' });
+    const css = readFileSync(require.resolve('@bpmn-io/form-js-viewer/dist/assets/form-js.css'), 'utf8');
+    const html = `<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="/form-js.css"></head><body><div id="form"></div>
+<script src="/viewer.js"></script>
+<script>
+(async () => {
+  const res = await fetch('/api/tasks/${task.id}', { headers: { authorization: 'Bearer ${token}' } });
+  const detail = await res.json();
+  window.detailForm = { format: detail.form.format, validated: detail.form.validated };
+  const form = new FormJs.Form({ container: document.getElementById('form') });
+  await form.importSchema(detail.form.schema, detail.variables);
+  window.viewer = form;
+  window.rendered = true;
+})().catch((e) => { window.renderError = String((e && e.stack) || e); });
+</script></body></html>`;
+    // one origin for the page and the API (the API has no CORS): /api/* is passed to insureflow as it is
+    page = createServer(async (req, res) => {
+      if (req.url?.startsWith('/api/')) {
+        const upstream = await fetch(`http://127.0.0.1:${apiPort}${req.url}`, { headers: { authorization: String(req.headers.authorization ?? '') } });
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+        res.end(Buffer.from(await upstream.arrayBuffer()));
+      } else if (req.url === '/viewer.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle.outputFiles[0].text);
+      } else if (req.url === '/form-js.css') {
+        res.writeHead(200, { 'content-type': 'text/css' }).end(css);
+      } else {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+      }
+    });
+    await new Promise<void>((resolve) => page!.listen(0, '127.0.0.1', resolve));
+    const pagePort = (page.address() as { port: number }).port;
+
+    const tab = await browser.newPage();
+    await tab.goto(`http://127.0.0.1:${pagePort}/`);
+    await tab.waitForFunction(() => (window as any).rendered === true || (window as any).renderError !== undefined, undefined, { timeout: 60_000 });
+    const failed = await tab.evaluate(() => (window as any).renderError ?? null);
+    assert.is(failed, null, `the viewer failed: ${failed}`);
+    assert.equal(await tab.evaluate(() => (window as any).detailForm), { format: 'form-js', validated: true });
+    const labels = (await tab.locator('.fjs-form-field-label').allInnerTexts()).map((l) => l.replace(/\*/g, '').trim());
+    for (const l of ['Decision', 'Approved amount', 'Policy number', 'Adjuster email', 'IBAN', 'Item', 'Repair shop']) assert.ok(labels.includes(l), `label ${l} in ${JSON.stringify(labels)}`);
+    assert.is(await tab.locator('input[type=number], input[inputmode=decimal], input[inputmode=numeric]').count() >= 1, true, 'a number input');
+    // the viewer's own validation of an empty form names the fields the server requires
+    const clientErrors = await tab.evaluate(() => Object.keys((window as any).viewer.submit().errors).sort());
+    const server = await refusal(t.engine.completeTask(task.id, {}, olga));
+    const serverFields = (server.details as { field: string }[]).map((d) => d.field);
+    for (const id of ['Field_decision', 'Field_amount', 'Field_policy', 'Field_iban']) assert.ok(clientErrors.some((k: string) => k.startsWith(id)), `${id} in ${clientErrors}`);
+    assert.equal(serverFields, ['decision', 'approvedAmount', 'policyNo', 'payee.iban']);
+  } finally {
+    await browser.close();
+    if (page) await new Promise((resolve) => page!.close(resolve));
     await app.close();
     await t.close();
   }

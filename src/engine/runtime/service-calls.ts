@@ -19,6 +19,7 @@ import { handlerErrorCaught, interceptThrowEvents, uncaughtErrorText } from './b
 import { disableNativeStart } from './event-subprocesses.ts';
 import { interceptCompensation } from './compensation.ts';
 import { assertTextValues } from '../text-values.ts';
+import { executeExternal, externalTopicOf } from './external-tasks.ts';
 
 /**
  * The wait (ms) after failed attempt `attempt` (1 = the first call) before the next one. `backoff` is the
@@ -79,6 +80,9 @@ class ServiceCalls {
     const executionId: string = msg.content.executionId;
     const pending = input.pending.get(executionId);
     const isTargeted = input.action.kind === 'retry' && input.action.executionId === executionId;
+    // bound to a topic or job type no handler serves: an external task, waiting for a worker (external-tasks.ts)
+    const topic = externalTopicOf(activity, info, ctx.deps.handlers);
+    if (topic !== null) return executeExternal(ctx, activity, info, msg, topic, callback, (e) => this.fail(activity, info, executionId, callback, e, 1, topic));
     if (pending && !isTargeted) return; // parked: waits for its retry job or an operator
     let idempotencyKey = meta.keys[executionId];
     if (!idempotencyKey) {
