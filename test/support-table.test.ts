@@ -113,6 +113,15 @@ const ELEMENTS: Record<string, Sample> = {
   'bpmn:Lane': { body: `<laneSet id="LS"><lane id="L"><flowNodeRef>S</flowNodeRef><flowNodeRef>E</flowNodeRef><flowNodeRef>End</flowNodeRef></lane></laneSet>${inFlow('<task id="E"/>')}` },
   'bpmn:Participant': { body: inFlow('<task id="E"/>'), roots: '<collaboration id="C"><participant id="Pa" processRef="P"/><participant id="Pb" processRef="Partner"/><messageFlow id="MF" sourceRef="PT" targetRef="E"/></collaboration><process id="Partner" isExecutable="false"><task id="PT"/></process>' },
 };
+// interchange models (issue 11): root and supporting elements that carry no behaviour; standard resource roles
+const DOCUMENTATION: Sample = {
+  body: inFlow('<task id="E"><ioSpecification id="Io"><dataInput id="DI"/><inputSet id="IS"><dataInputRefs>DI</dataInputRefs></inputSet><outputSet id="OS"/></ioSpecification><dataInputAssociation id="DIA"><sourceRef>DOR</sourceRef><targetRef>DI</targetRef></dataInputAssociation><dataOutputAssociation id="DOA"><targetRef>DSR</targetRef></dataOutputAssociation></task><dataObject id="DO" itemSubjectRef="Item"/><dataObjectReference id="DOR" dataObjectRef="DO"/><dataStoreReference id="DSR" dataStoreRef="Store"/>'),
+  roots: '<itemDefinition id="Item" structureRef="Claim"/><message id="Msg2" name="m2" itemRef="Item"/><signal id="Sig2" name="s2"/><error id="Err2" errorCode="E2"/><escalation id="Esc2" escalationCode="X2"/><resource id="Res" name="Adjuster"/><interface id="If" name="Claims"><operation id="Op" name="assess"><inMessageRef>Msg2</inMessageRef></operation></interface><endPoint id="EP"/><partnerEntity id="PE" name="Broker"/><partnerRole id="PR" name="Broker"/><correlationProperty id="CP" name="claimId" type="Item"/><dataStore id="Store" name="Policies"/><category id="Cat"><categoryValue id="CV" value="Intake"/></category>',
+};
+for (const key of ['bpmn:ItemDefinition', 'bpmn:Resource', 'bpmn:Interface', 'bpmn:Operation', 'bpmn:EndPoint', 'bpmn:PartnerEntity', 'bpmn:PartnerRole', 'bpmn:CorrelationProperty', 'bpmn:DataStore', 'bpmn:Message', 'bpmn:Signal', 'bpmn:Error', 'bpmn:Escalation', 'bpmn:Category', 'bpmn:DataInputAssociation', 'bpmn:DataOutputAssociation']) ELEMENTS[key] = DOCUMENTATION;
+const role = (tagName: string, body: string) => inFlow(`<userTask id="E"><${tagName}><resourceAssignmentExpression><formalExpression>${body}</formalExpression></resourceAssignmentExpression></${tagName}></userTask>`);
+ELEMENTS['bpmn:HumanPerformer'] = { body: role('humanPerformer', 'ann') };
+ELEMENTS['bpmn:PotentialOwner'] = { body: role('potentialOwner', 'group(adjusters), user(ann)') };
 ELEMENTS['bpmn:LaneSet'] = ELEMENTS['bpmn:Lane'];
 ELEMENTS['bpmn:Collaboration'] = ELEMENTS['bpmn:Participant'];
 ELEMENTS['bpmn:MessageFlow'] = ELEMENTS['bpmn:Participant'];

@@ -337,6 +337,35 @@ function priorityValue(raw: string): string | number {
 }
 
 /**
+ * The standard BPMN resource roles of a task (interchange models): `bpmn:humanPerformer` is the assignee,
+ * `bpmn:potentialOwner` the candidates, each read from its resourceAssignmentExpression's formal expression as
+ * Camunda 7 reads it: a comma-separated list where `user(x)` is a user, `group(x)` and a plain name a group (a
+ * humanPerformer's plain name is the assignee); an expression (`${...}`, `=...`) is kept whole. Roles without an
+ * assignment expression (a resourceRef only) carry no assignment. The dialect's own attributes win
+ * (userTaskSpecOf).
+ */
+export function resourceRolesOf(b: any): { assignee: string | null; candidateUsers: string[]; candidateGroups: string[] } {
+  const out = { assignee: null as string | null, candidateUsers: [] as string[], candidateGroups: [] as string[] };
+  for (const role of Array.isArray(b?.resources) ? b.resources : []) {
+    const type = role?.$type;
+    if (type !== 'bpmn:HumanPerformer' && type !== 'bpmn:PotentialOwner') continue;
+    const raw = role.resourceAssignmentExpression?.expression?.body;
+    if (typeof raw !== 'string' || !raw.trim()) continue;
+    const parts = isExpressionValue(raw) ? [raw.trim()] : raw.split(',').map((x) => x.trim()).filter(Boolean);
+    for (const part of parts) {
+      const m = /^(user|group)\(\s*(.*?)\s*\)$/.exec(part);
+      const kind = m ? m[1] : type === 'bpmn:HumanPerformer' ? 'user' : 'group';
+      const name = m ? m[2] : part;
+      if (!name) continue;
+      if (type === 'bpmn:HumanPerformer' && kind === 'user' && out.assignee === null) out.assignee = name;
+      else if (kind === 'user') out.candidateUsers.push(name);
+      else out.candidateGroups.push(name);
+    }
+  }
+  return out;
+}
+
+/**
  * Assignment, form and scheduling of a user task (or the form of a start event), as written: expressions stay
  * strings (`=...`, `${...}`); literal comma-separated lists are split and trimmed; a literal integer priority is
  * a number. Camunda 8 values win over Camunda 7 ones when both are somehow present. The form key is
@@ -361,7 +390,11 @@ export function userTaskSpecOf(el: BpmnElementLike): UserTaskSpec {
   const dueDate = firstExtAttr(b, 'zeebe:TaskSchedule', 'dueDate') ?? camundaAttr(b, 'dueDate');
   const followUpDate = firstExtAttr(b, 'zeebe:TaskSchedule', 'followUpDate') ?? camundaAttr(b, 'followUpDate');
   const priority = firstExtAttr(b, 'zeebe:PriorityDefinition', 'priority') ?? camundaAttr(b, 'priority');
+  const roles = resourceRolesOf(b);
 
+  if (assignee === null && roles.assignee) spec.assignee = roles.assignee;
+  if (candidateUsers === null && roles.candidateUsers.length) spec.candidateUsers = roles.candidateUsers.length === 1 && isExpressionValue(roles.candidateUsers[0]) ? roles.candidateUsers[0] : roles.candidateUsers;
+  if (candidateGroups === null && roles.candidateGroups.length) spec.candidateGroups = roles.candidateGroups.length === 1 && isExpressionValue(roles.candidateGroups[0]) ? roles.candidateGroups[0] : roles.candidateGroups;
   if (assignee !== null && assignee.trim()) spec.assignee = assignee.trim();
   if (candidateUsers !== null && candidateUsers.trim()) spec.candidateUsers = listValue(candidateUsers);
   if (candidateGroups !== null && candidateGroups.trim()) spec.candidateGroups = listValue(candidateGroups);

@@ -19,6 +19,13 @@ export type SupportRow =
   | { key: string; group: SupportGroup; status: 'refused'; reason: string; instead: string };
 
 const rows: SupportRow[] = [];
+
+/**
+ * Root and supporting elements of interchange models that carry no behaviour here: accepted at deploy and compiled
+ * as bpmn-elements placeholders (Dummy), which a process never runs (src/engine/definitions.ts). Messages,
+ * signals, errors, escalations, categories and data stores have their own bpmn-elements types.
+ */
+export const DOCUMENTATION_ROOTS: readonly string[] = ['bpmn:ItemDefinition', 'bpmn:Resource', 'bpmn:Interface', 'bpmn:Operation', 'bpmn:EndPoint', 'bpmn:PartnerEntity', 'bpmn:PartnerRole', 'bpmn:CorrelationProperty', 'bpmn:DataStore', 'bpmn:Message', 'bpmn:Signal', 'bpmn:Error', 'bpmn:Escalation', 'bpmn:Category'];
 const runs = (group: SupportGroup, keys: string[], note?: string) => {
   for (const key of keys) rows.push(note ? { key, group, status: 'runs', note } : { key, group, status: 'runs' });
 };
@@ -39,6 +46,10 @@ runs('element', ['bpmn:StartEvent', 'bpmn:EndEvent', 'bpmn:IntermediateCatchEven
 runs('element', ['bpmn:Process'], 'executable processes run; non-executable pools document a partner');
 runs('element', ['bpmn:SequenceFlow'], 'conditions in FEEL (=...) or, Camunda 7, JUEL (${...}: a safe subset run by insureflow, no method calls or beans)');
 runs('element', ['bpmn:DataObject', 'bpmn:DataObjectReference', 'bpmn:DataStoreReference', 'bpmn:TextAnnotation', 'bpmn:Association', 'bpmn:Group', 'bpmn:Lane', 'bpmn:LaneSet', 'bpmn:Participant', 'bpmn:Collaboration', 'bpmn:MessageFlow'], 'documentation only: accepted, no effect on the run');
+runs('element', [...DOCUMENTATION_ROOTS], 'documentation only (interchange models): accepted, ignored at run time');
+runs('element', ['bpmn:DataInputAssociation', 'bpmn:DataOutputAssociation'], 'documentation only: accepted, no effect on the run (map data with input/output parameters)');
+runs('element', ['bpmn:HumanPerformer'], 'the user task\'s assignee, from its resourceAssignmentExpression (a name, user(x), or an expression); camunda:assignee / zeebe:assignmentDefinition win');
+runs('element', ['bpmn:PotentialOwner'], 'the user task\'s candidates, from its resourceAssignmentExpression: group(x) or a plain name is a candidate group, user(x) a candidate user (comma-separated, or an expression)');
 refused('element', ['bpmn:ScriptTask'], 'runs a script, and diagrams never run code', 'move the logic into a registered handler (service task) or a decision (business rule task)');
 refused('element', ['bpmn:Transaction'], 'transaction sub-processes (cancel and its compensation) are not built', 'use an embedded sub-process with compensation boundary events and an error boundary event');
 refused('element', ['bpmn:AdHocSubProcess'], 'ad-hoc sub-processes are not built', 'model the optional tasks with an inclusive gateway, or as separate user tasks');
@@ -193,9 +204,14 @@ export function supportProblems(el: any): string[] {
       if (r?.status !== 'runs') out.push(refusal(d, key, r));
     }
   }
+  const seen = new Set<string>();
   for (const ext of el.extensionElements?.values ?? []) {
     const key: string = ext?.$type ?? '';
-    if (!/^(camunda|zeebe):/.test(key)) continue; // other namespaces: reported by the unknown-element checks of parse.ts
+    if (seen.has(key)) continue; // one sentence per kind of extension element
+    seen.add(key);
+    // other namespaces: reported by the unknown-element checks of parse.ts; a generic element is one of a namespace
+    // the document was not read with (the other Camunda dialect's metadata: a parse warning, its settings: parse.ts)
+    if (!/^(camunda|zeebe):/.test(key) || ext?.$descriptor?.isGeneric) continue;
     const r = byKey.get(key);
     if (r?.status !== 'runs') out.push(refusal(d, `<${key}>`, r));
   }

@@ -43,6 +43,7 @@ import { formReference } from '../engine/form-js.ts';
 import { formDataOf } from '../engine/form-data.ts';
 import { callActivityProblems, ioMappingProblems, loopProblems } from './validate-data.ts';
 import {
+  bodyLanguage,
   describeElement,
   moddleWarningProblems,
   problemElementId,
@@ -238,6 +239,8 @@ function q(value: string): string {
 class Validator {
   readonly problems: Problem[] = [];
   private readonly unresolvedMessageRefs = new Set<unknown>();
+  /** expressions in a language that is not evaluated, by element id (parse.ts languageProblems) */
+  private readonly languageProblems = new Map<string | null, Problem[]>();
   private readonly processIds: Set<string>;
 
   constructor(
@@ -283,15 +286,22 @@ class Validator {
     for (const el of rootElements) {
       const type: string = el?.$type ?? '';
       if (type === 'bpmn:Process' || type === 'bpmn:Collaboration') continue;
-      if (!isRunnableType(type)) this.unsupported(el);
+      if (!isRunnableType(type) && !elementRuns(type)) this.unsupported(el);
     }
 
     const processes = rootElements.filter((e) => e?.$type === 'bpmn:Process');
     const checked = this.processesToCheck(processes);
+    // XPath and unknown expression languages (parse.ts bodyLanguage), in the processes that run: reported in the
+    // walk at their element, those the walk does not reach after it
+    for (const { processId, ...p } of this.parsed.languageProblems ?? []) {
+      if (processId !== null && !checked.has(processId)) continue;
+      this.languageProblems.set(p.element, [...(this.languageProblems.get(p.element) ?? []), p]);
+    }
     for (const p of processes) {
       for (const m of supportProblems(p)) this.add(p, m);
       this.walk(p, checked.has(p.id));
     }
+    for (const rest of this.languageProblems.values()) this.problems.push(...rest);
 
     return this.problems;
   }
@@ -336,6 +346,10 @@ class Validator {
     for (const el of elements) {
       // the support table (support.ts) decides which element kinds, events and extensions run
       const before = this.problems.length;
+      if (check && this.languageProblems.has(el.id)) {
+        this.problems.push(...this.languageProblems.get(el.id)!);
+        this.languageProblems.delete(el.id);
+      }
       if (check) this.checkElement(el, outgoing.get(el.id) ?? [], incoming.get(el.id) ?? []);
       const id = problemElementId(el);
       if (!this.problems.slice(before).some((p) => p.element === id)) for (const m of supportProblems(el)) this.add(el, m);
@@ -471,17 +485,10 @@ class Validator {
   }
 
   private checkCondition(el: any, expr: any, what: string): void {
-    const language: string | undefined = typeof expr.language === 'string' && expr.language.trim() ? expr.language : undefined;
     const body: string = typeof expr.body === 'string' ? expr.body : '';
     const d = describeElement(el);
-    if (language && !/feel/i.test(language)) {
-      this.add(
-        el,
-        `${d} has ${article(what)} ${what} written in ${language}. Diagrams never run code: write the ${what} in FEEL instead ` +
-          '(for example =amount > 1000).',
-      );
-      return;
-    }
+    // a language the engine does not evaluate is reported from parse.ts (languageProblems), naming the element
+    if (typeof bodyLanguage(expr, this.parsed.moddleContext?.rootElement) === 'object') return;
     if (!body.trim()) {
       this.add(el, `${d} has an empty ${what}: write it in FEEL (for example =amount > 1000), or remove it.`);
       return;

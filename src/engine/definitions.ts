@@ -11,6 +11,7 @@
 import * as Elements from 'bpmn-elements';
 import serializer, { TypeResolver } from 'moddle-context-serializer';
 import { parseBpmn, moddleOptionsFor, type ParsedBpmn } from '../definitions/parse.ts';
+import { DOCUMENTATION_ROOTS } from '../definitions/support.ts';
 import {
   handlerNameOf,
   decisionRefOf,
@@ -141,7 +142,11 @@ export interface TimerEventSubProcess {
   interrupting: boolean;
 }
 
-const typeResolver = TypeResolver(Elements as any);
+// documentation-only root elements without a bpmn-elements type (item definitions, resources, interfaces...) compile
+// as placeholders, which no process runs (src/definitions/support.ts DOCUMENTATION_ROOTS)
+const typeResolver = TypeResolver(Elements as any, (mapper: Record<string, unknown>) => {
+  for (const type of DOCUMENTATION_ROOTS) if (!mapper[type] && !(type.slice(5) in Elements)) mapper[type] = (Elements as any).Dummy;
+});
 
 function kindOf(type: string): ActivityKind {
   switch (type) {
@@ -279,11 +284,12 @@ export function compileDefinition(
 
 /**
  * A called process that is not executable in its file (a pool of the caller's file, deployed as its own definition
- * because a call activity calls it): the engine is made to run that process, and only it.
+ * because a call activity calls it), or one of several executable processes of a file (each its own definition):
+ * the engine is made to run that process, and only it.
  */
 function runningOnly(sourceContext: any, parsed: ParsedBpmn, processId: string): any {
   const own = parsed.processes.find((p) => p.id === processId);
-  if (!own || own.isExecutable) return sourceContext;
+  if (!own || (own.isExecutable && parsed.processes.filter((p) => p.isExecutable).length === 1)) return sourceContext;
   const original = sourceContext.getProcessById(processId);
   if (!original) return sourceContext;
   const runnable = { ...original, behaviour: { ...original.behaviour, isExecutable: true } };

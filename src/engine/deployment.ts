@@ -251,8 +251,9 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
         const parsed = await parseBpmn(r.content);
         parsedForErrors = parsed;
         const executable = parsed.processes.filter((p) => p.isExecutable);
-        // the executable process, and the processes of the file its call activities call (each its own definition)
-        const called = calledProcessesInFile(parsed.moddleContext?.rootElement?.rootElements ?? []).flatMap((id) => parsed.processes.filter((p) => p.id === id));
+        // every executable process (several pools of a collaboration: one definition each, by process id), and the
+        // processes of the file their call activities call (each its own definition)
+        const called = calledProcessesInFile(parsed.moddleContext?.rootElement?.rootElements ?? []).flatMap((id) => parsed.processes.filter((p) => p.id === id && !p.isExecutable));
         const processes = [...executable, ...called].map((p) => compileDefinition(parsed, { id: `${p.id}:new`, key: p.id, version: 0, name: p.name }));
         bpmn.push({ name: r.name, content: r.content, parsed, processes, rawChecksum });
       } catch (err) {
@@ -290,10 +291,6 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
   }
   const keysInBundle = new Map<string, string>();
   for (const b of bpmn) {
-    const executable = b.parsed.processes.filter((p) => p.isExecutable);
-    if (executable.length > 1) {
-      problems.push({ resource: b.name, element: executable[1].id, message: `a BPMN file deploys one executable process; "${b.name}" has ${executable.length} (${executable.map((p) => p.id).join(', ')}). Mark the other pools isExecutable="false" or split the file.` });
-    }
     for (const p of b.processes.map((c) => ({ id: c.key }))) {
       if (keysInBundle.has(p.id)) problems.push({ resource: b.name, element: p.id, message: `process "${p.id}" is defined in both ${keysInBundle.get(p.id)} and ${b.name}` });
       keysInBundle.set(p.id, b.name);
