@@ -10,6 +10,7 @@ import { testEngine, admin, type TestEngine } from './helpers.ts';
 import type { Actor } from '../src/engine/actor.ts';
 import { InsureflowError } from '../src/errors.ts';
 import { Given, When, Then, And } from './feature/gwt.ts';
+import { replayInstance } from '../src/audit/replay.ts';
 
 const C7 = (id: string, body: string) => `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D_${id.replace(/-/g, '_')}" targetNamespace="http://insureflow.test">
@@ -267,6 +268,15 @@ ext('long polling: a fetch waiting with asyncResponseTimeout gets a task created
   assert.equal(got.map((t) => t.processInstanceId), [inst.id]);
   // nothing there: it answers [] once the (short) timeout passes
   assert.equal(await ctx.t.engine.externalTasks.fetchAndLock(worker, { workerId: 'w-long', maxTasks: 1, asyncResponseTimeout: 30, topics: [{ topicName: 'ext.plain', lockDuration: 1, businessKey: 'none' }] }), []);
+});
+
+ext('replay: every instance of this suite replays consistently from its history (audit verify)', async (ctx) => {
+  const ids: string[] = (await ctx.t.tdb.db('process_instances').select('id')).map((r: { id: string }) => r.id);
+  assert.ok(ids.length >= 8);
+  for (const id of ids) {
+    const r = await replayInstance(ctx.t.tdb.db, id);
+    assert.ok(r.consistent, `${id}: ${JSON.stringify(r.divergence)}`);
+  }
 });
 
 ext.run();

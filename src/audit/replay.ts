@@ -52,8 +52,12 @@ const RUNTIME_TYPES = new Set([
   'call.cancelled',
   'call.failed',
   'call.escalated',
+  // a worker's answer to an external task (src/engine/runtime/external-tasks.ts)
+  'externalTask.completed',
+  'externalTask.failed',
+  'externalTask.bpmnError',
 ]);
-const EXTERNAL_CAUSES = new Set(['task.completed', 'message.received', 'signal.received', 'timer.fired', 'call.completed', 'call.failed', 'call.escalated']);
+const EXTERNAL_CAUSES = new Set(['task.completed', 'message.received', 'signal.received', 'timer.fired', 'call.completed', 'call.failed', 'call.escalated', 'externalTask.completed', 'externalTask.failed', 'externalTask.bpmnError']);
 
 export interface EventSummary {
   seq?: number;
@@ -285,8 +289,10 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
     throw new Error(String(d.error ?? 'failed'));
   };
   const handlers = new Map<string, RegisteredHandler>();
+  // topics that were external tasks when recorded (no handler was registered): left without one, as then
+  const externalTopics = new Set(events.filter((e) => e.type === 'externalTask.created').map((e) => String((e.data as Record<string, unknown>).topic)));
   for (const info of def.activities.values()) {
-    if (!info.handler || handlers.has(info.handler)) continue;
+    if (!info.handler || handlers.has(info.handler) || externalTopics.has(info.handler)) continue;
     // retries configured at registration (not in the diagram) are read off the history: the attempt that
     // opened an incident
     handlers.set(info.handler, { name: info.handler, fn: handlerFn as any, options: { retries: incidentAt.get(info.handler) ?? 1_000_000_000, timeoutMs: 3_600_000 } });
@@ -386,6 +392,22 @@ export async function replayEvents(instanceId: string, events: HistoryEvent[], m
         const execId = execMap.get(String(d.executionId));
         if (!execId) throw noCause(`the model has no call activity ${e.activityId} waiting here`);
         action = { kind: 'signal', executionId: execId, event: 'call.failed', data: { kind: e.type === 'call.failed' ? 'error' : 'escalation', code: d.code ?? null, message: d.message ?? null } };
+      } else if (e.type === 'externalTask.completed' || e.type === 'externalTask.failed' || e.type === 'externalTask.bpmnError') {
+        // a worker's answer, as recorded, to the external task the model waits at
+        const w = waits.find((x) => x.kind === 'externalTask' && x.activityId === e.activityId);
+        if (!w) throw noCause(`the model has no external task ${e.activityId} waiting here`);
+        const outcome = e.type === 'externalTask.completed' ? 'complete' : e.type === 'externalTask.failed' ? 'failure' : 'bpmnError';
+        action = {
+          kind: 'external',
+          executionId: w.executionId,
+          taskId: String(d.taskId),
+          workerId: String(d.workerId),
+          outcome,
+          variables: (d.variables ?? {}) as Variables,
+          ...(d.localVariables ? { localVariables: d.localVariables as Variables } : {}),
+          ...(outcome === 'bpmnError' ? { errorCode: String(d.errorCode), errorMessage: d.errorMessage ?? null } : {}),
+          ...(outcome === 'failure' ? { errorMessage: d.error ?? null, errorDetails: d.errorDetails ?? null, retries: Number(d.retries ?? 0), retryAt: d.retryAt ? Date.parse(String(d.retryAt)) : null } : {}),
+        };
       } else if (e.type === 'timer.fired') {
         const execId = execMap.get(String(d.executionId));
         if (!execId) throw noCause(`the model has no timer ${e.activityId} armed here`);
