@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { openDb, migrate } from './persistence/db.ts';
-import { createEngine, readProcessDir, serve } from './server.ts';
+import { createEngine, formatWarning, readProcessDir, serve } from './server.ts';
 import { InsureflowError } from './errors.ts';
 import { ROLES, SYSTEM, type Role } from './persistence/users.ts';
 import { AUTHORIZATION_USAGE } from './authorization-cli.ts';
@@ -15,6 +15,7 @@ const usage = `usage: insureflow <command>
   serve                                   migrate, deploy $INSUREFLOW_PROCESSES_DIR and serve HTTP
   migrate                                 apply database migrations
   deploy <file|dir>...                    deploy exactly these BPMN, DMN, form schema and .form files, atomically
+  lint <file|dir>...                      what deploying them would refuse and warn about (bpmnlint), without deploying
   user add <name> --roles r1,r2 [--groups g1,g2]   create a user and print its token once
   user list                               list users
   user disable <name> | user enable <name> | user remove <name>
@@ -37,6 +38,12 @@ export async function main(argv: string[]): Promise<void> {
     loadConfig();
     const { auditCommand } = await import('./audit/cli.ts');
     process.exitCode = await auditCommand(argv.slice(1));
+    return;
+  }
+  if (argv[0] === 'lint') {
+    // no database: the files are checked in a throw-away in-memory one (src/lint-cli.ts)
+    const { lintCommand } = await import('./lint-cli.ts');
+    process.exitCode = await lintCommand(argv.slice(1), loadConfig(), { stdout: process.stdout, stderr: process.stderr });
     return;
   }
   if (argv[0] === 'grant' || argv[0] === 'revoke' || argv[0] === 'grants') {
@@ -134,6 +141,7 @@ export async function main(argv: string[]): Promise<void> {
         for (const f of res.forms) process.stdout.write(`form     ${f.formKey} v${f.version} ${state(f.created)}\n`);
         const authz = res.authorizations;
         if (authz) process.stdout.write(`grants   ${authz.resource} ${authz.created ? 'replaced the default grants' : 'unchanged'} (${authz.grants} grants, ${authz.sensitiveVariables} sensitive variables)\n`);
+        for (const w of res.warnings) process.stdout.write(`warning  ${formatWarning(w)}\n`);
         process.stdout.write(res.deploymentId ? `deployment ${res.deploymentId}\n` : 'nothing changed: no deployment recorded\n');
       } finally {
         await db.destroy();

@@ -21,6 +21,9 @@ export { SYSTEM, ROLES, type Actor, type Role, type User } from './persistence/u
 export { buildApp, type AppOptions } from './http/app.ts';
 export { loadConfig, type Config } from './config.ts';
 export { serve, createEngine } from './server.ts';
+/** deploy warnings from bpmnlint: `new InsureflowEngine({ db, lint: bpmnLinter })` (createEngine passes it) */
+export { bpmnLinter } from './definitions/lint.ts';
+export type { DeploymentWarning, DeploymentLinter } from './engine/deployment.ts';
 export { registerInsuranceDomain } from './processes/index.ts';
 export { auditDigest, DigestSchedule, verifyDigests } from './audit/digest.ts';
 export { verifyAll, verifyHistoryChain } from './audit/verify.ts';

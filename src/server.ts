@@ -8,11 +8,13 @@ import type { Knex } from 'knex';
 import { checkListenAddress, type Config } from './config.ts';
 import { openDb, migrate } from './persistence/db.ts';
 import { InsureflowEngine, type Resource } from './persistence/knex-engine.ts';
+import type { DeploymentWarning } from './engine/deployment.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { buildApp } from './http/app.ts';
 import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './processes/index.ts';
 import { DigestSchedule } from './audit/digest.ts';
 import { InsureflowError } from './errors.ts';
+import { bpmnLinter } from './definitions/lint.ts';
 
 /** Every .bpmn, .dmn, .form (Camunda form) and .schema.json below dir, and its authorizations.json files, with names relative to it. */
 export async function readProcessDir(dir: string): Promise<Resource[]> {
@@ -47,10 +49,16 @@ export async function startupResources(config: Pick<Config, 'processesDir'> & { 
   return { name, resources: [], warning: `the processes folder "${config.processesDir}" (${resolve(config.processesDir)}) ${what}: nothing is deployed at start-up (set INSUREFLOW_PROCESSES_DIR to choose a folder)` };
 }
 
+/** A deploy warning on one line: `claims.bpmn: Task_1: Element is missing label/name (bpmnlint label-required)`. */
+export function formatWarning(w: DeploymentWarning): string {
+  return `${w.resource}: ${w.element ? w.element + ': ' : ''}${w.message} (${w.source}${w.rule ? ' ' + w.rule : ''})`;
+}
+
 export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex; domain: InsuranceDomain }> {
   const db = await openDb({ url: config.databaseUrl });
   await migrate(db);
-  const engine = new InsureflowEngine({ db, logger });
+  // deployments are linted (bpmnlint, analyst feedback as `warnings`; src/definitions/lint.ts)
+  const engine = new InsureflowEngine({ db, logger, lint: bpmnLinter });
   const domain = registerInsuranceDomain(engine);
   for (const mod of config.handlerModules) {
     // an embedding team's own handlers: a module exporting register(engine)
@@ -104,6 +112,7 @@ export async function serve(config: Readonly<Config>): Promise<RunningServer> {
         decisions: res.decisions.map((d) => `${d.decisionKey}:v${d.version}${d.created ? ' (new)' : ''}`),
         forms: res.forms.filter((f) => f.created).map((f) => `${f.formKey}:v${f.version} (new)`),
         ...(res.authorizations?.created ? { authorizations: `${res.authorizations.resource}: ${res.authorizations.grants} default grants, ${res.authorizations.sensitiveVariables} sensitive variables` } : {}),
+        ...(res.warnings.length ? { warnings: res.warnings.map(formatWarning) } : {}),
       },
       res.created ? 'processes deployed' : 'processes unchanged since the last start-up',
     );

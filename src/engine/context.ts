@@ -15,6 +15,7 @@ import type { DefinitionCache } from './definitions.ts';
 import type { FormCache } from './forms.ts';
 import type { RegisteredHandler } from './runtime.ts';
 import type { DecisionRegistry } from '../decisions/dmn.ts';
+import type { DeploymentLinter } from './deployment.ts';
 
 export interface Logger {
   info(obj: unknown, msg?: string): void;
@@ -44,6 +45,8 @@ export interface EngineContext {
   readonly jobLockMs: number;
   /** jobs run at the same time by runDueJobs */
   readonly jobConcurrency: number;
+  /** the lint port of deployments (./deployment.ts DeploymentLinter), when the engine was given one */
+  readonly lint?: DeploymentLinter;
   readonly handlers: Map<string, RegisteredHandler>;
   readonly decisions: DecisionRegistry;
   /** storage of the transition core (instance lock, commit bookkeeping) */

@@ -55,7 +55,30 @@ export interface DeployResult {
   decisions: { decisionKey: string; version: number; created: boolean }[];
   /** the authorizations.json the deployment held: whether it replaced the default grants (./authorization-defaults.ts) */
   authorizations?: DefaultsOutcome;
+  /** findings that do not block the deployment (parser warnings, bpmnlint rules...): empty when there are none */
+  warnings: DeploymentWarning[];
 }
+
+/**
+ * A finding about a deployed resource that does not block the deployment: the resource, the element (its id) when
+ * there is one, the sentence, who found it (`parser`: the XML reader; `bpmnlint`: a lint rule, named in `rule`).
+ */
+export interface DeploymentWarning {
+  resource: string;
+  element?: string;
+  message: string;
+  source: 'parser' | 'bpmnlint' | (string & {});
+  /** the lint rule (`label-required`, `camunda-compat/history-time-to-live`) when source is bpmnlint */
+  rule?: string;
+}
+
+/**
+ * The lint port: findings about one BPMN resource, given its name and its parsed tree. Called after a deployment
+ * committed, for each BPMN resource it held (a start-up: only the files that made a new version, so a restart
+ * with unchanged content lints nothing). A throw is logged and ignored: lint never blocks nor fails a deployment.
+ * Implemented over bpmnlint by src/definitions/lint.ts (bpmnLinter); the engine lints nothing without one.
+ */
+export type DeploymentLinter = (resource: { name: string; content: string; parsed: ParsedBpmn }) => Promise<DeploymentWarning[]>;
 
 export interface DeployOptions {
   actor?: Actor;
@@ -312,6 +335,7 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       }
       const cache = decisionCache(ctx);
       for (const v of outcome.decisionVersions) cache.put(v);
+      await lintDeployed(ctx, bpmn, outcome.result, source);
       return outcome.result;
     } catch (err) {
       if (attempt < MAX_ATTEMPTS && store.isVersionConflict(err)) {
@@ -319,6 +343,24 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
         continue;
       }
       throw err;
+    }
+  }
+}
+
+/**
+ * Lint warnings of a committed deployment (see DeploymentLinter), appended to result.warnings: every BPMN resource
+ * of the deployment, except at start-up, where only files that made a new version are linted.
+ */
+async function lintDeployed(ctx: EngineContext, bpmn: BpmnItem[], result: DeployResult, source: string): Promise<void> {
+  const lint = ctx.lint;
+  if (!lint) return;
+  const created = new Set(result.definitions.filter((d) => d.created).map((d) => d.key));
+  for (const b of bpmn) {
+    if (source === 'startup' && !b.processes.some((c) => created.has(c.key))) continue;
+    try {
+      result.warnings.push(...(await lint({ name: b.name, content: b.content, parsed: b.parsed })));
+    } catch (err) {
+      ctx.logger.warn({ err, resource: b.name }, 'linting a deployed diagram failed; the deployment stands');
     }
   }
 }
@@ -404,7 +446,7 @@ async function planAndWrite(
   // process keys a call activity may call: deployed ones and those of this deployment
   const processKeys = new Set([...catalog.processes.map((p) => p.key), ...bundle.bpmn.flatMap((b) => b.processes.map((c) => c.key))]);
 
-  const result: DeployResult = { deploymentId: null, created: false, definitions: [], forms: [], decisions: [] };
+  const result: DeployResult = { deploymentId: null, created: false, definitions: [], forms: [], decisions: [], warnings: [] };
   /** what this deployment holds, per key: the version the `deployment` binding resolves to */
   const bundleForms = new Map<string, number>();
   const bundleDecisions = new Map<string, number>();

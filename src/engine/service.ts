@@ -45,6 +45,8 @@ export interface EngineCoreOptions {
   jobLockMs?: number;
   /** jobs run at the same time by runDueJobs (default 4) */
   jobConcurrency?: number;
+  /** lints deployed BPMN resources into the deploy result's `warnings` (./deployment.ts DeploymentLinter; none by default) */
+  lint?: deployment.DeploymentLinter;
 }
 
 export class EngineCore {
@@ -72,6 +74,7 @@ export class EngineCore {
       nodeId: this.nodeId,
       jobLockMs: this.jobLockMs,
       jobConcurrency: this.jobConcurrency,
+      lint: opts.lint,
       handlers: this.handlers,
       decisions: this.decisions,
       transitions: this.stores.transitions,

@@ -26,6 +26,17 @@ const deployResult = {
       description: 'the authorizations.json of the deployment (admins only): created when it replaced the default grants and sensitive variables',
       properties: { resource: { type: 'string' }, created: { type: 'boolean' }, grants: { type: 'integer' }, sensitiveVariables: { type: 'integer' } },
     },
+    warnings: {
+      type: 'array',
+      description:
+        'findings that do not block the deployment: `source` says who found them (`parser`: the XML reader; `bpmnlint`: a rule of bpmnlint:recommended or ' +
+        'bpmnlint-plugin-camunda-compat for the Camunda version the diagram was drawn for, named in `rule`); `element` is the id of the element at fault',
+      items: {
+        type: 'object',
+        required: ['resource', 'message', 'source'],
+        properties: { resource: { type: 'string' }, element: { type: 'string' }, message: { type: 'string' }, source: { type: 'string' }, rule: { type: 'string' } },
+      },
+    },
   },
 };
 const resolvedBinding = {
