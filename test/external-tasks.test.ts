@@ -249,6 +249,17 @@ ext('a boundary timer that interrupts the task cancels it: no worker gets it any
   assert.equal(await fetchOne(ctx, admin, 'w-t', 'ext.timed', 't-1'), []);
 });
 
+ext('cancelling the instance cancels its external task: the worker\'s answer is refused, nothing is fetched', async (ctx) => {
+  const inst = await ctx.t.engine.startInstance('ext-plain', { businessKey: 'x-1' });
+  const [t] = await fetchOne(ctx, worker, 'w-x', 'ext.plain', 'x-1');
+  await ctx.t.engine.cancelInstance(inst.id, admin, 'withdrawn');
+  await rejects(ctx.t.engine.externalTasks.complete(worker, t.id, { workerId: 'w-x' }), 'EXTERNAL_TASK_NOT_FOUND');
+  await rejects(ctx.t.engine.externalTasks.get(admin, t.id), 'EXTERNAL_TASK_NOT_FOUND');
+  ctx.t.clock.advance(120_000);
+  assert.equal(await fetchOne(ctx, worker, 'w-x', 'ext.plain', 'x-1'), []);
+  assert.ok((await types(ctx, inst.id)).includes('externalTask.cancelled'));
+});
+
 ext('Camunda 8 job types are external tasks too; a registered handler wins over the worker', async (ctx) => {
   const z = await ctx.t.engine.startInstance('ext-zeebe', { businessKey: 'z-1' });
   const [job] = await fetchOne(ctx, admin, 'w-z', 'ext.job', 'z-1');

@@ -91,12 +91,14 @@ export async function cancelInstance(ctx: EngineContext, id: string, actor: Acto
       const cancelOne = async (one: StoredInstance, why: string | null): Promise<void> => {
         await stores.instances.markCancelled(tx, one.id, one.rev, now);
         const tasks = await stores.tasks.cancelOpen(tx, one.id, now);
+        const external = await stores.externalTasks.cancelOpen(tx, one.id, now);
         await stores.jobs.deleteForInstance(tx, one.id);
         await stores.subscriptions.deleteForInstance(tx, one.id);
         await stores.incidents.resolveOpen(tx, one.id, actor.name, now);
         const base = { processInstanceId: one.id, processKey: one.processKey, processVersion: one.processVersion, businessKey: one.businessKey, at: now, activityType: null, actor: actor.name };
         const events: NewHistoryEvent[] = [
           ...tasks.map((t) => ({ ...base, type: 'task.cancelled', activityId: t.activityId, data: { taskId: t.id, name: t.name } })),
+          ...external.map((t) => ({ ...base, type: 'externalTask.cancelled', activityId: t.activityId, data: { taskId: t.id, topic: t.topic } })),
           { ...base, type: 'instance.cancelled', activityId: null, data: { reason: why } },
         ];
         await stores.history.append(tx, one.id, events);

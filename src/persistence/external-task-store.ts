@@ -123,6 +123,13 @@ export class KnexExternalTaskStore implements ExternalTaskStore {
     );
   }
 
+  async cancelOpen(tx: StoreTx, instanceId: string, at: number): Promise<StoredExternalTask[]> {
+    const trx = knexTx(tx);
+    const open: ExternalTaskRow[] = await trx('external_tasks').where({ process_instance_id: instanceId, status: 'open' });
+    if (open.length) await trx('external_tasks').where({ process_instance_id: instanceId, status: 'open' }).update({ status: 'cancelled', ended_at: at, lock_expires_at: null });
+    return open.map(toTask);
+  }
+
   async list(q: { topicName?: string; processInstanceId?: string; limit: number; offset: number }): Promise<Page<StoredExternalTask>> {
     const where = (b: Knex.QueryBuilder) => {
       b = b.where({ status: 'open' });
