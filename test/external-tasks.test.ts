@@ -74,19 +74,21 @@ const stranger: Actor = { name: 'sam', roles: ['worker'], groups: ['other-worker
 
 interface Ctx {
   t: TestEngine;
+  warnings: { element?: string; message: string; source: string }[];
 }
 
 const ext = suite<Ctx>('external tasks: a topic no handler serves waits for a worker');
 ext.before(async (ctx) => {
   ctx.t = await testEngine();
   ctx.t.engine.registerHandler('ext.local', (c) => ({ localRan: c.activityId }));
-  await ctx.t.engine.deploy([
+  const r = await ctx.t.engine.deploy([
     { name: 'charge.bpmn', content: CHARGE },
     { name: 'plain.bpmn', content: PLAIN },
     { name: 'timed.bpmn', content: TIMED },
     { name: 'zeebe.bpmn', content: ZEEBE },
     { name: 'local.bpmn', content: LOCAL },
   ]);
+  ctx.warnings = r.warnings;
   for (const topic of ['ext.charge', 'ext.plain']) await ctx.t.engine.grant({ group: 'payments-workers', resourceType: 'topic', resourceId: topic, permissions: ['fetch'] }, admin);
 });
 ext.after(async (ctx) => ctx.t.close());
@@ -106,6 +108,13 @@ async function rejects(p: Promise<unknown>, code: string): Promise<InsureflowErr
 }
 
 const types = async (ctx: Ctx, id: string) => (await ctx.t.engine.history(id)).map((h) => h.type);
+
+ext('deploy accepts topics and job types without a handler, and says they are external tasks', async (ctx) => {
+  const external = ctx.warnings.filter((w) => w.source === 'engine').map((w) => w.element).sort();
+  assert.equal(external, ['Charge', 'Job', 'Work', 'Work'].sort());
+  assert.ok(ctx.warnings.some((w) => w.element === 'Charge' && /external task of topic "ext\.charge"/.test(w.message)));
+  assert.not.ok(ctx.warnings.some((w) => /ext\.local/.test(w.message)), 'a topic with a registered handler is not external');
+});
 
 ext('a worker fetches, completes with variables; the instance goes on; history has the worker', async (ctx) => {
   const inst = await Given('an instance waiting at the charge task', () => ctx.t.engine.startInstance('ext-charge', { businessKey: 'c-1', variables: { amount: 120, card: '4111' } }));

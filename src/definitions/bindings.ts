@@ -302,6 +302,21 @@ export function handlerNameOf(el: BpmnElementLike): string | null {
 }
 
 /**
+ * The elements of a parsed document (`moddleContext.elementsById`) bound to a topic or job type that no
+ * registered handler serves: they run as external tasks, done by workers over /engine-rest/external-task.
+ */
+export function externalTopicsOf(elementsById: Record<string, unknown> | undefined, handlers: { has(name: string): boolean }): { element: string; topic: string }[] {
+  const out: { element: string; topic: string }[] = [];
+  for (const [id, el] of Object.entries(elementsById ?? {})) {
+    const type = String((el as { $type?: unknown })?.$type ?? '');
+    if (!/^bpmn:(ServiceTask|SendTask|BusinessRuleTask|IntermediateThrowEvent|EndEvent)$/.test(type)) continue;
+    const b = handlerBindingOf(el);
+    if (b && (b.kind === 'external-topic' || b.kind === 'zeebe-job') && b.name && !handlers.has(b.name)) out.push({ element: id, topic: b.name });
+  }
+  return out;
+}
+
+/**
  * The decision a business-rule task evaluates: `camunda:decisionRef` + `camunda:resultVariable`, or
  * `<zeebe:calledDecision decisionId resultVariable/>`. A zeebe decision id written as the static FEEL string
  * `="risk"` is returned as `risk`; any other expression is returned as written (the validator refuses it).

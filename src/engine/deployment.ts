@@ -37,6 +37,7 @@ import { calledProcessesInFile } from '../definitions/io-mappings.ts';
 import { resolveCalledProcesses } from './call-activities.ts';
 import { parseDmn, DmnInvalidError, DecisionVersions, evaluateVersion, type DecisionTable, type DecisionVersion } from '../decisions/dmn.ts';
 import { SYSTEM, type Actor } from './actor.ts';
+import { externalTopicsOf } from '../definitions/bindings.ts';
 import { checkDefaultsDeployer, defaultsChanged, isAuthorizationsResource, parseDefaults, writeDefaults, type DefaultsItem, type DefaultsOutcome } from './authorization-defaults.ts';
 
 export interface Resource {
@@ -335,6 +336,12 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       }
       const cache = decisionCache(ctx);
       for (const v of outcome.decisionVersions) cache.put(v);
+      // topics no handler serves: external tasks (./external-tasks.ts)
+      for (const b of bpmn) {
+        for (const x of externalTopicsOf(b.parsed.moddleContext?.elementsById, ctx.handlers)) {
+          outcome.result.warnings.push({ resource: b.name, element: x.element, message: `${x.element} is an external task of topic "${x.topic}": no in-process handler is registered under that name, so it waits for a worker that fetches the topic over POST /engine-rest/external-task/fetchAndLock`, source: 'engine' });
+        }
+      }
       await lintDeployed(ctx, bpmn, outcome.result, source);
       return outcome.result;
     } catch (err) {
