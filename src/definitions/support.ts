@@ -47,7 +47,7 @@ runs('element', ['bpmn:Process'], 'executable processes run; non-executable pool
 runs('element', ['bpmn:SequenceFlow'], 'conditions in FEEL (=...) or, Camunda 7, JUEL (${...}: a safe subset run by insureflow, no method calls or beans)');
 runs('element', ['bpmn:DataObject', 'bpmn:DataObjectReference', 'bpmn:DataStoreReference', 'bpmn:TextAnnotation', 'bpmn:Association', 'bpmn:Group', 'bpmn:Lane', 'bpmn:LaneSet', 'bpmn:Participant', 'bpmn:Collaboration', 'bpmn:MessageFlow'], 'documentation only: accepted, no effect on the run');
 runs('element', [...DOCUMENTATION_ROOTS], 'documentation only (interchange models): accepted, ignored at run time');
-runs('element', ['bpmn:DataInputAssociation', 'bpmn:DataOutputAssociation'], 'documentation only: accepted, no effect on the run (map data with input/output parameters)');
+runs('element', ['bpmn:DataInputAssociation', 'bpmn:DataOutputAssociation'], 'documentation only while it maps nothing; an assignment or a transformation is refused (write input/output parameters)');
 runs('element', ['bpmn:HumanPerformer'], 'the user task\'s assignee, from its resourceAssignmentExpression (a name, user(x), or an expression); camunda:assignee / zeebe:assignmentDefinition win');
 runs('element', ['bpmn:PotentialOwner'], 'the user task\'s candidates, from its resourceAssignmentExpression: group(x) or a plain name is a candidate group, user(x) a candidate user (comma-separated, or an expression)');
 refused('element', ['bpmn:ScriptTask'], 'runs a script, and diagrams never run code', 'move the logic into a registered handler (service task) or a decision (business rule task)');

@@ -414,6 +414,7 @@ class Validator {
     }
 
     this.checkLoop(el);
+    this.checkDataAssociations(el);
     this.checkIoMappings(el);
     for (const message of eventProblems(el)) this.add(el, message);
     const retryProblem = retryCycleProblemOf(el);
@@ -797,6 +798,22 @@ class Validator {
       for (const p of loopProblems(el, this.dialect, (what, raw) => this.checkExpression(el, what, raw))) this.add(el, p);
     } else if (loop.$type === 'bpmn:StandardLoopCharacteristics') {
       this.checkExpression(el, 'loop condition', loop.loopCondition?.body);
+    }
+  }
+
+  /**
+   * Data input/output associations are documentation (support table) while they only connect data objects and
+   * stores; one that maps values (an assignment or a transformation) would be ignored, so it is refused.
+   */
+  private checkDataAssociations(el: any): void {
+    for (const a of [...(el.dataInputAssociations ?? []), ...(el.dataOutputAssociations ?? [])]) {
+      if (!(Array.isArray(a?.assignment) && a.assignment.length) && !a?.transformation) continue;
+      const how = this.dialect === 'zeebe' ? 'input and output mappings (zeebe:ioMapping)' : 'input and output parameters (camunda:inputOutput)';
+      this.add(
+        el,
+        `${describeElement(el)} maps data with the ${a.$type === 'bpmn:DataInputAssociation' ? 'data input' : 'data output'} association ` +
+          `${a.id ?? ''} (${a.transformation ? 'a transformation' : 'an assignment'}), which the engine does not evaluate: write the mapping as ${how}.`,
+      );
     }
   }
 

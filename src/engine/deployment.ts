@@ -336,6 +336,8 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       }
       const cache = decisionCache(ctx);
       for (const v of outcome.decisionVersions) cache.put(v);
+      // the XML reader's findings (a declared encoding, foreign namespaces: src/definitions/parse.ts), then lint's
+      for (const b of bpmn) for (const w of b.parsed.warnings ?? []) outcome.result.warnings.push({ resource: b.name, ...(w.element ? { element: w.element } : {}), message: w.message, source: 'parser' });
       // topics no handler serves: external tasks (./external-tasks.ts)
       for (const b of bpmn) {
         for (const x of externalTopicsOf(b.parsed.moddleContext?.elementsById, ctx.handlers)) {
