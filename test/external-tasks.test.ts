@@ -51,6 +51,17 @@ const TIMED = C7(
   <bpmn:endEvent id="End" /><bpmn:endEvent id="EndLate" />`,
 );
 
+/** ext.mi: a parallel multi-instance external task over `items`, with an input mapping */
+const MI = C7(
+  'ext-mi',
+  `<bpmn:startEvent id="Start" /><bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Each" />
+  <bpmn:serviceTask id="Each" camunda:type="external" camunda:topic="ext.mi">
+    <bpmn:extensionElements><camunda:inputOutput><camunda:inputParameter name="channel">post</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements>
+    <bpmn:multiInstanceLoopCharacteristics camunda:collection="\${items}" camunda:elementVariable="item" />
+  </bpmn:serviceTask>
+  <bpmn:sequenceFlow id="F2" sourceRef="Each" targetRef="End" /><bpmn:endEvent id="End" />`,
+);
+
 /** Camunda 8: a job type no handler serves */
 const ZEEBE = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="D_ext_zeebe" targetNamespace="http://insureflow.test">
@@ -87,6 +98,7 @@ ext.before(async (ctx) => {
     { name: 'timed.bpmn', content: TIMED },
     { name: 'zeebe.bpmn', content: ZEEBE },
     { name: 'local.bpmn', content: LOCAL },
+    { name: 'mi.bpmn', content: MI },
   ]);
   ctx.warnings = r.warnings;
   for (const topic of ['ext.charge', 'ext.plain']) await ctx.t.engine.grant({ group: 'payments-workers', resourceType: 'topic', resourceId: topic, permissions: ['fetch'] }, admin);
@@ -111,7 +123,7 @@ const types = async (ctx: Ctx, id: string) => (await ctx.t.engine.history(id)).m
 
 ext('deploy accepts topics and job types without a handler, and says they are external tasks', async (ctx) => {
   const external = ctx.warnings.filter((w) => w.source === 'engine').map((w) => w.element).sort();
-  assert.equal(external, ['Charge', 'Job', 'Work', 'Work'].sort());
+  assert.equal(external, ['Charge', 'Each', 'Job', 'Work', 'Work'].sort());
   assert.ok(ctx.warnings.some((w) => w.element === 'Charge' && /external task of topic "ext\.charge"/.test(w.message)));
   assert.not.ok(ctx.warnings.some((w) => /ext\.local/.test(w.message)), 'a topic with a registered handler is not external');
 });
@@ -267,6 +279,17 @@ ext('cancelling the instance cancels its external task: the worker\'s answer is 
   ctx.t.clock.advance(120_000);
   assert.equal(await fetchOne(ctx, worker, 'w-x', 'ext.plain', 'x-1'), []);
   assert.ok((await types(ctx, inst.id)).includes('externalTask.cancelled'));
+});
+
+ext('a multi-instance external task: one task per element, each with its element and input mapping; the body completes after the last', async (ctx) => {
+  const inst = await ctx.t.engine.startInstance('ext-mi', { businessKey: 'm-1', variables: { items: ['a', 'b', 'c'] } });
+  const tasks = await fetchOne(ctx, admin, 'w-m', 'ext.mi', 'm-1');
+  assert.equal(tasks.map((t) => [t.variables.item, t.variables.channel]).sort(), [['a', 'post'], ['b', 'post'], ['c', 'post']]);
+  for (const t of tasks) {
+    assert.is((await ctx.t.engine.getInstance(inst.id)).status, 'active');
+    await ctx.t.engine.externalTasks.complete(admin, t.id, { workerId: 'w-m' });
+  }
+  assert.is((await ctx.t.engine.getInstance(inst.id)).status, 'completed');
 });
 
 ext('Camunda 8 job types are external tasks too; a registered handler wins over the worker', async (ctx) => {

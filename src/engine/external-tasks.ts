@@ -26,10 +26,13 @@ import { InsureflowError } from '../errors.ts';
 import type { EngineContext } from './context.ts';
 import type { Actor } from './actor.ts';
 import type { StoredExternalTask } from './ports.ts';
-import type { Action, RunOutput, Variables } from './runtime.ts';
+import type { Action, ExecMeta, RunOutput, Variables } from './runtime.ts';
 import { authorize, isAdmin, redactorFor } from './authorization.ts';
 import { continueDeferred, transition, withLock } from './transition.ts';
 import { assertTextValues } from './text-values.ts';
+import { parseJson } from './json.ts';
+import { visibleLocals } from './runtime/local-scopes.ts';
+import type { RunContext } from './runtime/context.ts';
 
 /** the longest a fetch may wait for tasks (Camunda's default maximum is 30 min; a held HTTP request is cheap) */
 export const MAX_ASYNC_RESPONSE_TIMEOUT_MS = 1_800_000;
@@ -132,7 +135,9 @@ async function withVariables(ctx: EngineContext, actor: Actor, req: FetchRequest
   const out: LockedExternalTask[] = [];
   for (const t of locked) {
     const topic = req.topics.find((x) => x.topicName === t.topic);
-    const all = (await ctx.stores.instances.variables(t.processInstanceId)) ?? {};
+    // what the task's execution sees: the process variables overlaid by its local scopes (input mappings, a
+    // multi-instance element), as a handler would get them
+    const all = { ...((await ctx.stores.instances.variables(t.processInstanceId)) ?? {}), ...(await localsOf(ctx, t)) };
     const hidden = redactor.hidden(t.processKey);
     const wanted = topic?.variables ?? null;
     const variables: Variables = {};
@@ -140,6 +145,15 @@ async function withVariables(ctx: EngineContext, actor: Actor, req: FetchRequest
     out.push({ ...t, variables });
   }
   return out;
+}
+
+/** The local variables the task's execution sees, from the instance's committed scopes (runtime/local-scopes.ts). */
+async function localsOf(ctx: EngineContext, t: StoredExternalTask): Promise<Variables> {
+  const text = await ctx.stores.externalTasks.execMeta(t.processInstanceId);
+  const meta = text ? parseJson<ExecMeta | null>(text, `process_instances ${t.processInstanceId} exec_meta`, null) : null;
+  if (!meta?.scopes) return {};
+  // the scope walk needs only the committed scopes: a run context reduced to them
+  return visibleLocals({ meta: { counters: {}, keys: {}, scopes: meta.scopes } } as unknown as RunContext, t.executionId);
 }
 
 /** The task, if the caller may act on it. @throws InsureflowError EXTERNAL_TASK_NOT_FOUND, FORBIDDEN */

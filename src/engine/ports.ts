@@ -497,6 +497,8 @@ export interface ExternalTaskStore {
   close(tx: StoreTx, id: string, workerId: string, now: number, patch: { status: 'completed'; completedBy: string; endedAt: number }): Promise<boolean>;
   /** Records a failure (or an uncaught BPMN error) of an open task held by `workerId` (expiry not checked); false otherwise. */
   recordFailure(tx: StoreTx, id: string, workerId: string, now: number, patch: { retries: number; errorMessage: string | null; errorDetails: string | null; lockExpiresAt: number | null }): Promise<boolean>;
+  /** The instance's execution bookkeeping (process_instances.exec_meta, CommitMeta JSON; its local variable scopes), null when none. */
+  execMeta(instanceId: string): Promise<string | null>;
   /** Cancels the open tasks of an instance (the instance is cancelled); what was open. */
   cancelOpen(tx: StoreTx, instanceId: string, at: number): Promise<StoredExternalTask[]>;
   /** Open tasks, oldest first, by topic and instance. */

@@ -123,6 +123,11 @@ export class KnexExternalTaskStore implements ExternalTaskStore {
     );
   }
 
+  async execMeta(instanceId: string): Promise<string | null> {
+    const r = await this.db('process_instances').where({ id: instanceId }).first('exec_meta');
+    return (r?.exec_meta as string | null | undefined) ?? null;
+  }
+
   async cancelOpen(tx: StoreTx, instanceId: string, at: number): Promise<StoredExternalTask[]> {
     const trx = knexTx(tx);
     const open: ExternalTaskRow[] = await trx('external_tasks').where({ process_instance_id: instanceId, status: 'open' });

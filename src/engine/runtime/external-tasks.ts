@@ -89,7 +89,11 @@ export function executeExternal(
     }
     ctx.push({ type: 'externalTask.completed', activityId: activity.id, activityType: activity.type, data: { ...base, variables, ...(action.localVariables && { localVariables: clone(action.localVariables) }) } });
     ctx.settled.push(executionId);
-    callback(null, variables);
+    // answered after the resume has settled, as a handler's result is (a callback made during the resume itself
+    // leaves a multi-instance body waiting for iterations that are done)
+    const answered = Promise.resolve().then(() => callback(null, variables));
+    ctx.inflight.add(answered);
+    void answered.finally(() => ctx.inflight.delete(answered));
     return;
   }
   if (action.outcome === 'bpmnError') {
