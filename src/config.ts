@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { Ajv } from 'ajv';
 import { InsureflowError } from './errors.ts';
 import { parseDatabaseUrl } from './persistence/dialect.ts';
+import { LIMIT_ENV, resolveLimits, type EngineLimits } from './engine/limits.ts';
 
 export interface Config {
   port: number;
@@ -21,6 +22,8 @@ export interface Config {
   jobPollMs: number;
   /** extra handler modules (paths); each exports `register(engine)` */
   handlerModules: string[];
+  /** the limits set by INSUREFLOW_MIN_TIMER_CYCLE_MS ... (src/engine/limits.ts LIMIT_ENV); the rest keep their defaults */
+  limits?: Partial<EngineLimits>;
 }
 
 const schema = {
@@ -35,6 +38,7 @@ const schema = {
     INSUREFLOW_JOB_POLL_MS: { type: 'string', pattern: '^[0-9]+$' },
     INSUREFLOW_HANDLERS: { type: 'string', minLength: 1 },
     LOG_LEVEL: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    ...Object.fromEntries(Object.values(LIMIT_ENV).map((name) => [name, { type: 'string', pattern: '^[0-9]{1,9}$' }])),
   },
 } as const;
 
@@ -64,6 +68,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   } catch (err) {
     throw new InsureflowError('CONFIG_INVALID', `invalid configuration: ${(err as Error).message}`);
   }
+  const limits: Partial<EngineLimits> = {};
+  for (const [key, name] of Object.entries(LIMIT_ENV) as [keyof typeof LIMIT_ENV, string][]) {
+    if (relevant[name] === undefined) continue;
+    limits[key] = Number(relevant[name]);
+    if (limits[key] === 0 && key !== 'minTimerCycleMs') throw new InsureflowError('CONFIG_INVALID', `invalid configuration: ${name} must be at least 1`);
+  }
+  resolveLimits(limits);
   return Object.freeze({
     port,
     host: relevant.HOST ?? '0.0.0.0',
@@ -74,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: (relevant.LOG_LEVEL ?? 'info') as Config['logLevel'],
     jobPollMs: Number(relevant.INSUREFLOW_JOB_POLL_MS ?? 1000),
     handlerModules: (relevant.INSUREFLOW_HANDLERS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    limits: Object.freeze(limits),
   });
 }
 

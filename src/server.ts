@@ -54,11 +54,11 @@ export function formatWarning(w: DeploymentWarning): string {
   return `${w.resource}: ${w.element ? w.element + ': ' : ''}${w.message} (${w.source}${w.rule ? ' ' + w.rule : ''})`;
 }
 
-export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex; domain: InsuranceDomain }> {
+export async function createEngine(config: Pick<Config, 'databaseUrl' | 'handlerModules' | 'limits'>, logger?: pino.Logger): Promise<{ engine: InsureflowEngine; db: Knex; domain: InsuranceDomain }> {
   const db = await openDb({ url: config.databaseUrl });
   await migrate(db);
   // deployments are linted (bpmnlint, analyst feedback as `warnings`; src/definitions/lint.ts)
-  const engine = new InsureflowEngine({ db, logger, lint: bpmnLinter });
+  const engine = new InsureflowEngine({ db, logger, limits: config.limits, lint: bpmnLinter });
   const domain = registerInsuranceDomain(engine);
   for (const mod of config.handlerModules) {
     // an embedding team's own handlers: a module exporting register(engine)

@@ -40,7 +40,7 @@ runs('element', ['bpmn:ServiceTask', 'bpmn:SendTask'], 'calls a registered handl
 runs('element', ['bpmn:BusinessRuleTask'], 'evaluates a deployed DMN decision (or calls a handler)');
 runs('element', ['bpmn:ReceiveTask'], 'waits for its message');
 runs('element', ['bpmn:CallActivity'], 'starts the called process as a child instance');
-runs('element', ['bpmn:SubProcess'], 'embedded sub-process and event sub-process');
+runs('element', ['bpmn:SubProcess'], 'embedded sub-process and event sub-process; nested at most 32 deep by default (INSUREFLOW_MAX_NESTING_DEPTH)');
 runs('element', ['bpmn:ExclusiveGateway', 'bpmn:ParallelGateway', 'bpmn:InclusiveGateway', 'bpmn:EventBasedGateway']);
 runs('element', ['bpmn:StartEvent', 'bpmn:EndEvent', 'bpmn:IntermediateCatchEvent', 'bpmn:IntermediateThrowEvent', 'bpmn:BoundaryEvent'], 'see the event rows');
 runs('element', ['bpmn:Process'], 'executable processes run; non-executable pools document a partner');
@@ -61,12 +61,12 @@ refused('element', ['bpmn:ChoreographyTask', 'bpmn:SubChoreography', 'bpmn:CallC
 const EVENT_NOTE: Record<string, string> = {
   'bpmn:StartEvent+none': 'starts the instance',
   'bpmn:StartEvent+bpmn:MessageEventDefinition': 'starts by message; in an event sub-process: a subscription while its scope runs',
-  'bpmn:StartEvent+bpmn:TimerEventDefinition': 'ISO 8601 or FEEL date / cycle; in an event sub-process: at process level',
+  'bpmn:StartEvent+bpmn:TimerEventDefinition': 'ISO 8601 or FEEL date / cycle (cycles at least 1 s apart by default); in an event sub-process: at process level',
   'bpmn:StartEvent+bpmn:SignalEventDefinition': 'starts by signal',
   'bpmn:StartEvent+bpmn:ErrorEventDefinition': 'error event sub-process (interrupting)',
   'bpmn:StartEvent+bpmn:EscalationEventDefinition': 'escalation event sub-process',
   'bpmn:IntermediateCatchEvent+bpmn:MessageEventDefinition': 'waits for its message',
-  'bpmn:IntermediateCatchEvent+bpmn:TimerEventDefinition': 'a timer job',
+  'bpmn:IntermediateCatchEvent+bpmn:TimerEventDefinition': 'a timer job (cycles at least 1 s apart by default)',
   'bpmn:IntermediateCatchEvent+bpmn:SignalEventDefinition': 'waits for its signal',
   'bpmn:IntermediateThrowEvent+none': 'passes through',
   'bpmn:IntermediateThrowEvent+bpmn:MessageEventDefinition': 'calls a handler (like a send task)',
@@ -81,7 +81,7 @@ const EVENT_NOTE: Record<string, string> = {
   'bpmn:EndEvent+bpmn:CompensateEventDefinition': 'compensates its scope',
   'bpmn:EndEvent+bpmn:TerminateEventDefinition': 'ends its scope',
   'bpmn:BoundaryEvent+bpmn:MessageEventDefinition': 'interrupting or not',
-  'bpmn:BoundaryEvent+bpmn:TimerEventDefinition': 'interrupting or not',
+  'bpmn:BoundaryEvent+bpmn:TimerEventDefinition': 'interrupting or not (cycles at least 1 s apart by default)',
   'bpmn:BoundaryEvent+bpmn:SignalEventDefinition': 'interrupting or not',
   'bpmn:BoundaryEvent+bpmn:ErrorEventDefinition': 'interrupting',
   'bpmn:BoundaryEvent+bpmn:EscalationEventDefinition': 'interrupting or not',

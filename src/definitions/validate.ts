@@ -54,6 +54,8 @@ import {
 } from './parse.ts';
 import { eventProblems } from './event-rules.ts';
 import { elementRuns, supportProblems } from './support.ts';
+import { cyclePeriodProblem } from './limits.ts';
+import { DEFAULT_LIMITS } from '../engine/limits.ts';
 
 export type { Problem } from './parse.ts';
 
@@ -78,6 +80,8 @@ export interface ValidationContext {
   processVersions?: (key: string) => number[];
   /** whether this deployment holds a process of that key */
   inDeployment?: (key: string) => boolean;
+  /** the shortest period of a timer cycle, ms (default: src/engine/limits.ts) */
+  minTimerCycleMs?: number;
 }
 
 function bindingLabel(b: ResourceBinding): string {
@@ -784,6 +788,9 @@ class Validator {
               '(e.g. R3/PT1H; R/PT1H repeats forever) or R<count>/<start>/<duration> (e.g. R/2030-01-01T08:00:00Z/P1D).' +
               spaces,
           );
+        } else {
+          const tooOften = cyclePeriodProblem(value, this.ctx.minTimerCycleMs ?? DEFAULT_LIMITS.minTimerCycleMs);
+          if (tooOften) this.add(el, `${d} has the ${label} ${q(value)}: ${tooOften}.`);
         }
       }
     }

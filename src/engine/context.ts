@@ -15,6 +15,7 @@ import type { DefinitionCache } from './definitions.ts';
 import type { FormCache } from './forms.ts';
 import type { RegisteredHandler } from './runtime.ts';
 import type { DecisionRegistry } from '../decisions/dmn.ts';
+import type { EngineLimits } from './limits.ts';
 import type { DeploymentLinter } from './deployment.ts';
 
 export interface Logger {
@@ -45,6 +46,8 @@ export interface EngineContext {
   readonly jobLockMs: number;
   /** jobs run at the same time by runDueJobs */
   readonly jobConcurrency: number;
+  /** what deployment refuses and how much one transition may do (./limits.ts) */
+  readonly limits: Readonly<EngineLimits>;
   /** the lint port of deployments (./deployment.ts DeploymentLinter), when the engine was given one */
   readonly lint?: DeploymentLinter;
   readonly handlers: Map<string, RegisteredHandler>;

@@ -33,6 +33,7 @@ import type { Catalog, DeploymentStore, DeploymentTx, ProcessDefinition, Resourc
 import { parseBpmn, BpmnInvalidError, BPMN_NS, type ParsedBpmn } from '../definitions/parse.ts';
 import { validateBpmn } from '../definitions/validate.ts';
 import { refusedElementProblems } from '../definitions/support.ts';
+import { structureProblems } from '../definitions/limits.ts';
 import { calledProcessesInFile } from '../definitions/io-mappings.ts';
 import { resolveCalledProcesses } from './call-activities.ts';
 import { parseDmn, DmnInvalidError, DecisionVersions, evaluateVersion, type DecisionTable, type DecisionVersion } from '../decisions/dmn.ts';
@@ -270,6 +271,13 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
         else problems.push({ resource: r.name, element: null, message: (err as Error).message });
       }
     } else if (kind === 'bpmn') {
+      // size and nesting are read from the text first: a document beyond the limits is refused before bpmn-moddle
+      // parses it (src/definitions/limits.ts; a 3,000-level nesting overflowed the stack in the serializer)
+      const beyond = structureProblems(r.content, ctx.limits);
+      if (beyond.length) {
+        for (const p of beyond) problems.push({ resource: r.name, ...p });
+        continue;
+      }
       let parsedForErrors: Awaited<ReturnType<typeof parseBpmn>> | undefined;
       try {
         const parsed = await parseBpmn(r.content);
@@ -531,6 +539,7 @@ async function planAndWrite(
     if (!created.length) continue;
     // a new version: it must run, and every binding must resolve
     const found = validateBpmn(b.parsed, {
+      minTimerCycleMs: ctx.limits.minTimerCycleMs,
       handlers,
       forms: formIndex.keys(),
       decisions: decisionIndex.keys(),

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { InsureflowError } from '../errors.ts';
 import { HEARTBEAT_STALE_MS, type EngineContext } from './context.ts';
-import { timerDueAt } from './iso.ts';
+import { durationMs, parseCycle } from './iso.ts';
 import { SYSTEM, type Actor, type Job, type Page } from './model.ts';
 import type { JobQuery, StoredJob } from './ports.ts';
 import type { Action } from './runtime.ts';
@@ -127,6 +127,26 @@ interface TimerStartPayload {
   fired: number;
 }
 
+/**
+ * The firing of a timer-start cycle that follows the one due at `dueAt`, run at `now` (epoch ms): dueAt + the
+ * cycle's duration (calendar arithmetic from dueAt). When that is not after `now` (the engine was down through one
+ * or more firings), now + the duration: the firing just made stands for all the missed ones and the cycle goes on
+ * from now, as in Camunda (no burst of catch-up instances). A duration shorter than `minMs` counts as `minMs`
+ * (src/engine/limits.ts: a cycle stored before the limit existed, such as R/PT0S, fires at most that often).
+ * Null when the value is not a cycle.
+ */
+export function nextCycleFiring(value: string, dueAt: number, now: number, minMs: number): number | null {
+  const cycle = parseCycle(value);
+  if (!cycle) return null;
+  const after = (from: number): number | null => {
+    const ms = durationMs(cycle.duration, from);
+    return ms === null ? null : from + Math.max(ms, minMs);
+  };
+  const next = after(dueAt);
+  if (next === null) return null;
+  return next > now ? next : after(now);
+}
+
 /** Fire a timer start event: start an instance and pass its start timer; a cycle schedules its next run. */
 export async function runTimerStart(ctx: EngineContext, job: StoredJob): Promise<void> {
   const { stores } = ctx;
@@ -136,7 +156,7 @@ export async function runTimerStart(ctx: EngineContext, job: StoredJob): Promise
     await transition(ctx, id, { kind: 'start', variables: {} }, SYSTEM, { definitionId: job.definitionId as string, businessKey: null }, async (tx) => {
       const fired = payload.fired + 1;
       const more = payload.timerType === 'timeCycle' && (payload.repeat === -1 || (payload.repeat ?? 1) > fired);
-      const next = more ? timerDueAt('timeCycle', payload.value.replace(/^R\d*\/[^P/][^/]*\//, 'R/'), job.dueAt) : null;
+      const next = more ? nextCycleFiring(payload.value, job.dueAt, ctx.clock.now(), ctx.limits.minTimerCycleMs) : null;
       const kept = more && next !== null
         ? await tx.rescheduleJob(job.id, ctx.nodeId, next, JSON.stringify({ ...payload, fired }))
         : await tx.consumeJob(job.id, ctx.nodeId);

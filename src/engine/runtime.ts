@@ -28,6 +28,8 @@ import { createListener } from './runtime/listeners.ts';
 import { createExtension } from './runtime/service-calls.ts';
 import { createJoinExtension } from './runtime/joins.ts';
 import { changedVariables, processVariables } from './runtime/variables.ts';
+import { createLimitExtension } from './runtime/limits.ts';
+import type { EngineLimits } from './limits.ts';
 
 export type Variables = Record<string, unknown>;
 
@@ -206,6 +208,8 @@ export interface ExecMeta {
   eventScopes?: Record<string, ScopeEventMeta>;
   /** completed compensable activities and compensations in progress (runtime/compensation.ts) */
   compensation?: CompensationMeta;
+  /** executions held by a transition limit with an incident, executionId -> activityId (runtime/limits.ts) */
+  held?: Record<string, string>;
 }
 
 export interface RunOutput {
@@ -232,6 +236,8 @@ export interface RuntimeDeps {
   handlers: Map<string, RegisteredHandler>;
   decisions: DecisionEvaluator;
   logger?: { warn(obj: unknown, msg?: string): void };
+  /** the run-time limits and the shortest timer cycle (src/engine/limits.ts); defaults where absent */
+  limits?: Partial<EngineLimits>;
 }
 
 const quietLogger = () => ({ debug() {}, error() {}, warn() {} });
@@ -253,7 +259,7 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
     sourceContext: def.sourceContext,
     moddleOptions: def.moddleOptions,
     expressions,
-    extensions: { insureflow: createExtension(ctx), insureflowJoins: createJoinExtension(ctx) },
+    extensions: { insureflow: createExtension(ctx), insureflowJoins: createJoinExtension(ctx), insureflowLimits: createLimitExtension(ctx) },
     timers: ctx.durableTimers,
     // not strict: technical failures never reach the engine (they are parked for retry), so an error
     // boundary only ever sees business errors, matched by code
@@ -294,6 +300,9 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
   if (ended === 'completed') ctx.push({ type: 'instance.completed', actor: 'system' });
 
   const { meta, settled, failures } = ctx;
+  const keys: Record<string, string> = ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId))));
+  // executions held by a limit stay held while their incident is pending (runtime/limits.ts)
+  const held = Object.fromEntries(Object.entries(meta.held ?? {}).filter(([execId]) => execId in keys));
   return {
     state,
     status: ended ?? 'active',
@@ -312,8 +321,9 @@ export async function runTransition(deps: RuntimeDeps, input: RunInput): Promise
       ...(meta.compensation && !ended && { compensation: meta.compensation }),
       ...(meta.scopes && !ended && Object.keys(meta.scopes).length > 0 && { scopes: meta.scopes }),
       ...(meta.calls && !ended && Object.keys(meta.calls).length > 0 && { calls: meta.calls }),
+      ...(Object.keys(held).length > 0 && { held }),
       counters: meta.counters,
-      keys: ended ? {} : Object.fromEntries(Object.entries(meta.keys).filter(([execId]) => !settled.includes(execId) && (failures.some((f) => f.executionId === execId) || input.pending.has(execId)))),
+      keys,
     },
   };
 }

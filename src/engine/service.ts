@@ -24,6 +24,7 @@ import * as externalTasks from './external-tasks.ts';
 import { drain } from './transition.ts';
 import { lockJob, startAfterCommit } from './deferred-start.ts';
 import type { UnitOfWork } from './unit-of-work.ts';
+import { resolveLimits, type EngineLimits } from './limits.ts';
 import * as authz from './authorization.ts';
 import * as authzAdmin from './authorization-admin.ts';
 import { historyRedactor, instanceDecisions } from './authorization-reads.ts';
@@ -45,6 +46,11 @@ export interface EngineCoreOptions {
   jobLockMs?: number;
   /** jobs run at the same time by runDueJobs (default 4) */
   jobConcurrency?: number;
+  /**
+   * what deployment refuses (timer cycles, nesting, size) and how much one transition may do before it stops with
+   * an incident; defaults in ./limits.ts (DEFAULT_LIMITS). @throws RangeError from the constructor for a bad value
+   */
+  limits?: Partial<EngineLimits>;
   /** lints deployed BPMN resources into the deploy result's `warnings` (./deployment.ts DeploymentLinter; none by default) */
   lint?: deployment.DeploymentLinter;
 }
@@ -56,6 +62,7 @@ export class EngineCore {
   readonly nodeId: string;
   readonly jobLockMs: number;
   readonly jobConcurrency: number;
+  readonly limits: Readonly<EngineLimits>;
   readonly handlers = new Map<string, RegisteredHandler>();
   readonly decisions = new DecisionRegistry();
   private readonly ctx: EngineContext;
@@ -67,6 +74,7 @@ export class EngineCore {
     this.nodeId = opts.nodeId ?? `node-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.jobLockMs = opts.jobLockMs ?? 60_000;
     this.jobConcurrency = Math.max(1, opts.jobConcurrency ?? 4);
+    this.limits = resolveLimits(opts.limits);
     this.ctx = {
       stores: this.stores,
       clock: this.clock,
@@ -74,6 +82,7 @@ export class EngineCore {
       nodeId: this.nodeId,
       jobLockMs: this.jobLockMs,
       jobConcurrency: this.jobConcurrency,
+      limits: this.limits,
       lint: opts.lint,
       handlers: this.handlers,
       decisions: this.decisions,

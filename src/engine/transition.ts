@@ -156,7 +156,7 @@ export async function transitionOnce(
         let out: RunOutput;
         try {
           out = await runTransition(
-            { clock: ctx.clock, handlers: ctx.handlers, decisions: decisionEvaluator(ctx), logger: ctx.logger },
+            { clock: ctx.clock, handlers: ctx.handlers, decisions: decisionEvaluator(ctx), logger: ctx.logger, limits: ctx.limits },
             { instanceId, businessKey, definition: def, state, action, actor: actor.name, pending, meta: prevMeta, unitOfWork: tx.unitOfWork },
           );
         } catch (err) {

@@ -21,6 +21,7 @@ import { artefactRoutes } from './routes/artefacts.ts';
 import { registerInputSafety } from './input-safety.ts';
 import { isStorageFull } from '../persistence/db.ts';
 import { authorizationRoutes } from './routes/authorizations.ts';
+import { probeDatabase } from '../persistence/probe.ts';
 import { externalTaskRoutes } from './routes/external-tasks.ts';
 
 declare module 'fastify' {
@@ -156,7 +157,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   app.get('/health', { schema: { tags: ['system'], security: [], response: { 200: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } } } } }, async () => {
-    await engine.db.raw('select 1');
+    // its own connection on SQLite: a long transition holds the pool's only one (src/persistence/probe.ts)
+    await probeDatabase(engine.db);
     return { status: 'ok', database: engine.dialect };
   });
 

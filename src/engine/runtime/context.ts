@@ -7,6 +7,7 @@
 import type { ActivityInfo, CachedDefinition, TimerEventSubProcess } from '../definitions.ts';
 import type { ExecMeta, FailureItem, HistoryDraft, RunInput, RuntimeDeps, TimerItem, WaitItem } from '../runtime.ts';
 import { DurableTimers } from './timers.ts';
+import type { StepBudget } from './limits.ts';
 
 /** bpmn-engine / bpmn-elements objects (Engine, execution, activity and process apis) are untyped upstream. */
 export type EngineObject = any;
@@ -45,10 +46,13 @@ export interface RunContext {
   readonly heldJoins: Map<EngineObject, () => void>;
   /**
    * other work that waits for the run to be quiescent, in order: errors and escalations thrown by events, boundary
-   * events started again, compensation steps (runtime/bpmn-events.ts, compensation.ts); quiescence makes their
-   * order with handler results the same in every run of the transition (replay compares it)
+   * events started again, compensation steps (runtime/bpmn-events.ts, compensation.ts), executions deferred to give
+   * the event loop a turn (runtime/limits.ts); quiescence makes their order with handler results the same in every
+   * run of the transition (replay compares it)
    */
   readonly whenQuiet: (() => void)[];
+  /** activity executions of this run and why it stopped holding them (runtime/limits.ts) */
+  readonly budget: StepBudget;
   /** the bpmn-engine Engine (set once constructed) */
   engine: EngineObject;
   /** the engine's execution (set once executed / resumed) */
@@ -83,6 +87,7 @@ export function createRunContext(deps: RuntimeDeps, input: RunInput): RunContext
     armedOnly: new Set(),
     heldJoins: new Map(),
     whenQuiet: [],
+    budget: { steps: 0, sinceYield: 0, startedAt: deps.clock.now(), stopped: null },
     engine: null,
     execution: null,
     ended: null,
