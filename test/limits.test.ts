@@ -6,10 +6,10 @@
  * multi-instance service task over 100,000 items (each stopped with an incident), and an R/PT0S timer-start job
  * stored before the limit existed, after a restart (fires at most once a second).
  *
- * While each one is deployed or started, GET /health is polled without pause. Asserted without a wall-clock
- * threshold: every /health answers 200, and during a long operation /health requests are answered before the
- * operation's own response comes (a section that held the event loop for the whole operation would answer them
- * only after it). The real latencies are printed for the record ([limits] lines).
+ * While each one is deployed or started, GET /health is polled without pause. Asserted: every /health answers
+ * 200 and each operation ends as it must. How many /health answers came while an operation ran, and their
+ * latencies, are printed for the record ([limits] lines), not asserted: they depend on the machine's load. The
+ * event loop's turns inside long transitions are asserted deterministically in test/feature/limits.test.ts.
  *
  * The server runs with INSUREFLOW_MAX_TRANSITION_STEPS=2000 (set from the environment, as an operator would) to
  * keep the loops short; the default limits stay in force otherwise.
@@ -174,9 +174,14 @@ async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
   return { url: join(dir, 'limits.sqlite'), drop: async () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A long operation did not hold the event loop from start to end: /health was answered while it ran. */
+/**
+ * How many /health answers arrived while a long operation ran is printed, not asserted: it depends on the
+ * machine's speed and load (a busy machine answered fewer), and no test here may. That the event loop gets a
+ * turn inside long transitions is asserted deterministically in test/feature/limits.test.ts (a clock counting
+ * event-loop turns); this test asserts that every /health answered 200 and that each operation ended as it must.
+ */
 function answeredWhileRunning(o: Observed<unknown>, label: string): void {
-  assert.ok(o.during.length >= 2, `${label}: ${o.during.length} /health answers while it ran ${o.ms.toFixed(0)} ms`);
+  process.stdout.write(`  [limits] ${label}: ${o.during.length} /health answers while it ran ${o.ms.toFixed(0)} ms\n`);
 }
 
 // ------------------------------------------------------------------------------------------------ the test
