@@ -91,6 +91,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(givenLogger && typeof givenLogger.info === 'function' ? { loggerInstance: givenLogger } : { logger: givenLogger ?? false }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // a URL the router cannot decode (FST_ERR_BAD_URL) gets the API's error shape, not Fastify's
+    frameworkErrors: (err: Error, _req: unknown, reply: any) => {
+      void reply.status(400).send(errorBody(400, 'BAD_REQUEST', `the request URL cannot be decoded (${String(err.message).replace(/^FST_\w+:\s*/, '')}): percent-encoded bytes must be UTF-8`));
+    },
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true }, plugins: [addFormats as any] },
   });
 

@@ -32,9 +32,57 @@ export function checkPartText(what: string, text: string): void {
   if (why) throw refuse('body', what, why);
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The problem of a request URL whose percent-encoded bytes are not UTF-8 (`%ED%A0%80`, an encoded lone
+ * surrogate, or `%FF`): decoders turn them into U+FFFD silently, so they are refused before anything decodes them.
+ */
+export function urlEncodingProblem(url: string): string | null {
+  if (!url.includes('%')) return null;
+  const bytes: number[] = [];
+  for (let i = 0; i < url.length; i++) {
+    const hex = url[i] === '%' ? url.slice(i + 1, i + 3) : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(url[i], 'utf8'));
+  }
+  try {
+    strictUtf8.decode(Uint8Array.from(bytes));
+    return null;
+  } catch {
+    return 'the URL\'s percent-encoded bytes are not valid UTF-8';
+  }
+}
+
+/**
+ * A JSON body must be valid UTF-8: invalid bytes (`\xff`, an encoded lone surrogate) would be replaced by U+FFFD
+ * and stored as if the client had sent it. Replaces Fastify's JSON parser with one that decodes strictly, then
+ * parses with Fastify's own (prototype-poisoning checks kept).
+ * @throws (through done) InsureflowError VALIDATION_FAILED
+ */
+function registerStrictJson(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(refuse('body', '(root)', 'is not valid UTF-8'), undefined);
+      return;
+    }
+    parseJson(req, text, done);
+  });
+}
+
 /** Adds the checks to `app` (before the routes are registered, and before the authentication hook). */
 export function registerInputSafety(app: FastifyInstance): void {
+  registerStrictJson(app);
   app.addHook('onRequest', async (req: FastifyRequest) => {
+    const urlProblem = urlEncodingProblem(req.url);
+    if (urlProblem) throw new InsureflowError('BAD_REQUEST', urlProblem, [{ in: 'url', message: urlProblem }]);
     // the only header read as text: the bearer token (Node itself refuses NUL and control characters in headers)
     const auth = req.headers.authorization;
     if (auth !== undefined) checkRequestValue('headers', auth, 'authorization');
