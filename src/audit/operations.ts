@@ -125,7 +125,7 @@ async function withBeforeValues(db: Knex, op: Operation): Promise<Operation> {
     if (['task.completed', 'message.received', 'signal.received', 'timer.fired', 'task.created', 'task.claimed', 'instance.cancelled'].includes(e.type)) break;
   }
   const before: Record<string, unknown> = {};
-  for (const k of Object.keys(form)) before[k] = k in changes ? changes[k].old : form[k];
+  for (const k of Object.keys(form)) Object.defineProperty(before, k, { value: Object.hasOwn(changes, k) ? changes[k].old : form[k], enumerable: true, writable: true, configurable: true });
   return { ...op, before: { status: 'open', form: before } };
 }
 

@@ -55,6 +55,8 @@ export function foldHistory(events: HistoryEvent[], model: Pick<AuditModel, 'bou
   const tasks = new Map<string, ReconstructedTask>();
   const incidents = new Map<string, { activityId: string | null }>();
   const variables: Record<string, unknown> = {};
+  // variable names are data: set as own properties (a variable named __proto__ must not set a prototype)
+  const setVariable = (k: string, v: unknown) => Object.defineProperty(variables, k, { value: v, writable: true, enumerable: true, configurable: true });
   let status: Fold['status'] = 'active';
   let ended = false;
   let started: HistoryEvent | null = null;
@@ -110,7 +112,7 @@ export function foldHistory(events: HistoryEvent[], model: Pick<AuditModel, 'bou
         break;
       case 'variables.changed': {
         const changes = (d.changes ?? {}) as Record<string, { new: unknown }>;
-        for (const [k, c] of Object.entries(changes)) variables[k] = c?.new ?? null;
+        for (const [k, c] of Object.entries(changes)) setVariable(k, c?.new ?? null);
         lastChange = { index: i, keys: new Set(Object.keys(changes)) };
         break;
       }
@@ -118,7 +120,7 @@ export function foldHistory(events: HistoryEvent[], model: Pick<AuditModel, 'bou
         const vars = d.variables as Record<string, unknown> | null | undefined;
         if (vars && typeof vars === 'object') {
           const sameRun = lastChange.index > (lastCall.get(e.activityId as string) ?? Infinity);
-          for (const [k, v] of Object.entries(vars)) if (!(sameRun && lastChange.keys.has(k))) variables[k] = v;
+          for (const [k, v] of Object.entries(vars)) if (!(sameRun && lastChange.keys.has(k))) setVariable(k, v);
         }
         break;
       }

@@ -75,11 +75,17 @@ export function findTextProblem(value: unknown, root = '', maxDepth = MAX_VALUE_
 
 /**
  * Checks the named inputs of an engine operation, e.g. `assertTextValues('start', { businessKey, variables })`.
- * Absent inputs (undefined, null) pass.
+ * Absent inputs (undefined, null) pass. An input named `variables` may not have a key __proto__.
  * @throws InsureflowError VALIDATION_FAILED naming the field (`details: [{ field, message }]`)
  */
 export function assertTextValues(operation: string, inputs: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(inputs)) {
+    // a variable named __proto__ would not survive the process engine's copies of its variables (an assignment
+    // to it sets a prototype): refused by name (over HTTP the JSON parser already refuses the key)
+    if (name === 'variables' && value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+      const message = 'may not be named __proto__';
+      throw new InsureflowError('VALIDATION_FAILED', `${operation}: variables.__proto__ ${message}`, [{ field: 'variables.__proto__', message, keyword: 'text' }]);
+    }
     const problem = findTextProblem(value, name);
     if (problem) {
       throw new InsureflowError('VALIDATION_FAILED', `${operation}: ${problem.field} ${problem.message}`, [{ field: problem.field, message: problem.message, keyword: 'text' }]);
