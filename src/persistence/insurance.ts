@@ -372,6 +372,12 @@ export class InsuranceStore {
     });
   }
 
+  /** The last number a sequence has handed out (0 when none). */
+  async currentNumber(name: 'claim' | 'policy' | 'quote' | 'customer'): Promise<number> {
+    const row = await this.db('insurance_sequences').where({ name }).first('value');
+    return Number(row?.value ?? 0);
+  }
+
   // customers
   async customer(id: string): Promise<Customer | null> {
     const r = await this.db('customers').where({ id }).first();

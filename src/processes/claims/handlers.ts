@@ -119,13 +119,30 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
   }
 
   return {
-    /** Numbers the claim (the FNOL API passes its number as business key) and records the first notice of loss. */
+    /**
+     * Numbers the claim and records the first notice of loss. Claim intake (POST /api/claims) allocates the claim
+     * number from the claim sequence and starts the instance with it as business key; the claim is registered
+     * under exactly that number, so business key and claim number agree. A business key that is not such a
+     * number is refused with an error (the start then shows an incident at this task, naming the key): one that
+     * is not a claim number, one the sequence has not handed out yet (a direct POST
+     * /api/process-definitions/claims/start reserving future numbers), or one another claim already has (e.g. a
+     * completed claim's). An instance without a business key (an embedder's start) gets the next number.
+     */
     async 'claims.register'(ctx) {
       const v = ctx.variables;
       let claim = await store.claimOfInstance(ctx.instanceId);
       if (!claim) {
         const reportedAt = now();
-        const claimNo = isClaimNumber(ctx.businessKey) && !(await store.claimNumberTaken(ctx.businessKey)) ? ctx.businessKey : claimNumber(await store.nextNumber('claim'), new Date(reportedAt));
+        const key = ctx.businessKey;
+        if (key !== null && key !== undefined) {
+          const refuse = (why: string) => {
+            throw new Error(`business key ${JSON.stringify(key)} is not a claim number that claim intake allocated for this claim: ${why}; report claims with POST /api/claims, which numbers them`);
+          };
+          if (!isClaimNumber(key)) refuse('it is not of the form CLM-YYYYMMDD-NNNNNN');
+          if (Number(key.slice(13)) > (await store.currentNumber('claim'))) refuse('that number has not been handed out yet');
+          if (await store.claimNumberTaken(key)) refuse('another claim has that number');
+        }
+        const claimNo = isClaimNumber(key) ? key : claimNumber(await store.nextNumber('claim'), new Date(reportedAt));
         claim = await store.registerClaim({
           claimNo,
           processInstanceId: ctx.instanceId,

@@ -4,6 +4,14 @@
  * actor (src/engine/authorization.ts): reporting needs start on the process claims, the enquiry read-instances on
  * it, recording documents correlate on the message claim-documents-received (processes/authorizations.json grants
  * them to customer-service); a caller without it gets 403 before anything is looked up.
+ *
+ * Claim numbers: the business key of a claims instance is the claim number intake allocated for it. Intake takes
+ * the next number of the claim sequence and, when another active instance already holds that business key (one
+ * started directly with POST /api/process-definitions/claims/start), the next one, up to MAX_NUMBER_TRIES
+ * (then 503 CLAIM_NUMBER_UNAVAILABLE). The registration step (claims.register) refuses a business key that is not
+ * a handed-out, unregistered claim number, so a direct start cannot create a claim whose number differs from its
+ * key, nor a second instance with a completed claim's number: such an instance stops with an incident at
+ * registration (the start itself answers 201; the engine has no domain check before the start transition).
  */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
@@ -15,6 +23,8 @@ import type { Actor } from '../../engine/actor.ts';
 
 export const CLAIMS_PROCESS = 'claims';
 export const DOCUMENTS_MESSAGE = 'claim-documents-received';
+/** How many claim numbers intake tries when their business keys are held by other instances. */
+export const MAX_NUMBER_TRIES = 50;
 
 const claimNoParams = {
   type: 'object',
@@ -65,6 +75,25 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
     return claimStatusView(claim, waitingIn);
   }
 
+  /**
+   * Starts a claims instance under a fresh claim number (the business key; the registration step records the
+   * claim under the same number and refuses any other key, src/processes/claims/handlers.ts). A number whose
+   * business key another active claims instance already holds (started directly with a key ahead of the
+   * sequence) is skipped for the next one, up to MAX_NUMBER_TRIES numbers.
+   * @throws InsureflowError CLAIM_NUMBER_UNAVAILABLE (503) when all of them were held; errors of startInstance
+   */
+  async function startNumbered(variables: Record<string, unknown>, actor: Actor) {
+    for (let i = 0; i < MAX_NUMBER_TRIES; i++) {
+      const claimNo = claimNumber(await store.nextNumber('claim'), new Date(engine.clock.now()));
+      try {
+        return await engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, actor);
+      } catch (err) {
+        if (!(err instanceof InsureflowError) || err.code !== 'BUSINESS_KEY_IN_USE') throw err;
+      }
+    }
+    throw new InsureflowError('CLAIM_NUMBER_UNAVAILABLE', `the next ${MAX_NUMBER_TRIES} claim numbers are all held as business keys by other claims instances; cancel the instances started directly with claim numbers as business keys (GET /api/process-instances?processKey=claims) and report again`);
+  }
+
   app.post(
     '/claims',
     {
@@ -73,14 +102,13 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
         tags: ['claims'],
         summary: 'Report a loss (first notice of loss) from any channel; the body is the claims start form',
         body: { type: 'object', additionalProperties: true },
-        response: { 201: { type: 'object', properties: { claimNo: { type: 'string' }, processInstanceId: { type: 'string' }, claim: statusSchema } }, 422: { $ref: 'Error#' }, ...errors },
+        response: { 201: { type: 'object', properties: { claimNo: { type: 'string' }, processInstanceId: { type: 'string' }, claim: statusSchema } }, 422: { $ref: 'Error#' }, 503: { $ref: 'Error#' }, ...errors },
       },
     },
     async (req, reply) => {
       await engine.authorize(req.actor, 'start', 'process-definition', CLAIMS_PROCESS);
       const variables = req.body as Record<string, unknown>;
-      const claimNo = claimNumber(await store.nextNumber('claim'), new Date(engine.clock.now()));
-      const inst = await engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, req.actor);
+      const inst = await startNumbered(variables, req.actor);
       const claim = await store.claimOfInstance(inst.id);
       if (!claim) throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);
       reply.status(201);
