@@ -177,7 +177,7 @@ export async function listExternalTasks(ctx: EngineContext, actor: Actor, q: { t
 async function heldTask(ctx: EngineContext, actor: Actor, id: string, workerId: string): Promise<StoredExternalTask> {
   const t = await getExternalTask(ctx, actor, id);
   if (t.workerId === null) throw new InsureflowError('EXTERNAL_TASK_NOT_LOCKED', `external task ${id} is not locked by any worker: fetch it first`);
-  if (t.workerId !== workerId) throw new InsureflowError('EXTERNAL_TASK_LOCKED_BY_OTHER', `external task ${id} is locked by another worker (its lock of worker "${workerId}" expired and it was fetched again)`, { workerId });
+  if (t.workerId !== workerId) throw new InsureflowError('EXTERNAL_TASK_LOCKED_BY_OTHER', `external task ${id} is locked by worker "${t.workerId}", not by "${workerId}" (fetch it first; a worker whose lock expired loses the task once another worker fetches it)`, { workerId });
   return t;
 }
 

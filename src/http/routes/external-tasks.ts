@@ -166,6 +166,13 @@ const lockedSchema = { type: 'object', properties: { ...taskProps, errorDetails:
 const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
 
 export async function externalTaskRoutes(app: FastifyInstance, engine: InsureflowEngine) {
+  // long polls in progress: a graceful shutdown must not wait for their asyncResponseTimeout
+  const held = new Set<AbortController>();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const poll of held) poll.abort();
+  });
   // Camunda's error body has a `type`; ours keeps statusCode, code and message beside it
   app.addHook('preSerialization', async (_req, reply, payload: any) => {
     if (reply.statusCode >= 400 && payload && typeof payload === 'object' && typeof payload.code === 'string' && !payload.type) {
@@ -228,8 +235,16 @@ export async function externalTaskRoutes(app: FastifyInstance, engine: Insureflo
       const gone = new AbortController();
       req.raw.once('close', () => gone.abort());
       reply.raw.once('close', () => gone.abort());
-      const tasks = await engine.externalTasks.fetchAndLock(req.actor, body, gone.signal);
-      return tasks.map(lockedDto);
+      // shutting down (app.close) answers held polls at once with what they have (Camunda answers [] at the timeout)
+      held.add(gone);
+      try {
+        const tasks = await engine.externalTasks.fetchAndLock(req.actor, body, gone.signal);
+        // answered because the server stops: the connection must not stay open (keep-alive) and hold the close
+        if (closing) void reply.header('connection', 'close');
+        return tasks.map(lockedDto);
+      } finally {
+        held.delete(gone);
+      }
     },
   );
 
