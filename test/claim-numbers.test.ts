@@ -83,6 +83,14 @@ numbers('Given a malformed business key, When claims is started directly with it
   assert.is(res.status, 201, JSON.stringify(res.body));
   const rows = await d.t.tdb.db('claims').where({ process_instance_id: (res.body as { id: string }).id });
   assert.equal(rows, []);
+  const id = (res.body as { id: string }).id;
+  // the registration is retried as any failing handler, then an incident names the key
+  for (let i = 0; i < 20 && !(await d.t.engine.getInstance(id)).incidents.length; i++) await d.advance(DAY);
+  const inst = await d.t.engine.getInstance(id);
+  assert.equal(inst.activeActivities, ['Task_RegisterClaim']);
+  assert.is(inst.incidents.length, 1);
+  assert.match(inst.incidents[0].errorMessage, 'business key "MY-OWN-KEY" is not a claim number that claim intake allocated');
+  assert.equal(await d.t.tdb.db('claims').where({ process_instance_id: id }), []);
 });
 
 numbers(`Given the next ${MAX_NUMBER_TRIES} numbers squatted, When a claim is reported, Then 503 CLAIM_NUMBER_UNAVAILABLE`, async ({ d, policy }) => {
