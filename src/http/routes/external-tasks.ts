@@ -52,6 +52,15 @@ function parseJsonText(field: string, v: unknown): unknown {
   }
 }
 
+/** A date-time text with a valid calendar date and time: yyyy-MM-ddTHH:mm:ss[.SSS][Z|±hh:mm|±hhmm]. */
+function isDateTime(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})?$/.exec(text);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
+  const at = new Date(Date.UTC(y, mo - 1, d, h, mi, se));
+  return at.getUTCFullYear() === y && at.getUTCMonth() === mo - 1 && at.getUTCDate() === d && h < 24 && mi < 60 && se < 60;
+}
+
 /** Camunda's typed variables as plain values. @throws InsureflowError VALIDATION_FAILED naming the variable */
 export function fromTyped(vars: Record<string, { type?: string; value?: unknown; valueInfo?: Record<string, unknown> }> | null | undefined, where: string): Variables {
   const out: Variables = {};
@@ -67,8 +76,12 @@ export function fromTyped(vars: Record<string, { type?: string; value?: unknown;
         out[name] = v;
         break;
       case 'string':
-      case 'date':
         need(typeof v === 'string', 'a string value');
+        out[name] = v;
+        break;
+      case 'date':
+        // Camunda's date format is yyyy-MM-dd'T'HH:mm:ss.SSSZ (e.g. 2026-01-05T09:00:00.000+0100); ISO 8601 with Z or ±hh:mm too
+        need(typeof v === 'string' && isDateTime(v), 'an ISO 8601 date-time such as 2026-01-05T09:00:00.000+0100');
         out[name] = v;
         break;
       case 'boolean':
@@ -77,10 +90,13 @@ export function fromTyped(vars: Record<string, { type?: string; value?: unknown;
         break;
       case 'integer':
       case 'short':
-      case 'long':
-        need(typeof v === 'number' && Number.isSafeInteger(v), 'an integer value');
+      case 'long': {
+        // Java's ranges: Short 16 bits, Integer 32 bits, Long as far as a JSON number keeps integers exact
+        const range = type === 'short' ? 2 ** 15 : type === 'integer' ? 2 ** 31 : 2 ** 53;
+        need(typeof v === 'number' && Number.isSafeInteger(v) && v >= -range && v < range, `an integer value from ${-range} to ${range - 1}`);
         out[name] = v;
         break;
+      }
       case 'double':
         need(typeof v === 'number' && Number.isFinite(v), 'a number value');
         out[name] = v;
