@@ -7,6 +7,7 @@ import { loadConfig } from './config.ts';
 import { openDb, migrate } from './persistence/db.ts';
 import { createEngine, formatWarning, readProcessDir, serve } from './server.ts';
 import { InsureflowError } from './errors.ts';
+import { decodeResource } from './definitions/encoding.ts';
 import { ROLES, SYSTEM, type Role } from './persistence/users.ts';
 import { AUTHORIZATION_USAGE } from './authorization-cli.ts';
 
@@ -121,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
       for (const p of paths) {
         const st = await stat(p).catch(() => fail(`${p}: no such file or directory`));
         if (st.isDirectory()) resources.push(...(await readProcessDir(p)));
-        else resources.push({ name: relative(process.cwd(), resolve(p)).split(sep).join('/') || basename(p), content: await readFile(p, 'utf8') });
+        else resources.push({ name: relative(process.cwd(), resolve(p)).split(sep).join('/') || basename(p), content: decodeResource(await readFile(p), basename(p)) });
       }
       if (!resources.length) fail(`${paths.join(', ')}: no .bpmn, .dmn, .form or .schema.json file to deploy`);
       const { engine, db } = await createEngine(config);

@@ -43,6 +43,8 @@ export const ErrorCodes = {
   DMN_INVALID: 422,
   FORM_SCHEMA_INVALID: 422,
   EXPRESSION_FAILED: 422,
+  /** a resource file declares an XML encoding other than UTF-8, US-ASCII, ISO-8859-1, windows-1252 */
+  RESOURCE_ENCODING_UNSUPPORTED: 422,
   /** the database is out of space (disk full, or SQLite's max_page_count): nothing of the request was stored */
   STORAGE_FULL: 507,
   CONFIG_INVALID: 500,

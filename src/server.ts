@@ -14,6 +14,7 @@ import { buildApp } from './http/app.ts';
 import { registerInsuranceDomain, domainRoutes, type InsuranceDomain } from './processes/index.ts';
 import { DigestSchedule } from './audit/digest.ts';
 import { InsureflowError } from './errors.ts';
+import { decodeResource } from './definitions/encoding.ts';
 import { bpmnLinter } from './definitions/lint.ts';
 
 /** Every .bpmn, .dmn, .form (Camunda form) and .schema.json below dir, and its authorizations.json files, with names relative to it. */
@@ -23,7 +24,7 @@ export async function readProcessDir(dir: string): Promise<Resource[]> {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (/\.(bpmn|dmn|form)$|\.schema\.json$|^authorizations\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: await readFile(p, 'utf8') });
+      else if (/\.(bpmn|dmn|form)$|\.schema\.json$|^authorizations\.json$/i.test(e.name)) out.push({ name: relative(dir, p).split(sep).join('/'), content: decodeResource(await readFile(p), relative(dir, p).split(sep).join('/')) });
     }
   }
   await walk(dir);

@@ -616,8 +616,8 @@ export async function parseBpmn(xml: string): Promise<ParsedBpmn> {
       warnings.push({
         element: null,
         message:
-          `The document declares the encoding ${encoding[1]}; it was read as UTF-8 (the encoding of deployed text). ` +
-          'Letters outside ASCII may be wrong: save the file as UTF-8 (encoding="UTF-8").',
+          `The document declares the encoding ${encoding[1]}; files and HTTP uploads are decoded by it (ISO-8859-1 and ` +
+          'windows-1252), and the deployed text is stored as Unicode. Text handed to the engine as a string is taken as it is.',
       });
     }
   }

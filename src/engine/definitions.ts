@@ -29,6 +29,7 @@ import {
 } from '../definitions/bindings.ts';
 import { compileEventScopes, type EventScopes } from './event-scopes.ts';
 import { activityDataOf, adjustSerializedModel, type ActivityData } from './activity-data.ts';
+import { messageFlowsOf } from './message-flows.ts';
 
 export type { UserTaskSpec, BindingType, ResourceBinding };
 
@@ -131,6 +132,8 @@ export interface CachedDefinition {
   bindings: ResolvedBindings;
   /** scopes, boundary catchers, event sub-processes and throw events (src/engine/event-scopes.ts) */
   eventScopes: EventScopes;
+  /** message flows to other executable pools of the file: source activity id -> target's message name (./message-flows.ts) */
+  messageFlows?: Map<string, string>;
 }
 
 export interface TimerEventSubProcess {
@@ -279,6 +282,7 @@ export function compileDefinition(
     timerStarts,
     timerEventSubProcesses,
     eventScopes: compileEventScopes(parsed.moddleContext?.rootElement),
+    messageFlows: messageFlowsOf(parsed.moddleContext?.rootElement, meta.key, new Set(parsed.processes.filter((p) => p.isExecutable).map((p) => p.id))),
   };
 }
 

@@ -15,6 +15,7 @@ import { START_JOB, runStartJob } from './deferred-start.ts';
 import { startInstance } from './instances.ts';
 import { requireAdmin } from './authorization.ts';
 import { isCallJob, runCallJob } from './call-activities.ts';
+import { MESSAGE_FLOW_JOB, runMessageFlowJob } from './message-flows.ts';
 import { sweepBufferedMessages } from './correlation.ts';
 
 export type { JobQuery };
@@ -96,6 +97,7 @@ export async function runJob(ctx: EngineContext, job: StoredJob): Promise<void> 
   if (job.type === 'timer-start') return runTimerStart(ctx, job);
   if (job.type === START_JOB) return runStartJob(ctx, job, (key, input, inTx) => startInstance(ctx, key, input, SYSTEM, inTx));
   if (isCallJob(job.type)) return runCallJob(ctx, job);
+  if (job.type === MESSAGE_FLOW_JOB) return runMessageFlowJob(ctx, job);
   if (!job.processInstanceId) {
     await stores.jobs.delete(job.id);
     return;

@@ -16,6 +16,7 @@ import { SYSTEM, type Actor } from './actor.ts';
 import { parseJson } from './json.ts';
 import { recordCalls, type CallParent } from './call-activities.ts';
 import { afterTransition } from './correlation.ts';
+import { recordMessageFlows } from './message-flows.ts';
 import { assertBusinessKeyFree, namingTheHolder } from './business-keys.ts';
 import { afterExternalTransition } from './external-tasks.ts';
 
@@ -187,6 +188,8 @@ export async function transitionOnce(
         });
         // called processes: children to start or cancel, the caller of a completed child to resume (durable jobs)
         await recordCalls(ctx, tx, def, instanceId, create?.parent ?? row?.parent ?? null, out);
+        // message flows to other executable pools: their messages, correlated after the commit (durable jobs)
+        await recordMessageFlows(ctx, tx, def.messageFlows, instanceId, businessKey, out);
         return out;
       },
       (err) => ctx.logger.error({ err, instanceId }, 'an after-commit effect failed; its outbox record stays pending'),

@@ -99,7 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
-  app.addContentTypeParser(['application/xml', 'text/xml', 'application/bpmn+xml'], { parseAs: 'string', bodyLimit: DEPLOYMENT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['application/xml', 'text/xml', 'application/bpmn+xml'], { parseAs: 'buffer', bodyLimit: DEPLOYMENT_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   await app.register(swagger, {
     openapi: {

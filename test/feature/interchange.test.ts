@@ -148,7 +148,7 @@ test('Given an ISO-8859-1 declaration and Signavio attributes and metadata, When
       assert.ok(r.created);
       const parser = r.warnings.filter((w) => w.source === 'parser');
       assert.is(parser.length, 2, JSON.stringify(parser));
-      assert.match(parser[0].message, /declares the encoding ISO-8859-1; it was read as UTF-8/);
+      assert.match(parser[0].message, /declares the encoding ISO-8859-1; files and HTTP uploads are decoded by it/);
       assert.is(parser[0].resource, 'iso.bpmn');
       assert.match(parser[1].message, /signavio:color, signavio:priority, <signavio:signavioMetaData> \(namespace http:\/\/www\.signavio\.com\) on iso_claims, Review: ignored/);
       assert.is(parser[1].element, 'iso_claims');
@@ -204,25 +204,46 @@ test('Given a collaboration with two executable pools, When deployed, Then each 
   });
 });
 
-test('Given two executable pools joined by a message flow, When the customer files a claim, Then the send task\'s handler correlates the message and the insurer\'s catch event completes', async () => {
+test('Given two executable pools joined by a message flow, When the customer files a claim, Then the engine sends the message after the send task\'s commit and the insurer\'s catch event completes', async () => {
   await withEngine(async (t) => {
-    const sent: string[] = [];
-    await Given('the send task\'s handler sends the message of the flow through the engine\'s correlation, after its commit', async () => {
+    const handled: (string | null)[] = [];
+    await Given('the send task\'s handler does its own work only: it does not correlate anything', async () => {
       t.engine.registerHandler('fileClaim', (c) => {
-        c.unitOfWork.afterCommit(async () => {
-          const r = await t.engine.correlateMessage({ name: 'claim-filed', businessKey: c.businessKey ?? undefined });
-          sent.push(...r.correlated.map((x) => x.activityId));
-        });
+        handled.push(c.businessKey ?? null);
         return {};
       });
       await t.engine.deploy([{ name: 'pools.bpmn', content: twoPools('<bpmn:sendTask id="Send_Claim" messageRef="Msg_Claim" implementation="${environment.services.fileClaim}" />') }]);
     });
+    const other = await t.engine.startInstance('insurer', { businessKey: 'CLM-2' });
     const insurer = await t.engine.startInstance('insurer', { businessKey: 'CLM-1' });
     const customer = await When('the customer instance of the same business key runs', () => t.engine.startInstance('customer', { businessKey: 'CLM-1' }));
-    await Then('both instances are completed, the insurer\'s by the message', async () => {
+    await Then('both instances are completed, the insurer\'s by the message of the flow; the handler ran once', async () => {
       assert.is(customer.status, 'completed');
-      assert.equal(sent, ['Catch_Claim']);
+      assert.equal(handled, ['CLM-1']);
       assert.is((await t.engine.getInstance(insurer.id)).status, 'completed');
+      assert.ok((await t.engine.history(insurer.id)).some((h) => h.activityId === 'Catch_Claim' && h.type === 'activity.completed'));
+    });
+    await And('the insurer instance of another business key still waits', async () => {
+      assert.is((await t.engine.getInstance(other.id)).status, 'active');
+    });
+  });
+});
+
+test('Given a message end event whose message flow targets the other pool, When the customer ends, Then the message start event starts the insurer process with the customer\'s business key', async () => {
+  await withEngine(async (t) => {
+    const xml = twoPools('<bpmn:task id="Send_Claim" />')
+      .replace('targetRef="Catch_Claim"', 'targetRef="P_Insurer"')
+      .replace('sourceRef="Send_Claim" targetRef="P_Insurer"', 'sourceRef="C_End" targetRef="P_Insurer"')
+      .replace('<bpmn:endEvent id="C_End" />', '<bpmn:endEvent id="C_End"><bpmn:messageEventDefinition messageRef="Msg_Claim" /></bpmn:endEvent>')
+      .replace('<bpmn:startEvent id="I_Start" />', '<bpmn:startEvent id="I_Start"><bpmn:messageEventDefinition messageRef="Msg_Claim" /></bpmn:startEvent>')
+      .replace('<bpmn:sequenceFlow id="I1" sourceRef="I_Start" targetRef="Catch_Claim" />', '<bpmn:sequenceFlow id="I1" sourceRef="I_Start" targetRef="I_End" />')
+      .replace(/<bpmn:intermediateCatchEvent id="Catch_Claim">.*<\/bpmn:intermediateCatchEvent>\n\s*<bpmn:sequenceFlow id="I2"[^>]*>/, '');
+    await Given('the collaboration is deployed', () => t.engine.deploy([{ name: 'pools-start.bpmn', content: xml }]));
+    const customer = await When('a customer instance runs to its message end event', () => t.engine.startInstance('customer', { businessKey: 'CLM-9' }));
+    await Then('an insurer instance of business key CLM-9 was started by the message and completed', async () => {
+      assert.is(customer.status, 'completed');
+      const started = await t.engine.listInstances({ key: 'insurer' });
+      assert.equal(started.items.map((i) => [i.businessKey, i.status]), [['CLM-9', 'completed']]);
     });
   });
 });

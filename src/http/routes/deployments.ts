@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { InsureflowEngine, Resource } from '../../persistence/knex-engine.ts';
 import { resourceKind } from '../../engine/deployment.ts';
 import { InsureflowError } from '../../errors.ts';
+import { decodeResource } from '../../definitions/encoding.ts';
 import { errorResponses } from '../schemas.ts';
 import { checkPartText } from '../input-safety.ts';
 
@@ -97,7 +98,7 @@ async function multipartResources(req: FastifyRequest): Promise<Resource[]> {
         continue;
       }
       checkPartText('file name', part.filename);
-      const content = (await part.toBuffer()).toString('utf8');
+      const content = decodeResource(await part.toBuffer(), part.filename || part.fieldname);
       checkPartText(`file ${JSON.stringify(part.filename)}`, content);
       resources.push({ name: resourceName(part.filename || part.fieldname), content });
     }
@@ -140,8 +141,9 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
       const name = (req.query as { name?: string }).name;
       if (req.isMultipart()) {
         resources.push(...(await multipartResources(req)));
-      } else if (typeof req.body === 'string') {
-        resources.push({ name: rawResourceName(req.body), content: req.body });
+      } else if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) {
+        const content = typeof req.body === 'string' ? req.body : decodeResource(req.body, 'the request body');
+        resources.push({ name: rawResourceName(content), content });
       } else {
         throw new InsureflowError('UNSUPPORTED_MEDIA_TYPE', 'send a BPMN or DMN document as application/xml, or files as multipart/form-data');
       }
