@@ -143,6 +143,8 @@ export async function deploymentRoutes(app: FastifyInstance, engine: InsureflowE
         resources.push(...(await multipartResources(req)));
       } else if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) {
         const content = typeof req.body === 'string' ? req.body : decodeResource(req.body, 'the request body');
+        // the body came as bytes, so the input hook saw no text: the decoded document is checked here
+        checkPartText('(root)', content);
         resources.push({ name: rawResourceName(content), content });
       } else {
         throw new InsureflowError('UNSUPPORTED_MEDIA_TYPE', 'send a BPMN or DMN document as application/xml, or files as multipart/form-data');
