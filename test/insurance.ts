@@ -63,7 +63,12 @@ export interface Domain {
   close(): Promise<void>;
 }
 
-export async function domain(options: DomainOptions = {}, start = '2026-01-05T09:00:00Z'): Promise<Domain> {
+export interface DomainRun {
+  /** serve the app on a real TCP socket (127.0.0.1, a free port) and call it with fetch instead of inject */
+  socket?: boolean;
+}
+
+export async function domain(options: DomainOptions = {}, start = '2026-01-05T09:00:00Z', run: DomainRun = {}): Promise<Domain> {
   const t = await testEngine(start);
   const { relay } = registerInsuranceDomain(t.engine, options);
   await t.engine.deploy(await readProcessDir(processesDir), { source: 'startup' });
@@ -73,7 +78,15 @@ export async function domain(options: DomainOptions = {}, start = '2026-01-05T09
   for (const [name, [roles, groups]] of Object.entries(PEOPLE)) tokens[name] = (await t.engine.users.add({ name, roles, groups })).token;
   const store = new InsuranceStore(t.engine.db, () => t.clock.now());
 
+  const base = run.socket ? await app.listen({ port: 0, host: '127.0.0.1' }) : null;
   const call = async <T>(who: Person, method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply<T>> => {
+    if (base) {
+      const headers: Record<string, string> = { authorization: `Bearer ${tokens[who]}` };
+      if (payload !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(base + url, { method, headers, ...(payload === undefined ? {} : { body: JSON.stringify(payload) }) });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as T) : (undefined as T) };
+    }
     const res = await app.inject({ method, url, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload === undefined ? {} : { payload: payload as any }) });
     return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as T) : (undefined as T) };
   };

@@ -43,6 +43,22 @@ export interface Policy {
   processInstanceId: string | null;
 }
 
+/** The terms of a policy over a span of days (migrations/20261201100000_policy_versions.ts). Dates YYYY-MM-DD, inclusive. */
+export interface PolicyVersion {
+  policyNo: string;
+  version: number;
+  effectiveFrom: string;
+  effectiveTo: string;
+  sumInsured: number;
+  deductible: number;
+  coinsurance: number;
+  perils: string[];
+  premium: number;
+  reason: 'issue' | 'endorsement' | 'renewal' | 'cancellation';
+  processInstanceId: string | null;
+  createdAt: number;
+}
+
 export interface Claim {
   claimNo: string;
   processInstanceId: string;
@@ -169,6 +185,25 @@ function toPolicy(r: any): Policy {
     processInstanceId: r.process_instance_id,
   };
 }
+
+function toPolicyVersion(r: any): PolicyVersion {
+  return {
+    policyNo: r.policy_no,
+    version: Number(r.version),
+    effectiveFrom: r.effective_from,
+    effectiveTo: r.effective_to,
+    sumInsured: Number(r.sum_insured),
+    deductible: Number(r.deductible ?? 0),
+    coinsurance: Number(r.coinsurance),
+    perils: parseJson<string[]>(r.perils, `policy_versions ${r.policy_no} v${r.version} perils`, []),
+    premium: Number(r.premium ?? 0),
+    reason: r.reason,
+    processInstanceId: r.process_instance_id,
+    createdAt: Number(r.created_at),
+  };
+}
+
+const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
 function toClaim(r: any): Claim {
   const what = `claims ${r.claim_no}`;
@@ -429,6 +464,85 @@ export class InsuranceStore {
       })
       .onConflict('policy_no')
       .ignore();
+    await db('policy_versions')
+      .insert({
+        policy_no: p.policyNo,
+        version: 1,
+        effective_from: p.startDate,
+        effective_to: p.endDate,
+        sum_insured: p.sumInsured,
+        deductible: p.deductible,
+        coinsurance: p.coinsurance,
+        perils: json(p.perils),
+        premium: p.premium,
+        reason: 'issue',
+        process_instance_id: p.processInstanceId,
+        created_at: now,
+      })
+      .onConflict(['policy_no', 'version'])
+      .ignore();
+  }
+
+  /** Every version of a policy, oldest first. */
+  async policyVersions(policyNo: string): Promise<PolicyVersion[]> {
+    const rows = await this.db('policy_versions').where({ policy_no: policyNo }).orderBy('version');
+    return rows.map(toPolicyVersion);
+  }
+
+  /**
+   * The version in force on a calendar day (YYYY-MM-DD), whatever the policy's status is today; null when no
+   * version covers that day (before the first day of cover, after its end or after a cancellation took effect).
+   * When spans overlap (they should not), the highest version wins.
+   */
+  async policyVersionOn(policyNo: string, date: string): Promise<PolicyVersion | null> {
+    const r = await this.db('policy_versions')
+      .where({ policy_no: policyNo })
+      .andWhere('effective_from', '<=', date)
+      .andWhere('effective_to', '>=', date)
+      .orderBy('version', 'desc')
+      .first();
+    return r ? toPolicyVersion(r) : null;
+  }
+
+  /**
+   * Adds the next version of a policy, effective from `v.effectiveFrom` (YYYY-MM-DD): every earlier version still
+   * in force on or after that day now ends the day before. An endorsement or renewal carries the new terms up to
+   * `v.effectiveTo` and the policy row takes them (end_date = effectiveTo). A cancellation (`reason`
+   * 'cancellation', `effectiveFrom` = the first day without cover) records a row with an empty span (it never
+   * covers a day) and sets the policy to status cancelled, ending the day before. Idempotent per (policy, process
+   * instance, reason): a retried handler gets the version it already added. Call it inside the transition's
+   * unit of work (the store bound to it) so the version commits with the instance's state.
+   */
+  async addPolicyVersion(v: Omit<PolicyVersion, 'version' | 'createdAt' | 'policyNo'> & { policyNo: string }): Promise<PolicyVersion> {
+    if (v.processInstanceId) {
+      const done = await this.db('policy_versions').where({ policy_no: v.policyNo, process_instance_id: v.processInstanceId, reason: v.reason }).orderBy('version', 'desc').first();
+      if (done) return toPolicyVersion(done);
+    }
+    const last = await this.db('policy_versions').where({ policy_no: v.policyNo }).max({ n: 'version' }).first();
+    const version = Number((last as any)?.n ?? 0) + 1;
+    const endOfEarlier = dayBefore(v.effectiveFrom);
+    await this.db('policy_versions').where({ policy_no: v.policyNo }).andWhere('effective_to', '>=', v.effectiveFrom).update({ effective_to: endOfEarlier });
+    const cancellation = v.reason === 'cancellation';
+    const row = {
+      policy_no: v.policyNo,
+      version,
+      effective_from: v.effectiveFrom,
+      effective_to: cancellation ? endOfEarlier : v.effectiveTo,
+      sum_insured: v.sumInsured,
+      deductible: v.deductible,
+      coinsurance: v.coinsurance,
+      perils: json(v.perils),
+      premium: v.premium,
+      reason: v.reason,
+      process_instance_id: v.processInstanceId,
+      created_at: this.now(),
+    };
+    await this.db('policy_versions').insert(row);
+    const terms = cancellation
+      ? { status: 'cancelled', end_date: endOfEarlier }
+      : { sum_insured: v.sumInsured, deductible: v.deductible, coinsurance: v.coinsurance, perils: json(v.perils), premium: v.premium, end_date: v.effectiveTo };
+    await this.db('policies').where({ policy_no: v.policyNo }).update({ ...terms, updated_at: this.now() });
+    return toPolicyVersion(row);
   }
 
   async setPolicyStatus(policyNo: string, status: string): Promise<void> {
