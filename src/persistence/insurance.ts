@@ -21,6 +21,9 @@ export interface Customer {
   email: string | null;
   phone: string | null;
   creditGrade: string | null;
+  /** email | sms | post; null: e-mail when known, else SMS */
+  preferredChannel?: string | null;
+  postalAddress?: string | null;
   createdAt: number;
 }
 
@@ -92,6 +95,14 @@ export interface Claim {
   closedAt: number | null;
   cycleTimeMs: number | null;
   analysis: Record<string, unknown> | null;
+  /** outstanding reserve (major units, 2 decimals); never negative */
+  reserveOutstanding: number;
+  /** claim number of a possible duplicate */
+  duplicateOf: string | null;
+  decisionMode: 'automatic' | 'manual' | null;
+  fraudOutcome: 'confirmed' | 'cleared' | null;
+  /** approvals of the payout, in order */
+  approvalChain: Record<string, unknown>[] | null;
   updatedAt: number;
 }
 
@@ -161,7 +172,7 @@ export interface Quote {
 // ------------------------------------------------------------------------------------------------ mappers
 
 function toCustomer(r: any): Customer {
-  return { id: r.id, name: r.name, email: r.email, phone: r.phone, creditGrade: r.credit_grade, createdAt: Number(r.created_at) };
+  return { id: r.id, name: r.name, email: r.email, phone: r.phone, creditGrade: r.credit_grade, preferredChannel: r.preferred_channel ?? null, postalAddress: r.postal_address ?? null, createdAt: Number(r.created_at) };
 }
 
 function toPolicy(r: any): Policy {
@@ -240,6 +251,11 @@ function toClaim(r: any): Claim {
     closedAt: num(r.closed_at),
     cycleTimeMs: num(r.cycle_time_ms),
     analysis: parseJson(r.analysis, `${what} analysis`, null),
+    reserveOutstanding: Number(r.reserve_outstanding ?? 0),
+    duplicateOf: r.duplicate_of ?? null,
+    decisionMode: r.decision_mode ?? null,
+    fraudOutcome: r.fraud_outcome ?? null,
+    approvalChain: parseJson(r.approval_chain, `${what} approval_chain`, null),
     updatedAt: Number(r.updated_at),
   };
 }
@@ -358,12 +374,17 @@ const CLAIM_COLUMNS: Record<string, string> = {
   rejectionCode: 'rejection_code',
   rejectionReason: 'rejection_reason',
   paidAt: 'paid_at',
+  reserveOutstanding: 'reserve_outstanding',
+  duplicateOf: 'duplicate_of',
+  decisionMode: 'decision_mode',
+  fraudOutcome: 'fraud_outcome',
+  approvalChain: 'approval_chain',
   closedAt: 'closed_at',
   cycleTimeMs: 'cycle_time_ms',
   analysis: 'analysis',
   updatedAt: 'updated_at',
 };
-const CLAIM_JSON = new Set(['fraudIndicators', 'surveyReport', 'documents', 'analysis']);
+const CLAIM_JSON = new Set(['fraudIndicators', 'surveyReport', 'documents', 'analysis', 'approvalChain']);
 
 export interface NewNotification {
   messageKey: string;
@@ -425,7 +446,7 @@ export class InsuranceStore {
   }
 
   async insertCustomer(c: Omit<Customer, 'createdAt'>, db: Db = this.db): Promise<void> {
-    await db('customers').insert({ id: c.id, name: c.name, email: c.email, phone: c.phone, credit_grade: c.creditGrade, created_at: this.now() }).onConflict('id').ignore();
+    await db('customers').insert({ id: c.id, name: c.name, email: c.email, phone: c.phone, credit_grade: c.creditGrade, preferred_channel: c.preferredChannel ?? null, postal_address: c.postalAddress ?? null, created_at: this.now() }).onConflict('id').ignore();
   }
 
   // policies
