@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { testEngine, admin } from './helpers.ts';
+import { testEngine } from './helpers.ts';
 import { resourceKind } from '../src/engine/deployment.ts';
 
 const BPMN = `<?xml version="1.0" encoding="UTF-8"?>
@@ -23,7 +23,7 @@ test('When a cut-off BPMN document is deployed without a file name, Then the ref
   const t = await testEngine();
   try {
     for (const cut of [120, 200]) {
-      const err = await t.engine.deploy([{ name: 'upload', content: BPMN.slice(0, cut) }], {}, admin).then(
+      const err = await t.engine.deploy([{ name: 'upload', content: BPMN.slice(0, cut) }]).then(
         () => null,
         (e) => e,
       );
@@ -41,7 +41,7 @@ test('When a cut-off BPMN document is deployed without a file name, Then the ref
 test('When an XML document of another kind is deployed, Then the refusal names its root element', async () => {
   const t = await testEngine();
   try {
-    const err = await t.engine.deploy([{ name: 'upload', content: '<?xml version="1.0"?><html><body/></html>' }], {}, admin).then(
+    const err = await t.engine.deploy([{ name: 'upload', content: '<?xml version="1.0"?><html><body/></html>' }]).then(
       () => null,
       (e) => e,
     );
