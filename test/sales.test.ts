@@ -187,7 +187,8 @@ sales('renewal: a reminder before expiry, and a renewal case when the customer a
   const issue = async () => {
     const l = await toOffer(ctx, { lead: { agentLevel: 'senior' } });
     await d.message('agent', 'sales-contract-signed', { businessKey: l.businessKey });
-    await d.message('agent', 'sales-premium-paid', { businessKey: l.businessKey });
+    const { netPremium } = (await d.instance(l.id)).variables;
+    assert.is((await d.message('agent', 'sales-premium-paid', { businessKey: l.businessKey }, { paidAmount: netPremium })).status, 200);
     const inst = await d.instance(l.id);
     noIncidents(inst);
     return { ...l, policyNo: inst.variables.policyNo as string, customerId: inst.variables.customerId as string };

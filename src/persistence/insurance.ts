@@ -109,7 +109,8 @@ export interface Claim {
 export interface Payment {
   id: number;
   idempotencyKey: string;
-  direction: 'payout' | 'premium';
+  /** payout: to a claimant; premium: from a customer; refund: back to a customer (e.g. a premium paid in excess) */
+  direction: 'payout' | 'premium' | 'refund';
   claimNo: string | null;
   policyNo: string | null;
   quoteNo: string | null;
@@ -400,7 +401,7 @@ export interface NewNotification {
 
 export interface NewPayment {
   idempotencyKey: string;
-  direction: 'payout' | 'premium';
+  direction: 'payout' | 'premium' | 'refund';
   claimNo?: string | null;
   policyNo?: string | null;
   quoteNo?: string | null;
