@@ -108,8 +108,8 @@ export async function metricsRoutes(app: FastifyInstance, engine: InsureflowEngi
     m.http.observe({ method: req.method, route: req.routeOptions.url ?? '(unmatched)', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  // scrapes run one after the other: each reads the database, applies the figures, then renders them
-  let queue: Promise<unknown> = Promise.resolve();
+  // the figures are read first and applied in one synchronous step, so concurrent scrapes never add up each
+  // other's counts (as collect() callbacks that reset, await and increment would)
   const scrape = async (): Promise<string> => {
     apply(m, await reports.operationsFigures(engine.clock.now()));
     return m.registry.metrics();
@@ -127,7 +127,7 @@ export async function metricsRoutes(app: FastifyInstance, engine: InsureflowEngi
     },
     async (req, reply) => {
       await engine.authorize(req.actor, 'read', 'report', 'metrics');
-      const text = (queue = queue.then(scrape, scrape)) as Promise<string>;
+      const text = await scrape();
       reply.type(m.registry.contentType);
       return text;
     },
