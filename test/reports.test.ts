@@ -257,6 +257,17 @@ reports('Given the roles and grants, when staff read the reports, then superviso
   assert.is((await d.call('analyst', 'GET', '/api/reports/claims')).status, 403);
 });
 
+reports('Given an admin grant of read on report claims to the adjusters, when an adjuster reads it, then 200; a grant of another permission on a report is refused', async ({ d }) => {
+  assert.is((await d.call('adjuster', 'GET', '/api/reports/claims')).status, 403);
+  const granted = await d.call('admin', 'POST', '/api/authorizations', { group: 'adjusters', resourceType: 'report', resourceId: 'claims', permissions: ['read'] });
+  assert.is(granted.status, 201, JSON.stringify(granted.body));
+  assert.is((await d.call('adjuster', 'GET', '/api/reports/claims?from=2026-03-01&to=2026-03-31')).body.totals.reported, 7);
+  assert.is((await d.call('adjuster', 'GET', '/api/reports/sales')).status, 403, 'the grant names the claims report only');
+  const wrong = await d.call('admin', 'POST', '/api/authorizations', { group: 'adjusters', resourceType: 'report', resourceId: 'sales', permissions: ['start'] });
+  assert.is(wrong.status, 400, JSON.stringify(wrong.body));
+  assert.match(wrong.body.message, /start is not a permission of report \(its permissions: read\)/);
+});
+
 reports('Given the March quotes, when the sales manager reads March, then conversion, losses and premium booked are the hand-computed ones', async ({ d }) => {
   const res = await d.call('salesmanager', 'GET', '/api/reports/sales?from=2026-03-01&to=2026-03-31');
   assert.is(res.status, 200, JSON.stringify(res.body));
