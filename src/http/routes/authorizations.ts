@@ -89,6 +89,9 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'POST /api/claims': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'claims' } },
   'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
   'POST /api/claims/:claimNo/documents': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'claim-documents-received' } },
+  'GET /api/reports/claims': { permission: { resourceType: 'report', permission: 'read', resourceId: 'claims' }, note: 'auditors by role; claims-supervisors by the shipped grant' },
+  'GET /api/reports/sales': { permission: { resourceType: 'report', permission: 'read', resourceId: 'sales' }, note: 'auditors by role; sales-managers by the shipped grant' },
+  'GET /metrics': { permission: { resourceType: 'report', permission: 'read', resourceId: 'metrics' }, note: 'Prometheus: auditors by role; the group monitoring by the shipped grant' },
   // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
   // or the topic of the external task the path names
   'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },
