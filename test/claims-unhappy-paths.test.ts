@@ -228,6 +228,17 @@ paths('Given reports with a bad loss date or form, When customer service sends t
   assert.is(Number(ok.claimNo.slice(13)), before + 1, 'the next claim gets the next number');
 });
 
+paths('Given a report the start form refuses, When customer service sends it, Then it is a 400 and the claim sequence does not move', async ({ d }) => {
+  const p = await policy(d);
+  const before = await d.store.currentNumber('claim');
+  const res = await d.call<any>('cs', 'POST', '/api/claims', { policyNo: p, channel: 'phone', lossDate: daysAgo(d, 1), peril: 'meteor', claimedAmount: -1, description: 'x' });
+  assert.is(res.status, 400, JSON.stringify(res.body));
+  assert.equal(res.body.details.map((x: any) => x.field).sort(), ['claimedAmount', 'description', 'peril']);
+  assert.is(await d.store.currentNumber('claim'), before, 'the form is checked before a number is taken');
+  const ok = await report(d, { policyNo: p, peril: 'glass', claimedAmount: 900, lossDate: daysAgo(d, 1) });
+  assert.is(Number(ok.claimNo.slice(13)), before + 1);
+});
+
 paths('Given a direct start of the claims process, When its loss date is in the future, Then it still starts and the claim is refused with a notice', async ({ d }) => {
   const p = await policy(d);
   const res = await d.call<any>('cs', 'POST', '/api/process-definitions/claims/start', {
