@@ -113,18 +113,18 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
    * Where to write to the customer (screening.ts noticeAddress): the policyholder's preferred channel and its
    * address, else their e-mail, phone or postal address; the policyholder is the claim's customer or, before the
    * policy check recorded it, the customer of the policy named; without a policy on file, the contact given at
-   * the report. Null when nobody can be reached.
+   * the report. `address` null when nobody can be reached.
    */
   async function customerAddress(c: Claim, v: Readonly<Record<string, unknown>>) {
     const customerId = c.customerId ?? (await store.policy(c.policyNo))?.customerId ?? null;
     const customer = customerId ? await store.customer(customerId) : null;
-    return noticeAddress(customer, { contactEmail: v.contactEmail, contactPhone: v.contactPhone });
+    return { customerId, address: noticeAddress(customer, { contactEmail: v.contactEmail, contactPhone: v.contactPhone }) };
   }
 
   async function tellCustomer(ctx: HandlerContext, c: Claim, key: string, topic: string, subject: string, body: string, payload: Record<string, unknown> = {}) {
-    const address = await customerAddress(c, ctx.variables);
+    const { customerId, address } = await customerAddress(c, ctx.variables);
     // the outbox keeps recipients up to 320 characters: a longer postal address travels in the payload
-    const recipient = address && address.recipient.length > 320 ? `customer:${c.customerId}` : (address?.recipient ?? null);
+    const recipient = address && address.recipient.length > 320 ? `customer:${customerId}` : (address?.recipient ?? null);
     return store.notify({
       messageKey: key,
       channel: address?.channel ?? 'email',
