@@ -196,6 +196,21 @@ test('FraudIndicators + fraudInputs + aggregateFraudScore end to end', () => {
   });
 });
 
+test('FraudIndicators: five or more earlier claims in 12 months make the risk high; a possible duplicate is an indicator', () => {
+  const D = 'FraudIndicators';
+  const clean = { daysSinceInception: 400, claimsLast12Months: 0, amountToSumInsuredRatio: 0.1, reportDelayDays: 1, policyChangedRecently: false, possibleDuplicate: false };
+  assert.equal(run(D, clean).result, []);
+  assert.equal(run(D, { ...clean, claimsLast12Months: 4 }).matchedRules, ['FraudIndicators_FrequentClaims'], 'four earlier claims: frequent, not excessive');
+  const fifth = run(D, { ...clean, claimsLast12Months: 5 });
+  assert.equal(fifth.matchedRules, ['FraudIndicators_FrequentClaims', 'FraudIndicators_ExcessiveFrequency']);
+  assert.equal(aggregateFraudScore(fifth.result as { indicator: string; weight: number }[]), { score: 75, level: 'high', indicators: ['FREQUENT_CLAIMS', 'EXCESSIVE_CLAIM_FREQUENCY'] });
+  // the case of issue 12: 25 claims in 12 months stayed "medium" and was paid automatically
+  assert.is(aggregateFraudScore(run(D, { ...clean, claimsLast12Months: 24 }).result as { indicator: string; weight: number }[]).level, 'high');
+  expectRow(D, { ...clean, possibleDuplicate: true }, 'FraudIndicators_PossibleDuplicate', [{ indicator: 'POSSIBLE_DUPLICATE', weight: 20 }]);
+  const { possibleDuplicate: _absent, ...older } = clean;
+  assert.equal(run(D, older).result, [], 'without the variable (instances started before it existed) no duplicate indicator');
+});
+
 test('CreditGradeFactor: row by row (UNIQUE), unknown grade gives null', () => {
   const D = 'CreditGradeFactor';
   expectRow(D, { creditGrade: 'A' }, 'CreditGradeFactor_GradeA', 0.9);

@@ -80,11 +80,14 @@ async function deployHttp(d: Domain, body: { payload: string; headers: Record<st
   return { status: res.statusCode, body: res.json() };
 }
 
-const lossDate = (d: Domain) => new Date(d.t.clock.now() - 2 * DAY).toISOString().slice(0, 10);
+const lossDate = (d: Domain, daysAgo = 2) => new Date(d.t.clock.now() - daysAgo * DAY).toISOString().slice(0, 10);
 
-/** A water claim of 3,500 (payout 3,000 after the 500 deductible): manual review under v1 (limit 2,500), automatic under v2 (4,000). */
-async function waterClaim(d: Domain): Promise<{ claimNo: string; processInstanceId: string }> {
-  const res = await d.call('cs', 'POST', '/api/claims', { channel: 'phone', lossDate: lossDate(d), description: 'Burst pipe in the kitchen', policyNo: d.demo.policies[0].policyNo, peril: 'water', claimedAmount: 3500 });
+/**
+ * A water claim of 3,500 (payout 3,000 after the 500 deductible): manual review under v1 (limit 2,500), automatic
+ * under v2 (4,000). Two claims with the same `daysAgo` are the same loss (a possible duplicate: never automatic).
+ */
+async function waterClaim(d: Domain, daysAgo = 2): Promise<{ claimNo: string; processInstanceId: string }> {
+  const res = await d.call('cs', 'POST', '/api/claims', { channel: 'phone', lossDate: lossDate(d, daysAgo), description: 'Burst pipe in the kitchen', policyNo: d.demo.policies[0].policyNo, peril: 'water', claimedAmount: 3500 });
   assert.is(res.status, 201, JSON.stringify(res.body));
   return res.body;
 }
@@ -200,7 +203,7 @@ http('a one-row DMN change is version 2, used by new claims at once; claims wait
   assert.equal([again.status, again.body.created, again.body.deploymentId], [200, false, null], 'the same table again: nothing new');
 
   // Then a new claim uses v2 at once: approved automatically and paid
-  const fresh = await waterClaim(d);
+  const fresh = await waterClaim(d, 3);
   const f = await d.instance(fresh.processInstanceId);
   noIncidents(f);
   assert.is(f.status, 'completed');

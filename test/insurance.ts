@@ -13,6 +13,8 @@ import { registerInsuranceDomain, domainRoutes, type DomainOptions } from '../sr
 import { seedDemo, type DemoSummary } from '../src/processes/demo.ts';
 import { InsuranceStore } from '../src/persistence/insurance.ts';
 import type { Role } from '../src/persistence/users.ts';
+import { policyNumber } from '../src/processes/sales/rules.ts';
+import { seedPolicyCopies, type ClaimsDemo } from './support/claims-http.ts';
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
@@ -49,7 +51,7 @@ export interface Domain {
   t: TestEngine;
   app: FastifyInstance;
   store: InsuranceStore;
-  demo: DemoSummary;
+  demo: DemoSummary & ClaimsDemo;
   tokens: Record<string, string>;
   call<T = any>(who: Person, method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply<T>>;
   /** the open task of an instance at an activity (fails when there is none) */
@@ -58,6 +60,11 @@ export interface Domain {
   complete(who: Person, instanceId: string, activityId: string, variables: Record<string, unknown>, expect?: number): Promise<Reply>;
   instance(instanceId: string): Promise<any>;
   message(who: Person, name: string, target: { businessKey?: string; processInstanceId?: string }, variables?: Record<string, unknown>): Promise<Reply>;
+  /**
+   * A new policy with the customer, terms and period of `policyNo` (its own claim history: claims of several
+   * scenarios on one policy would be possible duplicates or too frequent); an unknown number is returned as is.
+   */
+  policyLike(policyNo: string): Promise<string>;
   /** move the clock and run what fell due (and what that made due) */
   advance(ms: number): Promise<number>;
   close(): Promise<void>;
@@ -66,13 +73,16 @@ export interface Domain {
 export interface DomainRun {
   /** serve the app on a real TCP socket (127.0.0.1, a free port) and call it with fetch instead of inject */
   socket?: boolean;
+  /** seed this many copies of demo policies 1 and 2 for claimReport (test/support/claims-http.ts) */
+  policyCopies?: number;
 }
 
 export async function domain(options: DomainOptions = {}, start = '2026-01-05T09:00:00Z', run: DomainRun = {}): Promise<Domain> {
   const t = await testEngine(start);
   const { relay } = registerInsuranceDomain(t.engine, options);
   await t.engine.deploy(await readProcessDir(processesDir), { source: 'startup' });
-  const demo = await seedDemo(t.engine.db, t.clock);
+  const seeded = await seedDemo(t.engine.db, t.clock);
+  const demo: ClaimsDemo = run.policyCopies ? { ...seeded, copies: await seedPolicyCopies(t.engine.db, seeded, run.policyCopies, t.clock.now()) } : seeded;
   const app = await buildApp({ engine: t.engine, plugins: [domainRoutes] });
   const tokens: Record<string, string> = {};
   for (const [name, [roles, groups]] of Object.entries(PEOPLE)) tokens[name] = (await t.engine.users.add({ name, roles, groups })).token;
@@ -120,6 +130,13 @@ export async function domain(options: DomainOptions = {}, start = '2026-01-05T09
     },
     async message(who, name, target, variables = {}) {
       return call(who, 'POST', '/api/messages', { name, ...target, variables });
+    },
+    async policyLike(policyNo) {
+      const p = await store.policy(policyNo);
+      if (!p) return policyNo;
+      const copy = policyNumber(p.productCode, await store.nextNumber('policy'), new Date(t.clock.now()));
+      await store.insertPolicy({ ...p, policyNo: copy, schedule: { ...p.schedule, policyNo: copy } });
+      return copy;
     },
     async advance(ms) {
       t.clock.advance(ms);

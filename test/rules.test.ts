@@ -154,36 +154,34 @@ test('requiresSupervisorApproval: strictly above the limit', () => {
   assert.throws(() => requiresSupervisorApproval(1, NaN), RangeError);
 });
 
-const policy = { status: 'active', startDate: '2026-01-01', endDate: '2026-12-31', perils: ['fire', 'water', 'storm'], sumInsured: 250_000 };
+const cover = { effectiveFrom: '2026-01-01', effectiveTo: '2026-12-31', perils: ['fire', 'water', 'storm'], sumInsured: 250_000 };
 
-test('policyCoversLoss: covered', () => {
-  assert.equal(policyCoversLoss({ policy, lossDate: '2026-06-15', peril: 'fire' }), { covered: true });
-  // first and last day are covered; status and peril are case-insensitive
-  assert.equal(policyCoversLoss({ policy, lossDate: '2026-01-01T00:00:00Z', peril: 'Water' }), { covered: true });
-  assert.equal(policyCoversLoss({ policy: { ...policy, status: 'ACTIVE' }, lossDate: new Date('2026-12-31T23:59:59Z'), peril: 'storm' }), { covered: true });
+test('policyCoversLoss: covered by the version in force on the loss date', () => {
+  assert.equal(policyCoversLoss({ cover, lossDate: '2026-06-15', peril: 'fire' }), { covered: true });
+  // first and last day are covered; perils are case-insensitive
+  assert.equal(policyCoversLoss({ cover, lossDate: '2026-01-01T00:00:00Z', peril: 'Water' }), { covered: true });
+  assert.equal(policyCoversLoss({ cover, lossDate: new Date('2026-12-31T23:59:59Z'), peril: 'storm' }), { covered: true });
+  // a cancellation after the loss does not matter when the version covered the loss day
+  assert.equal(policyCoversLoss({ cover, lossDate: '2026-06-15', peril: 'fire', cancelledFrom: '2026-07-01' }), { covered: true });
 });
 
 test('policyCoversLoss: reasons', () => {
-  assert.equal(policyCoversLoss({ policy: { ...policy, status: 'cancelled' }, lossDate: '2026-06-15', peril: 'fire' }), {
-    covered: false,
-    reason: 'POLICY_NOT_ACTIVE',
-  });
-  assert.equal(policyCoversLoss({ policy, lossDate: '2025-12-31', peril: 'fire' }), { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' });
-  assert.equal(policyCoversLoss({ policy, lossDate: '2027-01-01', peril: 'fire' }), { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' });
-  assert.equal(policyCoversLoss({ policy, lossDate: '2026-06-15', peril: 'theft' }), { covered: false, reason: 'PERIL_NOT_COVERED' });
-  assert.equal(policyCoversLoss({ policy: { ...policy, sumInsured: 0 }, lossDate: '2026-06-15', peril: 'fire' }), {
-    covered: false,
-    reason: 'NO_SUM_INSURED',
-  });
-  // status is checked before the period
-  assert.is(policyCoversLoss({ policy: { ...policy, status: 'lapsed' }, lossDate: '2030-01-01', peril: 'theft' }).reason, 'POLICY_NOT_ACTIVE');
+  assert.equal(policyCoversLoss({ cover: null, lossDate: '2026-06-15', peril: 'fire', cancelledFrom: '2026-06-01' }), { covered: false, reason: 'POLICY_NOT_ACTIVE' });
+  assert.equal(policyCoversLoss({ cover: null, lossDate: '2026-06-01', peril: 'fire', cancelledFrom: '2026-06-01' }), { covered: false, reason: 'POLICY_NOT_ACTIVE' }, 'the first day without cover');
+  assert.equal(policyCoversLoss({ cover: null, lossDate: '2026-05-31', peril: 'fire', cancelledFrom: '2026-06-01' }), { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' });
+  assert.equal(policyCoversLoss({ cover: null, lossDate: '2025-12-31', peril: 'fire' }), { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' });
+  assert.equal(policyCoversLoss({ cover, lossDate: '2025-12-31', peril: 'fire' }), { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' });
+  assert.equal(policyCoversLoss({ cover, lossDate: '2027-01-01', peril: 'fire' }), { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' });
+  assert.equal(policyCoversLoss({ cover, lossDate: '2026-06-15', peril: 'theft' }), { covered: false, reason: 'PERIL_NOT_COVERED' });
+  assert.equal(policyCoversLoss({ cover: { ...cover, sumInsured: 0 }, lossDate: '2026-06-15', peril: 'fire' }), { covered: false, reason: 'NO_SUM_INSURED' });
 });
 
 test('policyCoversLoss: refuses invalid input', () => {
-  assert.throws(() => policyCoversLoss({ policy, lossDate: 'soon', peril: 'fire' }), RangeError);
-  assert.throws(() => policyCoversLoss({ policy: { ...policy, endDate: '2025-01-01' }, lossDate: '2026-06-15', peril: 'fire' }), RangeError);
-  assert.throws(() => policyCoversLoss({ policy, lossDate: '2026-06-15', peril: '' }), RangeError);
-  assert.throws(() => policyCoversLoss({ policy: { ...policy, perils: 'fire' as unknown as string[] }, lossDate: '2026-06-15', peril: 'fire' }), RangeError);
+  assert.throws(() => policyCoversLoss({ cover, lossDate: 'soon', peril: 'fire' }), RangeError);
+  assert.throws(() => policyCoversLoss({ cover: { ...cover, effectiveTo: '2025-01-01' }, lossDate: '2026-06-15', peril: 'fire' }), RangeError);
+  assert.throws(() => policyCoversLoss({ cover, lossDate: '2026-06-15', peril: '' }), RangeError);
+  assert.throws(() => policyCoversLoss({ cover: { ...cover, perils: 'fire' as unknown as string[] }, lossDate: '2026-06-15', peril: 'fire' }), RangeError);
+  assert.throws(() => policyCoversLoss({ cover: null, lossDate: '2026-06-15', peril: 'fire', cancelledFrom: 'never' }), RangeError);
 });
 
 // ------------------------------------------------------------------------------------------ deadlines & numbers

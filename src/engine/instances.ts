@@ -38,18 +38,29 @@ export async function startInstance(
   actor: Actor = SYSTEM,
   inTx?: (tx: TransitionTx) => Promise<void>,
 ): Promise<InstanceDetail> {
-  await authorize(ctx, actor, 'start', 'process-definition', key);
-  assertTextValues('start', { key, businessKey: input.businessKey, variables: input.variables });
-  const row = await getDefinitionRow(ctx, key, input.version);
+  const row = await checkStart(ctx, key, input, actor);
   const variables = input.variables ?? {};
-  const startForm = await latestForm(ctx, undefined, `${key}.start`);
-  if (startForm) validateForm(ctx, startForm.id, startForm.schema, variables, `start variables of "${key}"`);
   const id = input.id ?? randomUUID();
   await withLock(ctx, id, async () => {
     const out = await transition(ctx, id, { kind: 'start', variables }, actor, { definitionId: row.id, businessKey: input.businessKey ?? null }, inTx && ((trx) => inTx(trx)));
     await continueDeferred(ctx, id, out);
   });
   return getInstance(ctx, id, actor, { check: false });
+}
+
+/**
+ * What startInstance checks before it starts anything: the start permission, the text of the input, the
+ * definition (version) and the start form. A domain route calls it before it spends anything on the start (a
+ * claim number), so a refused start costs nothing. Returns the definition row the start would use.
+ * @throws InsureflowError FORBIDDEN, VALIDATION_FAILED (per field), DEFINITION_NOT_FOUND
+ */
+export async function checkStart(ctx: EngineContext, key: string, input: { businessKey?: string | null; variables?: Variables; version?: number }, actor: Actor = SYSTEM) {
+  await authorize(ctx, actor, 'start', 'process-definition', key);
+  assertTextValues('start', { key, businessKey: input.businessKey, variables: input.variables });
+  const row = await getDefinitionRow(ctx, key, input.version);
+  const startForm = await latestForm(ctx, undefined, `${key}.start`);
+  if (startForm) validateForm(ctx, startForm.id, startForm.schema, input.variables ?? {}, `start variables of "${key}"`);
+  return row;
 }
 
 /** Instances by process key, business key and status that the actor may read (./authorization.ts), newest first. */

@@ -142,6 +142,14 @@ export class EngineCore {
   }
 
   /**
+   * The checks of startInstance without starting: permission, input text, definition, start form.
+   * @throws InsureflowError FORBIDDEN, VALIDATION_FAILED (per field), DEFINITION_NOT_FOUND
+   */
+  async checkStart(key: string, input: { businessKey?: string | null; variables?: Variables; version?: number }, actor: Actor = SYSTEM): Promise<void> {
+    await instances.checkStart(this.ctx, key, input, actor);
+  }
+
+  /**
    * Starts an instance of `key` once the transition of `unitOfWork` commits (a handler opening a renewal case):
    * a durable start job is written in that unit of work; returns the id the new instance will have.
    */

@@ -389,7 +389,7 @@ const CLAIM_JSON = new Set(['fraudIndicators', 'surveyReport', 'documents', 'ana
 
 export interface NewNotification {
   messageKey: string;
-  channel: 'email' | 'sms' | 'internal';
+  channel: 'email' | 'sms' | 'post' | 'internal';
   recipient: string | null;
   topic: string;
   subject: string;

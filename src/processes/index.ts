@@ -5,6 +5,7 @@ import { createClaimHandlers, ledgerOnlyGateway, type ClaimDeps, type PaymentGat
 import { createPaymentRelay, type PaymentRelay } from './claims/payment-relay.ts';
 import { claimRoutes } from './claims/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
+import { createScreeningHandlers } from './claims/screening-handlers.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
@@ -32,6 +33,7 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
   // every handler writes through the repository of its own transition's unit of work
   const base = { store: insuranceStoreOf(engine.clock), clock: engine.clock };
   engine.registerHandlers(createClaimHandlers({ ...base, relay, ...options.claims }));
+  engine.registerHandlers(createScreeningHandlers(base));
   engine.registerHandlers(
     createSalesHandlers({
       ...base,

@@ -9,19 +9,48 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { here, onPostgres, TEST_DB_URL } from '../helpers.ts';
 import { openDb, migrate } from '../../src/persistence/db.ts';
 import { seedDemo, type DemoSummary } from '../../src/processes/demo.ts';
+import { policyNumber } from '../../src/processes/sales/rules.ts';
 
 /** The shipped diagrams, decisions and forms, as `npm start` deploys them. */
 export const PROCESSES_DIR = join(here, '..', 'processes');
 
+/**
+ * Copies of demo policies 1 (`covered`) and 2 (`uncovered`): same customer, terms and period, other numbers.
+ * claimReport gives claim number `index` of a test its own copy, because claims on one policy would be possible
+ * duplicates of each other (same loss date, peril and amount) and, from the sixth on, too frequent
+ * (processes/decisions/fraud-indicators.dmn): neither is ever approved automatically.
+ */
+export interface PolicyCopies {
+  covered: string[];
+  uncovered: string[];
+}
+
+/** The demo data with the policy copies claimReport uses. */
+export type ClaimsDemo = DemoSummary & { copies?: PolicyCopies };
+
+/** Inserts `count` copies of demo policies 1 and 2 (with their versions), numbered POL-HOME-<year>-8xxxxx and -9xxxxx. */
+export async function seedPolicyCopies(db: Knex, demo: DemoSummary, count: number, now = Date.now()): Promise<PolicyCopies> {
+  const copies: PolicyCopies = { covered: [], uncovered: [] };
+  for (const [which, template, base] of [['covered', demo.policies[0].policyNo, 800_000], ['uncovered', demo.policies[1].policyNo, 900_000]] as const) {
+    const { id: _id, ...policy } = await db('policies').where({ policy_no: template }).first();
+    const versions = (await db('policy_versions').where({ policy_no: template })).map(({ id: _vid, ...v }: any) => v);
+    const numbers = Array.from({ length: count }, (_, i) => policyNumber('HOME', base + i, new Date(now)));
+    await db.batchInsert('policies', numbers.map((policy_no) => ({ ...policy, policy_no })), 100);
+    await db.batchInsert('policy_versions', numbers.flatMap((policy_no) => versions.map((v: any) => ({ ...v, policy_no }))), 100);
+    copies[which] = numbers;
+  }
+  return copies;
+}
+
 export interface FreshDatabase {
   /** DATABASE_URL for the server */
   url: string;
-  /** the demo customers and policies seeded into it */
-  demo: DemoSummary;
+  /** the demo customers and policies seeded into it, with copies for claimReport */
+  demo: ClaimsDemo;
   /** removes the database (PostgreSQL: drops it, disconnecting its sessions; SQLite: deletes the directory) */
   drop(): Promise<void>;
 }
@@ -51,7 +80,7 @@ export async function freshDatabase(): Promise<FreshDatabase> {
   try {
     await migrate(db);
     const demo = await seedDemo(db);
-    return { url, demo, drop };
+    return { url, demo: { ...demo, copies: await seedPolicyCopies(db, demo, 100) }, drop };
   } finally {
     await db.destroy();
   }
@@ -112,10 +141,15 @@ export async function createStaff(base: string, adminToken: string): Promise<Rec
  */
 export type ClaimShape = 'auto' | 'review' | 'survey' | 'uncovered';
 
-/** The body of POST /api/claims for claim number `index` of a test (`index` is kept in the description). */
-export function claimReport(demo: DemoSummary, shape: ClaimShape, index: number, now = Date.now()): Record<string, unknown> {
+/**
+ * The body of POST /api/claims for claim number `index` of a test (`index` is kept in the description). With
+ * `demo.copies`, claim `index` is on its own copy of policy 1 or 2 (PolicyCopies), else on the demo policy.
+ */
+export function claimReport(demo: ClaimsDemo, shape: ClaimShape, index: number, now = Date.now()): Record<string, unknown> {
   const lossDate = new Date(now - 86_400_000).toISOString().slice(0, 10);
-  const [p1, p2] = demo.policies.map((p) => p.policyNo);
+  const own = (list: string[] | undefined, fallback: string) => (list?.length ? list[index % list.length] : fallback);
+  const p1 = own(demo.copies?.covered, demo.policies[0].policyNo);
+  const p2 = own(demo.copies?.uncovered, demo.policies[1].policyNo);
   const common = { channel: 'phone', lossDate, description: `Test claim #${index} (${shape})` };
   switch (shape) {
     case 'auto':

@@ -32,6 +32,8 @@ import {
   type RejectionCode,
 } from './rules.ts';
 import { durationMs } from '../../engine/iso.ts';
+import { ClaimScreeningStore } from '../../persistence/claim-screening.ts';
+import { autoPaymentStoppedBy, cancelledOnOrBefore, noticeAddress, possibleDuplicateOf, rejectionDecisionMode } from './screening.ts';
 
 /** The bank or payment provider. It must honour the idempotency key: the same key never moves money twice. */
 export interface PaymentGateway {
@@ -107,15 +109,33 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
     return store.policy(c.policyNo);
   }
 
-  /** Where to write to the customer: the policyholder's e-mail, else the contact given at the report. */
-  async function customerAddress(c: Claim, v: Readonly<Record<string, unknown>>): Promise<string | null> {
-    const customer = c.customerId ? await store.customer(c.customerId) : null;
-    return customer?.email ?? str(v.contactEmail) ?? str(v.contactPhone);
+  /**
+   * Where to write to the customer (screening.ts noticeAddress): the policyholder's preferred channel and its
+   * address, else their e-mail, phone or postal address; the policyholder is the claim's customer or, before the
+   * policy check recorded it, the customer of the policy named; without a policy on file, the contact given at
+   * the report. `address` null when nobody can be reached.
+   */
+  async function customerAddress(c: Claim, v: Readonly<Record<string, unknown>>) {
+    const customerId = c.customerId ?? (await store.policy(c.policyNo))?.customerId ?? null;
+    const customer = customerId ? await store.customer(customerId) : null;
+    return { customerId, address: noticeAddress(customer, { contactEmail: v.contactEmail, contactPhone: v.contactPhone }) };
   }
 
   async function tellCustomer(ctx: HandlerContext, c: Claim, key: string, topic: string, subject: string, body: string, payload: Record<string, unknown> = {}) {
-    const recipient = await customerAddress(c, ctx.variables);
-    return store.notify({ messageKey: key, channel: recipient?.includes('@') ? 'email' : 'sms', recipient, topic, subject, body, payload: { claimNo: c.claimNo, ...payload }, businessRef: c.claimNo, processInstanceId: ctx.instanceId });
+    const { customerId, address } = await customerAddress(c, ctx.variables);
+    // the outbox keeps recipients up to 320 characters: a longer postal address travels in the payload
+    const recipient = address && address.recipient.length > 320 ? `customer:${customerId}` : (address?.recipient ?? null);
+    return store.notify({
+      messageKey: key,
+      channel: address?.channel ?? 'email',
+      recipient,
+      topic,
+      subject,
+      body,
+      payload: { claimNo: c.claimNo, ...(address?.channel === 'post' ? { postalAddress: address.recipient } : {}), ...payload },
+      businessRef: c.claimNo,
+      processInstanceId: ctx.instanceId,
+    });
   }
 
   return {
@@ -155,8 +175,16 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
           claimedAmount: Number(v.claimedAmount),
         });
       }
+      // the same loss reported twice (phone, then app): flag it once; a person decides, never the automatic path
+      if (!claim.duplicateOf) {
+        const sameLoss = await new ClaimScreeningStore(store.db).sameLoss(claim.policyNo, claim.lossDate, claim.peril, claim.claimNo);
+        const original = possibleDuplicateOf(claim, sameLoss, now());
+        if (original) claim = await store.updateClaim(claim.claimNo, { duplicateOf: original.claimNo });
+      }
       return {
         claimNo: claim.claimNo,
+        possibleDuplicate: claim.duplicateOf !== null,
+        duplicateOf: claim.duplicateOf,
         reportedAt: iso(claim.reportedAt),
         reportDate: day(claim.reportedAt),
         injuries: v.injuries === true,
@@ -173,10 +201,15 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       };
       const policy = await policyOf(claim);
       if (!policy) return refuse('POLICY_NOT_FOUND');
+      // the policyholder is known from here on: a refusal below is sent to them
+      if (claim.customerId !== policy.customerId) await store.updateClaim(claim.claimNo, { customerId: policy.customerId });
       const reportDate = day(claim.reportedAt);
       if (claim.lossDate > reportDate) return refuse('INVALID_LOSS_DATE');
-      const coverage = policyCoversLoss({ policy, lossDate: claim.lossDate, peril: claim.peril });
-      if (!coverage.covered) return refuse(coverage.reason!);
+      // coverage is judged on the version in force on the loss date, whatever the policy's status is today
+      const cover = await store.policyVersionOn(policy.policyNo, claim.lossDate);
+      const cancelledFrom = cover ? null : cancelledOnOrBefore(await store.policyVersions(policy.policyNo), claim.lossDate);
+      const coverage = policyCoversLoss({ cover, lossDate: claim.lossDate, peril: claim.peril, cancelledFrom });
+      if (!coverage.covered || !cover) return refuse(coverage.reason ?? 'LOSS_OUTSIDE_PERIOD');
       const claimsLast12Months = await store.claimsInYearBefore(policy.policyNo, claim.lossDate, claim.claimNo);
       const facts = fraudInputs({
         lossDate: claim.lossDate,
@@ -184,7 +217,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         policyStart: policy.startDate,
         claimsLast12Months,
         claimedAmount: claim.claimedAmount,
-        sumInsured: policy.sumInsured,
+        sumInsured: cover.sumInsured,
         coverChangedAt: policy.coverChangedAt === null ? null : new Date(policy.coverChangedAt),
       });
       await store.updateClaim(claim.claimNo, { customerId: policy.customerId, stage: 'verified' });
@@ -192,9 +225,11 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         policyVerified: true,
         customerId: policy.customerId,
         productCode: policy.productCode,
-        sumInsured: policy.sumInsured,
-        deductible: policy.deductible,
-        coinsurance: policy.coinsurance,
+        // the terms of the version in force on the loss date feed the payout
+        policyVersion: cover.version,
+        sumInsured: cover.sumInsured,
+        deductible: cover.deductible,
+        coinsurance: cover.coinsurance,
         ...facts,
       };
     },
@@ -207,10 +242,14 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       const classification = (v.classification ?? {}) as { complexity?: string; autoApprovalLimit?: number; surveyRequired?: boolean };
       const complexity = classification.complexity === 'simple' ? 'simple' : 'complex';
       await store.updateClaim(claim.claimNo, { classification: complexity, fraudScore: score.score, fraudLevel: score.level, fraudIndicators: score.indicators, stage: 'screened' });
+      const stoppedBy = autoPaymentStoppedBy({ indicators: score.indicators, duplicateOf: claim.duplicateOf });
       return {
         fraudScore: score.score,
         fraudLevel: score.level,
         fraudFlags: score.indicators,
+        // a possible duplicate or too many claims: never approved automatically (claims.assessAutomatically)
+        stopAutoPayment: stoppedBy.length > 0,
+        autoPaymentStoppedBy: stoppedBy,
         complexity,
         autoApprovalLimit: numberOr(classification.autoApprovalLimit, 0),
         surveyRequired: classification.surveyRequired === true,
@@ -225,9 +264,11 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       const claim = await claimOf(ctx);
       const { payout } = computePayout({ lossAmount: claim.claimedAmount, deductible: Number(v.deductible), sumInsured: Number(v.sumInsured), coinsurance: Number(v.coinsurance) });
       const limit = numberOr(v.autoApprovalLimit, 0)!;
-      const autoApproved = limit > 0 && !requiresSupervisorApproval(payout, limit);
-      await store.updateClaim(claim.claimNo, { stage: autoApproved ? 'approved' : 'review' });
-      return { autoApproved, estimatedPayout: payout, approvedBy: autoApproved ? 'automatic' : null };
+      // read from the claim row, not the variables: a possible duplicate or a frequent claimant always goes to a person
+      const stoppedBy = autoPaymentStoppedBy({ indicators: claim.fraudIndicators, duplicateOf: claim.duplicateOf });
+      const autoApproved = stoppedBy.length === 0 && limit > 0 && !requiresSupervisorApproval(payout, limit);
+      await store.updateClaim(claim.claimNo, autoApproved ? { stage: 'approved', decisionMode: 'automatic' } : { stage: 'review' });
+      return { autoApproved, estimatedPayout: payout, approvedBy: autoApproved ? 'automatic' : null, autoPaymentStoppedBy: stoppedBy };
     },
 
     /** Asks the customer for the documents the adjuster listed, with a deadline; the reminder and deadline timers use the durations returned. */
@@ -392,7 +433,8 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       // a refusal inside the settlement sub-process is recorded on the claim; the others arrive as variables
       const recorded = claim.rejectionCode && claim.rejectionReason ? { code: claim.rejectionCode as RejectionCode, reason: claim.rejectionReason } : null;
       const rejection = recorded ?? rejectionOf(ctx.variables) ?? { code: 'REJECTED_ON_REVIEW' as const, reason: 'The claim could not be accepted.' };
-      await store.updateClaim(claim.claimNo, { status: 'rejected', stage: 'rejected', rejectionCode: rejection.code, rejectionReason: rejection.reason });
+      // a rejected claim keeps no payout (an adjudicated amount the supervisor refused is not owed)
+      await store.updateClaim(claim.claimNo, { status: 'rejected', stage: 'rejected', rejectionCode: rejection.code, rejectionReason: rejection.reason, payout: null, decisionMode: rejectionDecisionMode(rejection.code) });
       await tellCustomer(ctx, claim, `${claim.claimNo}:rejected`, 'claim-rejected', `Decision on claim ${claim.claimNo}`, `${rejection.reason} If you disagree, reply to this message or call customer service to ask for a review.`, { rejectionCode: rejection.code });
       return { rejectionCode: rejection.code, rejectionReason: rejection.reason, customerNotified: true };
     },

@@ -12,12 +12,18 @@
  * a handed-out, unregistered claim number, so a direct start cannot create a claim whose number differs from its
  * key, nor a second instance with a completed claim's number: such an instance stops with an incident at
  * registration (the start itself answers 201; the engine has no domain check before the start transition).
+ *
+ * Intake checks (POST /api/claims) all run before a claim number is allocated, so a refused report uses none: the
+ * start form (engine.checkStart), then the loss date (a real YYYY-MM-DD day, not in the future, not after the
+ * report, not before the policy's first day of cover) and, for a policy number not on file, a contact to send the
+ * decision to (screening.ts). Each refusal is 400 VALIDATION_FAILED with `details: [{ field, message, keyword }]`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { InsuranceStore, type Claim } from '../../persistence/insurance.ts';
 import { claimNumber } from './rules.ts';
+import { contactProblems, lossDateProblems } from './screening.ts';
 import { claimStatusView } from './status.ts';
 import type { Actor } from '../../engine/actor.ts';
 
@@ -44,7 +50,7 @@ const statusSchema = {
     reportedAt: { type: 'string' },
     slaDeadline: { type: ['string', 'null'], description: 'pay-by time: 72 hours after the survey (or the approval)' },
     slaBreached: { type: 'boolean' },
-    payout: { type: ['number', 'null'] },
+    payout: { type: ['number', 'null'], description: 'CNY; null until adjudicated and for a rejected claim' },
     paidAt: { type: ['string', 'null'] },
     rejectionReason: { type: ['string', 'null'] },
     closedAt: { type: ['string', 'null'] },
@@ -76,6 +82,24 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
   }
 
   /**
+   * The intake checks of a report that need the policy (screening.ts): the loss date against today and the
+   * policy's first day of cover, a contact when the policy is not on file. The form was checked before.
+   * @throws InsureflowError VALIDATION_FAILED naming each field
+   */
+  async function checkIntake(report: Record<string, unknown>): Promise<void> {
+    const today = new Date(engine.clock.now()).toISOString().slice(0, 10);
+    const policyNo = typeof report.policyNo === 'string' ? report.policyNo : '';
+    const policy = policyNo ? await store.policy(policyNo) : null;
+    const covers = policy ? (await store.policyVersions(policy.policyNo)).filter((v) => v.reason !== 'cancellation').map((v) => v.effectiveFrom) : [];
+    const firstCoverFrom = policy ? ([...covers].sort()[0] ?? policy.startDate) : null;
+    const problems = [
+      ...lossDateProblems({ lossDate: report.lossDate, today, firstCoverFrom }),
+      ...contactProblems({ policyOnFile: policy !== null, contactEmail: report.contactEmail, contactPhone: report.contactPhone }),
+    ];
+    if (problems.length) throw new InsureflowError('VALIDATION_FAILED', `the report is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
+  }
+
+  /**
    * Starts a claims instance under a fresh claim number (the business key; the registration step records the
    * claim under the same number and refuses any other key, src/processes/claims/handlers.ts). A number whose
    * business key another active claims instance already holds (started directly with a key ahead of the
@@ -101,6 +125,8 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       schema: {
         tags: ['claims'],
         summary: 'Report a loss (first notice of loss) from any channel; the body is the claims start form',
+        description:
+          '400 VALIDATION_FAILED (details per field) before any claim number is used: the start form, a loss date that is not a real YYYY-MM-DD day, in the future, after the report or before the policy\'s first day of cover, and no contactEmail/contactPhone for a policy number not on file.',
         body: { type: 'object', additionalProperties: true },
         response: { 201: { type: 'object', properties: { claimNo: { type: 'string' }, processInstanceId: { type: 'string' }, claim: statusSchema } }, 422: { $ref: 'Error#' }, 503: { $ref: 'Error#' }, ...errors },
       },
@@ -108,6 +134,9 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
     async (req, reply) => {
       await engine.authorize(req.actor, 'start', 'process-definition', CLAIMS_PROCESS);
       const variables = req.body as Record<string, unknown>;
+      // everything that can refuse the report runs before a claim number is allocated: a refusal uses none
+      await engine.checkStart(CLAIMS_PROCESS, { variables }, req.actor);
+      await checkIntake(variables);
       const inst = await startNumbered(variables, req.actor);
       const claim = await store.claimOfInstance(inst.id);
       if (!claim) throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);

@@ -162,10 +162,14 @@ export function fraudInputs(facts: FraudFacts, coverChangeWindowDays = COVER_CHA
 // ---------------------------------------------------------------------------------------------------------
 // Coverage
 
-export interface PolicyForCoverage {
-  status: string;
-  startDate: DateInput;
-  endDate: DateInput;
+/**
+ * The terms in force on the loss date: the policy version that covers that day (src/persistence/insurance.ts
+ * PolicyVersion, from InsuranceStore.policyVersionOn), whatever the policy's status is today.
+ */
+export interface CoverForLoss {
+  /** first and last day of these terms, inclusive */
+  effectiveFrom: DateInput;
+  effectiveTo: DateInput;
   perils: string[];
   sumInsured: number;
 }
@@ -178,25 +182,31 @@ export interface CoverageResult {
 }
 
 /**
- * Whether the policy covers a loss. The period is inclusive on both ends, by UTC calendar day; status and
- * perils are compared case-insensitively. Checks in order: status, period, peril, sum insured.
+ * Whether the policy covered a loss, judged on the version in force on the loss date (`cover`; null when no
+ * version covers that day). Without cover: POLICY_NOT_ACTIVE when a cancellation had taken effect by the loss
+ * date (`cancelledFrom`, its first day without cover), else LOSS_OUTSIDE_PERIOD (before the cover began or after
+ * it ended). With cover, in order: the day within its span (by UTC calendar day, both ends inclusive), the peril
+ * (case-insensitive), a sum insured above 0.
  */
-export function policyCoversLoss({ policy, lossDate, peril }: { policy: PolicyForCoverage; lossDate: DateInput; peril: string }): CoverageResult {
-  if (!policy || typeof policy !== 'object') throw new RangeError('policy is required');
+export function policyCoversLoss({ cover, lossDate, peril, cancelledFrom = null }: { cover: CoverForLoss | null; lossDate: DateInput; peril: string; cancelledFrom?: DateInput | null }): CoverageResult {
   const loss = toDate('lossDate', lossDate);
-  const start = toDate('policy.startDate', policy.startDate);
-  const end = toDate('policy.endDate', policy.endDate);
-  if (daysBetween(start, end) < 0) throw new RangeError('policy.endDate is before policy.startDate');
   if (typeof peril !== 'string' || peril.trim() === '') throw new RangeError('peril is required');
-  if (!Array.isArray(policy.perils)) throw new RangeError('policy.perils must be a list');
+  if (cover === null || cover === undefined) {
+    const cancelled = cancelledFrom === null || cancelledFrom === undefined ? null : toDate('cancelledFrom', cancelledFrom);
+    return { covered: false, reason: cancelled && daysBetween(cancelled, loss) >= 0 ? 'POLICY_NOT_ACTIVE' : 'LOSS_OUTSIDE_PERIOD' };
+  }
+  if (typeof cover !== 'object') throw new RangeError('cover must be the policy version in force or null');
+  const start = toDate('cover.effectiveFrom', cover.effectiveFrom);
+  const end = toDate('cover.effectiveTo', cover.effectiveTo);
+  if (daysBetween(start, end) < 0) throw new RangeError('cover.effectiveTo is before cover.effectiveFrom');
+  if (!Array.isArray(cover.perils)) throw new RangeError('cover.perils must be a list');
 
-  if (String(policy.status ?? '').trim().toLowerCase() !== 'active') return { covered: false, reason: 'POLICY_NOT_ACTIVE' };
   if (daysBetween(start, loss) < 0 || daysBetween(loss, end) < 0) return { covered: false, reason: 'LOSS_OUTSIDE_PERIOD' };
   const wanted = peril.trim().toLowerCase();
-  if (!policy.perils.some((p) => typeof p === 'string' && p.trim().toLowerCase() === wanted)) {
+  if (!cover.perils.some((p) => typeof p === 'string' && p.trim().toLowerCase() === wanted)) {
     return { covered: false, reason: 'PERIL_NOT_COVERED' };
   }
-  if (!(typeof policy.sumInsured === 'number' && policy.sumInsured > 0)) return { covered: false, reason: 'NO_SUM_INSURED' };
+  if (!(typeof cover.sumInsured === 'number' && cover.sumInsured > 0)) return { covered: false, reason: 'NO_SUM_INSURED' };
   return { covered: true };
 }
 
@@ -256,7 +266,7 @@ export interface Rejection {
 const COVERAGE_TEXT: Record<string, string> = {
   POLICY_NOT_FOUND: 'we could not find the policy number you gave us',
   INVALID_LOSS_DATE: 'the date of loss is after the date the claim was reported',
-  POLICY_NOT_ACTIVE: 'the policy was not in force',
+  POLICY_NOT_ACTIVE: 'the policy was not in force on the date of the loss',
   LOSS_OUTSIDE_PERIOD: 'the loss happened outside the period of cover',
   PERIL_NOT_COVERED: 'the policy does not cover this kind of loss',
   NO_SUM_INSURED: 'the policy has no sum insured for this cover',

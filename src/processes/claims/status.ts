@@ -15,6 +15,7 @@ export interface ClaimStatusView {
   reportedAt: string;
   slaDeadline: string | null;
   slaBreached: boolean;
+  /** CNY; null until adjudicated and for a rejected claim */
   payout: number | null;
   paidAt: string | null;
   rejectionReason: string | null;
@@ -72,7 +73,8 @@ export function claimStatusView(claim: Claim, waitingIn: string[]): ClaimStatusV
     reportedAt: iso(claim.reportedAt)!,
     slaDeadline: iso(claim.slaDeadline),
     slaBreached: claim.slaBreached,
-    payout: claim.payout,
+    // a rejected claim shows no payout, whatever amount was adjudicated before the refusal
+    payout: claim.status === 'rejected' ? null : claim.payout,
     paidAt: iso(claim.paidAt),
     rejectionReason: claim.rejectionReason,
     closedAt: iso(claim.closedAt),
