@@ -7,6 +7,8 @@ export const ErrorCodes = {
   BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  /** separation of duties: the user made (or registered) what the task reviews, e.g. the reviewer of a dispute */
+  SEPARATION_OF_DUTIES: 403,
   NOT_FOUND: 404,
   DEFINITION_NOT_FOUND: 404,
   INSTANCE_NOT_FOUND: 404,

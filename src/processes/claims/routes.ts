@@ -17,14 +17,13 @@ import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { InsuranceStore, type Claim } from '../../persistence/insurance.ts';
-import { claimNumber } from './rules.ts';
+import { startNumberedClaim } from './intake.ts';
 import { claimStatusView } from './status.ts';
 import type { Actor } from '../../engine/actor.ts';
 
 export const CLAIMS_PROCESS = 'claims';
 export const DOCUMENTS_MESSAGE = 'claim-documents-received';
-/** How many claim numbers intake tries when their business keys are held by other instances. */
-export const MAX_NUMBER_TRIES = 50;
+export { MAX_NUMBER_TRIES } from './intake.ts';
 
 const claimNoParams = {
   type: 'object',
@@ -83,15 +82,9 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
    * @throws InsureflowError CLAIM_NUMBER_UNAVAILABLE (503) when all of them were held; errors of startInstance
    */
   async function startNumbered(variables: Record<string, unknown>, actor: Actor) {
-    for (let i = 0; i < MAX_NUMBER_TRIES; i++) {
-      const claimNo = claimNumber(await store.nextNumber('claim'), new Date(engine.clock.now()));
-      try {
-        return await engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, actor);
-      } catch (err) {
-        if (!(err instanceof InsureflowError) || err.code !== 'BUSINESS_KEY_IN_USE') throw err;
-      }
-    }
-    throw new InsureflowError('CLAIM_NUMBER_UNAVAILABLE', `the next ${MAX_NUMBER_TRIES} claim numbers are all held as business keys by other claims instances; cancel the instances started directly with claim numbers as business keys (GET /api/process-instances?processKey=claims) and report again`);
+    // the numbering every report shares (./intake.ts): the next number whose business key is free
+    const { started } = await startNumberedClaim(store, () => engine.clock.now(), (claimNo) => engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, actor));
+    return started;
   }
 
   app.post(
