@@ -29,6 +29,8 @@ export const ErrorCodes = {
   BUSINESS_KEY_IN_USE: 409,
   /** claim intake found the next 50 claim numbers' business keys held by other claims instances (POST /api/claims) */
   CLAIM_NUMBER_UNAVAILABLE: 503,
+  /** complaint, consultation or dispute intake found the next 50 numbers' business keys held by other instances */
+  SERVICE_NUMBER_UNAVAILABLE: 503,
   CONCURRENT_MODIFICATION: 409,
   USER_EXISTS: 409,
   AUTHORIZATION_EXISTS: 409,

@@ -1,4 +1,4 @@
-/** The insurance domain: handlers of the three flows and their HTTP extras, registered on an engine. */
+/** The insurance domain: handlers of the flows (claims, sales, product development, customer service) and their HTTP extras, registered on an engine. */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../persistence/knex-engine.ts';
 import { createClaimHandlers, ledgerOnlyGateway, type ClaimDeps, type PaymentGateway } from './claims/handlers.ts';
@@ -7,6 +7,12 @@ import { claimRoutes } from './claims/routes.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
+import { createCustomerServiceHandlers } from './customer-service/handlers.ts';
+import { customerServiceRoutes, DISPUTE_PROCESS } from './customer-service/routes.ts';
+import { disputeExclusions, startFormChecker } from './customer-service/engine-ports.ts';
+import { CustomerServiceStore } from '../persistence/customer-service.ts';
+import { transactionOf } from '../persistence/unit-of-work.ts';
+import { InsureflowError } from '../errors.ts';
 
 export interface DomainOptions {
   /** the bank or payment provider for claim payouts (default: ledger only) */
@@ -42,9 +48,27 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
     }),
   );
   engine.registerHandlers(createProductHandlers(base));
+  engine.registerHandlers(
+    createCustomerServiceHandlers({
+      ...base,
+      service: (ctx) => new CustomerServiceStore(transactionOf(ctx.unitOfWork), () => engine.clock.now()),
+      processes: {
+        startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }),
+        businessKeyHeld: async (key, businessKey) => (await engine.listInstances({ key, businessKey, status: 'active', limit: 1 })).total > 0,
+        checkStartForm: startFormChecker(engine),
+      },
+    }),
+  );
+  // separation of duties: whoever made the contested decision or registered the dispute may not review it
+  const disputes = new CustomerServiceStore(engine.db, () => engine.clock.now());
+  engine.registerTaskGuard(DISPUTE_PROCESS, 'Task_ReviewDispute', async (task, actor) => {
+    const excluded = (await disputeExclusions(engine, disputes, task.processInstanceId)).find((x) => x.user === actor.name);
+    if (excluded) throw new InsureflowError('SEPARATION_OF_DUTIES', `${actor.name} may not review dispute ${task.businessKey ?? task.processInstanceId}: ${actor.name} ${excluded.reason}; a second handler must review it`, { user: actor.name, dispute: task.businessKey, reason: excluded.reason });
+  });
   return { relay };
 }
 
 export async function domainRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   await claimRoutes(app, engine);
+  await customerServiceRoutes(app, engine);
 }

@@ -89,6 +89,13 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'POST /api/claims': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'claims' } },
   'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
   'POST /api/claims/:claimNo/documents': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'claim-documents-received' } },
+  'POST /api/complaints': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'complaint' } },
+  'GET /api/complaints/:complaintNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'complaint' } },
+  'POST /api/consultations': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'consultation' } },
+  'GET /api/consultations/:consultationNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'consultation' } },
+  'POST /api/disputes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'dispute' } },
+  'GET /api/disputes/:disputeNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'dispute' } },
+  'GET /api/reports/complaints': { permission: { resourceType: 'process-definition', permission: 'read-history', resourceId: 'complaint' }, note: 'the complaints supervisors' },
   // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
   // or the topic of the external task the path names
   'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },
