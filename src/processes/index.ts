@@ -12,6 +12,7 @@ import { customerServiceRoutes, DISPUTE_PROCESS } from './customer-service/route
 import { disputeExclusions, startFormChecker } from './customer-service/engine-ports.ts';
 import { CustomerServiceStore } from '../persistence/customer-service.ts';
 import { transactionOf } from '../persistence/unit-of-work.ts';
+import { KnexInstanceStore } from '../persistence/instance-store.ts';
 import { InsureflowError } from '../errors.ts';
 
 export interface DomainOptions {
@@ -48,14 +49,15 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
     }),
   );
   engine.registerHandlers(createProductHandlers(base));
+  const startForms = startFormChecker(engine.db);
   engine.registerHandlers(
     createCustomerServiceHandlers({
       ...base,
       service: (ctx) => new CustomerServiceStore(transactionOf(ctx.unitOfWork), () => engine.clock.now()),
       processes: {
         startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }),
-        businessKeyHeld: async (key, businessKey) => (await engine.listInstances({ key, businessKey, status: 'active', limit: 1 })).total > 0,
-        checkStartForm: startFormChecker(engine),
+        businessKeyHeld: async (ctx, key, businessKey) => (await new KnexInstanceStore(transactionOf(ctx.unitOfWork)).activeWithBusinessKey(key, businessKey)) !== null,
+        checkStartForm: (ctx, key, variables) => startForms(key, variables, transactionOf(ctx.unitOfWork)),
       },
     }),
   );

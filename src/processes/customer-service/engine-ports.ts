@@ -4,6 +4,7 @@
  * guard of the review and for the dispute's status.
  */
 import type { ValidateFunction } from 'ajv';
+import type { Knex } from 'knex';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { KnexDeploymentStore } from '../../persistence/deployments.ts';
 import { InsureflowError } from '../../errors.ts';
@@ -13,14 +14,15 @@ import type { CustomerServiceStore } from '../../persistence/customer-service.ts
 
 /**
  * Checks variables against the newest deployed start form of a process (`<key>.start`), as the engine does at
- * the start; nothing to check when the process has no start form.
+ * the start; nothing to check when the process has no start form. `within`: read in that transaction.
  * @throws InsureflowError VALIDATION_FAILED (400) naming each field
  */
-export function startFormChecker(engine: InsureflowEngine): (key: string, variables: Record<string, unknown>) => Promise<void> {
-  const forms = new KnexDeploymentStore(engine.db);
+export function startFormChecker(db: Knex): (key: string, variables: Record<string, unknown>, within?: Knex) => Promise<void> {
+  const forms = new KnexDeploymentStore(db);
   const compiled = new Map<number, ValidateFunction>();
-  return async (key, variables) => {
-    const form = await forms.latestForm(`${key}.start`, null);
+  return async (key, variables, within) => {
+    // a handler reads inside its own transaction (SQLite has one connection: a read beside it would wait for it)
+    const form = await (within ? new KnexDeploymentStore(within) : forms).latestForm(`${key}.start`, null);
     if (!form) return;
     let validate = compiled.get(form.id);
     if (!validate) compiled.set(form.id, (validate = compileSchema(JSON.parse(form.schema))));

@@ -23,10 +23,10 @@ import { COMPLAINT_NO, CONSULTATION_NO, DISPUTE_NO, DISPUTE_REVIEW_DAYS, SURVEY_
 export interface ProcessStarter {
   /** writes the start job in the handler's unit of work; returns the id the new instance will have */
   startAfterCommit(ctx: HandlerContext, key: string, businessKey: string | null, variables: Record<string, unknown>): Promise<string>;
-  /** is `businessKey` held by an active instance of `key`? (claim intake then takes the next number) */
-  businessKeyHeld(key: string, businessKey: string): Promise<boolean>;
-  /** checks variables against the start form of `key` as deployed. @throws InsureflowError VALIDATION_FAILED */
-  checkStartForm(key: string, variables: Record<string, unknown>): Promise<void>;
+  /** is `businessKey` held by an active instance of `key`? (claim intake then takes the next number); read in the handler's transaction */
+  businessKeyHeld(ctx: HandlerContext, key: string, businessKey: string): Promise<boolean>;
+  /** checks variables against the start form of `key` as deployed, read in the handler's transaction. @throws InsureflowError VALIDATION_FAILED */
+  checkStartForm(ctx: HandlerContext, key: string, variables: Record<string, unknown>): Promise<void>;
 }
 
 export interface CustomerServiceDeps {
@@ -45,6 +45,7 @@ export interface CustomerServiceDeps {
 export const CUSTOMER_SERVICE_HANDLERS = [
   'complaints.register',
   'complaints.acknowledge',
+  'complaints.assign',
   'complaints.respond',
   'complaints.recordBreach',
   'complaints.close',
@@ -196,6 +197,14 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
       return { severity: cls.severity, responseDays: cls.responseDays, handlingGroup: cls.handlingGroup, responseDueAt: iso(dueAt), responseTimer: durationUntil(now(), dueAt) };
     },
 
+    /** Keeps who handles the complaint (the assignment form's handler). */
+    async 'complaints.assign'(ctx) {
+      const c = await complaintOf(ctx);
+      const handler = String(ctx.variables.handler);
+      await cs.updateComplaint(c.complaintNo, { status: 'assigned', handler });
+      return { assignedAt: iso(now()) };
+    },
+
     /** The response letter to the customer; the response time is kept (once: a retry keeps the first). */
     async 'complaints.respond'(ctx) {
       const v = ctx.variables;
@@ -328,7 +337,7 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
         ...(c.contactEmail ? { contactEmail: c.contactEmail } : {}),
         ...(c.contactPhone ? { contactPhone: c.contactPhone } : {}),
       };
-      await deps.processes.checkStartForm('sales', lead);
+      await deps.processes.checkStartForm(ctx, 'sales', lead);
       const id = await deps.processes.startAfterCommit(ctx, 'sales', `LEAD-${c.consultationNo}`, lead);
       await cs.updateConsultation(c.consultationNo, { status: 'converted', salesInstanceId: id });
       return { salesInstanceId: id };
@@ -355,9 +364,9 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
         ...(c.contactEmail ? { contactEmail: c.contactEmail } : {}),
         ...(c.contactPhone ? { contactPhone: c.contactPhone } : {}),
       };
-      await deps.processes.checkStartForm('claims', report);
+      await deps.processes.checkStartForm(ctx, 'claims', report);
       const { claimNo, started } = await startNumberedClaim(store, now, async (no) => {
-        if (await deps.processes.businessKeyHeld('claims', no)) throw new InsureflowError('BUSINESS_KEY_IN_USE', `claim number ${no} is held by another claims instance`);
+        if (await deps.processes.businessKeyHeld(ctx, 'claims', no)) throw new InsureflowError('BUSINESS_KEY_IN_USE', `claim number ${no} is held by another claims instance`);
         return deps.processes.startAfterCommit(ctx, 'claims', no, report);
       });
       await cs.updateConsultation(c.consultationNo, { status: 'converted', claimNo, claimInstanceId: started });

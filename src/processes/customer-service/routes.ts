@@ -119,7 +119,7 @@ const STAGES: Record<string, string> = {
 export async function customerServiceRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   const cs = new CustomerServiceStore(engine.db, () => engine.clock.now());
   const insurance = new InsuranceStore(engine.db, () => engine.clock.now());
-  const checkStartForm = startFormChecker(engine);
+  const checkStartForm = startFormChecker(engine.db);
 
   /** Starts `key` under a fresh number of `seq` (its business key), after its start form accepted the body. */
   async function startNumbered(key: string, seq: CustomerServiceSequence, prefix: 'CMP' | 'CON' | 'DSP', variables: Record<string, unknown>, actor: Actor, before?: () => Promise<void>) {
