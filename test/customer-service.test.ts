@@ -272,3 +272,102 @@ cs('dispute: the registering user may not review it, admins included; an overdue
 });
 
 cs.run();
+
+// ------------------------------------------------------------------------------------------ the complaints report
+
+const report = suite<Ctx>('the complaints report against hand-computed figures');
+report.before(async (ctx) => {
+  ctx.d = await domain({}, '2026-04-01T08:00:00Z', { socket: true });
+});
+report.after(async (ctx) => ctx.d.close());
+
+/** Assign to `who` (of the handling group) and answer. */
+async function answer(d: Domain, id: string, who: Person) {
+  await d.complete(who, id, 'Task_AssignComplaint', { handler: who });
+  await d.complete(who, id, 'Task_InvestigateComplaint', INVESTIGATION);
+}
+
+report('given four complaints over three days (one late, one unanswered, two rated) and one later: the figures of the period', async ({ d }) => {
+  // T0 = 2026-04-01 08:00
+  const c1 = await register(d, complaintBody()); // phone, policy-service: low
+  d.t.clock.advance(HOUR);
+  const c2 = await register(d, complaintBody({ channel: 'regulator', regulatorReference: 'NFRA-7', summary: 'Referred: the premium was charged twice.' })); // high, due T0+121h
+  await d.advance(23 * HOUR); // T0+24h
+  await answer(d, c1.processInstanceId, 'handler'); // 24 h
+  const c3 = await register(d, complaintBody({ channel: 'email', category: 'claim-amount', summary: 'The payout on my claim was far too low.' })); // medium, 2026-04-02
+  await d.advance(24 * HOUR); // T0+48h
+  const c4 = await register(d, complaintBody({ channel: 'app', category: 'staff-conduct', summary: 'I will tell the newspaper how your staff treated me.' })); // high, 2026-04-03, due T0+168h
+  await d.advance(24 * HOUR); // T0+72h
+  await answer(d, c3.processInstanceId, 'handler'); // 48 h
+  await d.advance(73 * HOUR); // T0+145h: c2's deadline (T0+121h) has passed
+  assert.is((await complaint(d, c2.complaintNo)).deadlineBreached, true);
+  await answer(d, c2.processInstanceId, 'senior'); // 144 h, late
+  for (const [c, who] of [[c1, 'handler'], [c2, 'senior'], [c3, 'handler']] as const) await d.complete(who, c.processInstanceId, 'Task_ResolveComplaint', { resolutionSummary: 'Explained and apologised', customerAccepted: true });
+  assert.is((await d.message('cs', 'complaint-satisfaction', { businessKey: c1.complaintNo }, { satisfactionScore: 5 })).status, 200);
+  assert.is((await d.message('cs', 'complaint-satisfaction', { businessKey: c3.complaintNo }, { satisfactionScore: 2 })).status, 200);
+  await d.advance(15 * DAY); // c2's survey goes unanswered; c4 (never answered) breaches its deadline
+  assert.equal([(await complaint(d, c2.complaintNo)).surveyStatus, (await complaint(d, c4.complaintNo)).deadlineBreached], ['no-answer', true]);
+  await register(d, complaintBody({ channel: 'branch' })); // outside the period
+
+  const res = await d.call<any>('cssupervisor', 'GET', '/api/reports/complaints?from=2026-04-01&to=2026-04-03');
+  assert.is(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body, {
+    from: '2026-04-01',
+    to: '2026-04-03',
+    total: 4,
+    bySeverity: { low: 1, medium: 1, high: 2, unclassified: 0 },
+    byChannel: { phone: 1, email: 1, app: 1, branch: 0, regulator: 1 },
+    deadlineBreaches: 2,
+    responded: 3,
+    averageHoursToResponse: 72, // (24 + 48 + 144) / 3
+    closed: 3,
+    satisfaction: { answered: 2, noAnswer: 1, average: 3.5 },
+  });
+  const firstDay = await d.call<any>('cssupervisor', 'GET', '/api/reports/complaints?from=2026-04-01&to=2026-04-01');
+  assert.equal([firstDay.body.total, firstDay.body.averageHoursToResponse, firstDay.body.deadlineBreaches, firstDay.body.satisfaction], [2, 84, 1, { answered: 1, noAnswer: 1, average: 5 }]);
+  assert.is((await d.call<any>('cssupervisor', 'GET', '/api/reports/complaints?from=2026-04-22&to=2026-04-30')).body.byChannel.branch, 1);
+});
+
+report('the period is validated (400 naming the field) and the report is for the complaints supervisors', async ({ d }) => {
+  for (const q of ['from=2026-04-03&to=2026-04-01', 'from=2026-02-30&to=2026-03-01', 'from=2026-04-01', 'from=yesterday&to=2026-04-01']) {
+    const res = await d.call<any>('cssupervisor', 'GET', `/api/reports/complaints?${q}`);
+    assert.is(res.status, 400, `${q}: ${JSON.stringify(res.body)}`);
+    assert.is(res.body.code, 'VALIDATION_FAILED');
+  }
+  assert.is((await d.call('handler', 'GET', '/api/reports/complaints?from=2026-04-01&to=2026-04-03')).status, 403);
+  assert.is((await d.call('cs', 'GET', '/api/reports/complaints?from=2026-04-01&to=2026-04-03')).status, 403);
+  assert.is((await d.call('admin', 'GET', '/api/reports/complaints?from=2026-04-01&to=2026-04-03')).status, 200);
+});
+
+report.run();
+
+// ------------------------------------------------------------------------------------------ pure rules
+
+const rules = suite('customer-service rules');
+
+rules('numbers: prefix, UTC date, six digits at least', () => {
+  assert.is(serviceNumber('CMP', 42, new Date('2026-01-05T23:59:00Z')), 'CMP-20260105-000042');
+  assert.is(serviceNumber('DSP', 1234567, new Date('2026-01-05T00:00:00Z')), 'DSP-20260105-1234567');
+  assert.throws(() => serviceNumber('CON', 1.5, new Date()), RangeError);
+});
+
+rules('keyword flags in English and Chinese', () => {
+  assert.equal(keywordFlags('I will see you in court'), { legalThreat: true, mediaThreat: false, regulatorMentioned: false, vulnerableCustomer: false });
+  assert.equal(keywordFlags('我要找律师,还要向媒体曝光,并打12378投诉'), { legalThreat: true, mediaThreat: true, regulatorMentioned: true, vulnerableCustomer: false });
+  assert.is(keywordFlags('My elderly mother was refused').vulnerableCustomer, true);
+  assert.equal(keywordFlags('The courtyard gate was broken'), { legalThreat: false, mediaThreat: false, regulatorMentioned: false, vulnerableCustomer: false }, 'whole words: courtyard is no court');
+});
+
+rules('report figures: averages of what exists, null when nothing', () => {
+  const empty = complaintsReport([]);
+  assert.equal([empty.total, empty.averageHoursToResponse, empty.satisfaction.average], [0, null, null]);
+  const base = { channel: 'phone', severity: 'low', registeredAt: 0, respondedAt: null, deadlineBreached: false, status: 'registered', satisfactionScore: null, surveyStatus: 'not-sent' };
+  const r = complaintsReport([
+    { ...base, respondedAt: 3 * HOUR },
+    { ...base, channel: 'email', severity: null, respondedAt: 4 * HOUR, deadlineBreached: true, status: 'closed', surveyStatus: 'answered', satisfactionScore: 4 },
+  ]);
+  assert.equal([r.averageHoursToResponse, r.bySeverity.unclassified, r.byChannel.email, r.deadlineBreaches, r.satisfaction.average], [3.5, 1, 1, 1, 4]);
+  assert.throws(() => complaintsReport([{ ...base, registeredAt: 10, respondedAt: 5 }]), RangeError);
+});
+
+rules.run();
