@@ -94,6 +94,10 @@ cs('complaint: the response deadline passes: supervisors alerted, the complaint 
   const r = await register(d, complaintBody({ channel: 'app', category: 'staff-conduct', summary: 'The agent at the branch was rude to me twice.' }));
   assert.is(r.complaint.severity, 'low');
   assert.is(r.complaint.responseDueAt, new Date(d.t.clock.now() + 15 * DAY).toISOString(), 'low: the regulatory 15 days');
+  for (const handler of ['senior', 'nobody', 'adjuster']) {
+    const refused = await d.complete('handler', r.processInstanceId, 'Task_AssignComplaint', { handler }, 400);
+    assert.equal(refused.body.details.map((x: any) => x.field), ['handler'], `${handler} is not of complaints-handlers`);
+  }
   await d.complete('handler', r.processInstanceId, 'Task_AssignComplaint', { handler: 'handler2', assignmentNote: 'Please take this one' });
   assert.is((await d.call('handler', 'POST', `/api/tasks/${(await d.task('handler2', r.processInstanceId, 'Task_InvestigateComplaint')).id}/complete`, { variables: INVESTIGATION })).status, 409, 'assigned to handler2');
   assert.is((await complaint(d, r.complaintNo)).handler, 'handler2');

@@ -8,7 +8,7 @@ import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
 import { createCustomerServiceHandlers } from './customer-service/handlers.ts';
-import { customerServiceRoutes, DISPUTE_PROCESS } from './customer-service/routes.ts';
+import { customerServiceRoutes, COMPLAINT_PROCESS, DISPUTE_PROCESS } from './customer-service/routes.ts';
 import { disputeExclusions, startFormChecker } from './customer-service/engine-ports.ts';
 import { CustomerServiceStore } from '../persistence/customer-service.ts';
 import { transactionOf } from '../persistence/unit-of-work.ts';
@@ -66,6 +66,16 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
   engine.registerTaskGuard(DISPUTE_PROCESS, 'Task_ReviewDispute', async (task, actor) => {
     const excluded = (await disputeExclusions(engine, disputes, task.processInstanceId)).find((x) => x.user === actor.name);
     if (excluded) throw new InsureflowError('SEPARATION_OF_DUTIES', `${actor.name} may not review dispute ${task.businessKey ?? task.processInstanceId}: ${actor.name} ${excluded.reason}; a second handler must review it`, { user: actor.name, dispute: task.businessKey, reason: excluded.reason });
+  });
+  // a complaint is assigned to someone who can work it: an active ops user of the handling group
+  engine.registerTaskGuard(COMPLAINT_PROCESS, 'Task_AssignComplaint', async (task, _actor, action, variables) => {
+    if (action !== 'complete' || typeof variables.handler !== 'string') return;
+    const user = await engine.users.get(variables.handler);
+    const fits = user && !user.disabled && user.roles.includes('ops') && user.groups.some((g) => task.candidateGroups.includes(g));
+    if (!fits) {
+      const message = `must be an active ops user of ${task.candidateGroups.join(' or ')}`;
+      throw new InsureflowError('VALIDATION_FAILED', `the form of task "${task.name ?? task.activityId}" is invalid: handler ${JSON.stringify(variables.handler)} ${message}`, [{ field: 'handler', message, keyword: 'handler' }]);
+    }
   });
   return { relay };
 }
