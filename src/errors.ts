@@ -7,6 +7,8 @@ export const ErrorCodes = {
   BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  /** separation of duties: the user made (or registered) what the task reviews, e.g. the reviewer of a dispute */
+  SEPARATION_OF_DUTIES: 403,
   NOT_FOUND: 404,
   DEFINITION_NOT_FOUND: 404,
   INSTANCE_NOT_FOUND: 404,
@@ -27,6 +29,8 @@ export const ErrorCodes = {
   BUSINESS_KEY_IN_USE: 409,
   /** claim intake found the next 50 claim numbers' business keys held by other claims instances (POST /api/claims) */
   CLAIM_NUMBER_UNAVAILABLE: 503,
+  /** complaint, consultation or dispute intake found the next 50 numbers' business keys held by other instances */
+  SERVICE_NUMBER_UNAVAILABLE: 503,
   CONCURRENT_MODIFICATION: 409,
   USER_EXISTS: 409,
   AUTHORIZATION_EXISTS: 409,

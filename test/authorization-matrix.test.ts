@@ -363,6 +363,13 @@ const BUILDERS: Record<string, Builder> = {
   'GET /api/reports/claims': () => ({ params: {}, query: '?from=2026-01-01&to=2026-12-31&channel=phone' }),
   'GET /api/reports/sales': () => ({ params: {}, query: '?from=2026-01-01&to=2026-12-31' }),
   'GET /metrics': () => ({ params: {} }),
+  'POST /api/complaints': () => ({ params: {}, body: COMPLAINT, status: 201 }),
+  'GET /api/complaints/:complaintNo': async (fx) => ({ params: { complaintNo: await once('complaint', async () => (await ok(fx, 'cs', 'POST', '/api/complaints', 201, COMPLAINT)).complaintNo) } }),
+  'POST /api/consultations': () => ({ params: {}, body: CONSULTATION, status: 201 }),
+  'GET /api/consultations/:consultationNo': async (fx) => ({ params: { consultationNo: await once('consultation', async () => (await ok(fx, 'cs', 'POST', '/api/consultations', 201, CONSULTATION)).consultationNo) } }),
+  'POST /api/disputes': (fx) => ({ params: {}, body: disputeOf(fx), status: 201 }),
+  'GET /api/disputes/:disputeNo': async (fx) => ({ params: { disputeNo: await once('dispute', async () => (await ok(fx, 'cs', 'POST', '/api/disputes', 201, disputeOf(fx))).disputeNo) } }),
+  'GET /api/reports/complaints': () => ({ params: {}, query: '?from=2026-01-01&to=2026-12-31' }),
   'POST /engine-rest/external-task/fetchAndLock': () => ({ params: {}, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, maxTasks: 1, topics: [{ topicName: 'matrix.ext', lockDuration: 1000, businessKey: 'matrix-none' }] } }),
   'GET /engine-rest/external-task': () => ({ params: {}, topic: 'matrix.ext', query: '?topicName=matrix.ext' }),
   'GET /engine-rest/external-task/:id': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext' }),
@@ -371,6 +378,17 @@ const BUILDERS: Record<string, Builder> = {
   'POST /engine-rest/external-task/:id/bpmnError': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, errorCode: 'MATRIX_UNCAUGHT' }, status: 204 }),
   'POST /engine-rest/external-task/:id/extendLock': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', body: { workerId: MATRIX_WORKER, newDuration: 60_000 }, status: 204 }),
   'POST /engine-rest/external-task/:id/unlock': async (fx) => ({ params: { id: await lockedExternal(fx) }, topic: 'matrix.ext', status: 204 }),
+};
+
+/** customer service (src/processes/customer-service/routes.ts): a complaint, a question, a dispute of the shared claim */
+const COMPLAINT = { channel: 'phone', category: 'policy-service', complainantName: 'Ann Lee', summary: 'Nobody answered my letter about the policy.', contactEmail: 'ann@example.com' };
+const CONSULTATION = { channel: 'phone', topic: 'coverage', question: 'Is my garden shed covered?', customerName: 'Ann Lee', contactEmail: 'ann@example.com' };
+const disputeOf = (fx: Fx) => ({ subjectType: 'claim', claimNo: fx.claim.claimNo, contestedAction: 'payout-amount', grounds: 'The payout offered does not cover the repair.' });
+const made = new Map<string, Promise<string>>();
+/** One resource of a kind for the read routes, made on first use. */
+const once = (kind: string, make: () => Promise<string>) => {
+  if (!made.has(kind)) made.set(kind, make());
+  return made.get(kind)!;
 };
 
 const MATRIX_WORKER = 'matrix-worker';

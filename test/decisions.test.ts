@@ -108,9 +108,9 @@ function decisionError(fn: () => unknown): DecisionError {
 
 test('the rule library parses and deploys', async () => {
   const files = readdirSync(DECISIONS_DIR).filter((f) => f.endsWith('.dmn')).sort();
-  assert.equal(files, ['claim-classification.dmn', 'credit-grade-factor.dmn', 'discount-authority.dmn', 'fraud-indicators.dmn', 'risk-assessment.dmn']);
+  assert.equal(files, ['claim-classification.dmn', 'complaint-classification.dmn', 'credit-grade-factor.dmn', 'discount-authority.dmn', 'fraud-indicators.dmn', 'risk-assessment.dmn']);
   for (const file of files) registry.add(await parseDmn(readFileSync(DECISIONS_DIR + file, 'utf8'), file));
-  assert.equal(registry.ids(), ['ClaimClassification', 'CreditGradeFactor', 'DiscountAuthority', 'FraudIndicators', 'RiskFactor']);
+  assert.equal(registry.ids(), ['ClaimClassification', 'ComplaintClassification', 'CreditGradeFactor', 'DiscountAuthority', 'FraudIndicators', 'RiskFactor']);
   assert.is(registry.get('ClaimClassification')!.hitPolicy, 'FIRST');
   assert.is(registry.get('FraudIndicators')!.hitPolicy, 'COLLECT');
   assert.is(registry.get('FraudIndicators')!.aggregation, undefined);
@@ -272,6 +272,23 @@ test('RiskFactor: row by row (FIRST)', () => {
   for (const p of ['residential', 'commercial', 'industrial'])
     for (const c of ['fire-resistive', 'masonry', 'frame'])
       for (let n = 0; n <= 6; n++) assert.type(registry.evaluate(D, risk(p, c, n)).result, 'number', `${p}/${c}/${n}`);
+});
+
+test('ComplaintClassification: row by row (FIRST): regulator referrals and threats high in 5 days, money medium in 10, the rest low in 15', () => {
+  const D = 'ComplaintClassification';
+  const flags = { legalThreat: false, mediaThreat: false, regulatorMentioned: false, vulnerableCustomer: false };
+  const c = (category: string, channel: string, more: Partial<typeof flags> = {}) => ({ category, channel, ...flags, ...more });
+  const high = { severity: 'high', responseDays: 5, handlingGroup: 'complaints-senior' };
+  const medium = { severity: 'medium', responseDays: 10, handlingGroup: 'complaints-handlers' };
+  const low = { severity: 'low', responseDays: 15, handlingGroup: 'complaints-handlers' };
+  expectRow(D, c('policy-service', 'regulator'), 'ComplaintClassification_RegulatorReferral', high);
+  expectRow(D, c('other', 'phone', { legalThreat: true, vulnerableCustomer: true }), 'ComplaintClassification_LegalThreat', high);
+  expectRow(D, c('other', 'email', { regulatorMentioned: true }), 'ComplaintClassification_RegulatorMentioned', high);
+  expectRow(D, c('staff-conduct', 'app', { mediaThreat: true }), 'ComplaintClassification_MediaThreat', high);
+  expectRow(D, c('privacy', 'branch'), 'ComplaintClassification_Privacy', high);
+  expectRow(D, c('policy-service', 'phone', { vulnerableCustomer: true }), 'ComplaintClassification_Vulnerable', medium);
+  for (const category of ['claim-handling', 'claim-delay', 'claim-amount', 'sales-practice', 'premium-billing']) expectRow(D, c(category, 'email'), 'ComplaintClassification_MoneyMatters', medium);
+  for (const category of ['policy-service', 'staff-conduct', 'other']) expectRow(D, c(category, 'app'), 'ComplaintClassification_Otherwise', low);
 });
 
 test('every rule of the library is exercised by the tests above', () => {

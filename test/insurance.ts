@@ -38,6 +38,11 @@ const PEOPLE: Record<string, [Role[], string[]]> = {
   trainer: [['ops'], ['training']],
   actuary: [['ops'], ['actuaries']],
   analyst: [['analyst'], []],
+  handler: [['ops'], ['complaints-handlers']],
+  handler2: [['ops'], ['complaints-handlers']],
+  senior: [['ops'], ['complaints-senior']],
+  cssupervisor: [['ops'], ['complaints-supervisors']],
+  supervisor2: [['ops'], ['claims-supervisors']],
 };
 
 export type Person = keyof typeof PEOPLE;

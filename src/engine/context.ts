@@ -14,6 +14,7 @@ import type { Clock } from './clock.ts';
 import type { DefinitionCache } from './definitions.ts';
 import type { FormCache } from './forms.ts';
 import type { RegisteredHandler } from './runtime.ts';
+import type { TaskGuard } from './tasks.ts';
 import type { DecisionRegistry } from '../decisions/dmn.ts';
 import type { EngineLimits } from './limits.ts';
 import type { DeploymentLinter } from './deployment.ts';
@@ -51,6 +52,8 @@ export interface EngineContext {
   /** the lint port of deployments (./deployment.ts DeploymentLinter), when the engine was given one */
   readonly lint?: DeploymentLinter;
   readonly handlers: Map<string, RegisteredHandler>;
+  /** domain checks before a user task is claimed or completed, by `<processKey>/<activityId>` (./tasks.ts TaskGuard) */
+  readonly taskGuards: Map<string, TaskGuard>;
   readonly decisions: DecisionRegistry;
   /** storage of the transition core (instance lock, commit bookkeeping) */
   readonly transitions: TransitionStore;

@@ -64,6 +64,7 @@ export class EngineCore {
   readonly jobConcurrency: number;
   readonly limits: Readonly<EngineLimits>;
   readonly handlers = new Map<string, RegisteredHandler>();
+  readonly taskGuards = new Map<string, tasks.TaskGuard>();
   readonly decisions = new DecisionRegistry();
   private readonly ctx: EngineContext;
 
@@ -85,6 +86,7 @@ export class EngineCore {
       limits: this.limits,
       lint: opts.lint,
       handlers: this.handlers,
+      taskGuards: this.taskGuards,
       decisions: this.decisions,
       transitions: this.stores.transitions,
       deployments: this.stores.deployments,
@@ -105,6 +107,16 @@ export class EngineCore {
 
   registerHandlers(map: Record<string, Handler>, options: HandlerOptions = {}): this {
     for (const [name, fn] of Object.entries(map)) this.registerHandler(name, fn, options);
+    return this;
+  }
+
+  /**
+   * A check the domain runs before a user task of `processKey` at `activityId` is claimed or completed (e.g.
+   * separation of duties: the reviewer of a dispute is not who made the contested decision). The guard throws an
+   * InsureflowError to refuse; it runs after the engine's own checks, before anything is written. One per task.
+   */
+  registerTaskGuard(processKey: string, activityId: string, guard: tasks.TaskGuard): this {
+    this.taskGuards.set(`${processKey}/${activityId}`, guard);
     return this;
   }
 

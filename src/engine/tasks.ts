@@ -62,6 +62,18 @@ function taskForm(t: StoredTask, schemaText: string | null, fields: FormDataFiel
   return null;
 }
 
+/**
+ * A domain check before a task is claimed or completed (EngineCore.registerTaskGuard): throws an InsureflowError
+ * (e.g. SEPARATION_OF_DUTIES, 403) to refuse the actor; admins are checked too. `variables`: what a completion
+ * submits (empty for a claim).
+ */
+export type TaskGuard = (task: UserTask, actor: Actor, action: 'claim' | 'complete', variables: Variables) => Promise<void> | void;
+
+async function guard(ctx: EngineContext, t: StoredTask, actor: Actor, action: 'claim' | 'complete', variables: Variables = {}): Promise<void> {
+  const check = ctx.taskGuards.get(`${t.processKey}/${t.activityId}`);
+  if (check) await check(publicTask(t), actor, action, variables);
+}
+
 export function isAdmin(actor: Actor) {
   return actor.roles.includes('admin');
 }
@@ -124,6 +136,7 @@ export async function claimTask(ctx: EngineContext, id: string, actor: Actor): P
   if (t.status !== 'open') throw new InsureflowError('TASK_NOT_OPEN', `task ${id} is ${t.status}`);
   if (t.assignee && t.assignee !== actor.name) throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is already claimed by ${t.assignee}`);
   if (t.assignee === actor.name) return publicTask(t);
+  await guard(ctx, t, actor, 'claim');
   const now = ctx.clock.now();
   await ctx.stores.transactions.run(async (tx) => {
     if (!(await ctx.stores.tasks.claim(tx, id, actor.name, now))) throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} was claimed by someone else`);
@@ -157,7 +170,7 @@ async function appendTaskEvent(ctx: EngineContext, tx: StoreTx, t: StoredTask, t
 /**
  * Completes a task with its form data: validated against the task's form schema, then one transition that
  * marks the task completed and moves the instance on, committed together.
- * @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED, VALIDATION_FAILED
+ * @throws InsureflowError TASK_NOT_FOUND, FORBIDDEN, TASK_NOT_OPEN, TASK_ALREADY_CLAIMED, VALIDATION_FAILED, a task guard's error
  */
 export async function completeTask(ctx: EngineContext, id: string, variables: Variables, actor: Actor): Promise<UserTask> {
   assertTextValues('complete', { id, variables });
@@ -170,6 +183,7 @@ export async function completeTask(ctx: EngineContext, id: string, variables: Va
     if (fresh.assignee && fresh.assignee !== actor.name && !isAdmin(actor)) {
       throw new InsureflowError('TASK_ALREADY_CLAIMED', `task ${id} is claimed by ${fresh.assignee}`);
     }
+    await guard(ctx, fresh, actor, 'complete', variables);
     if (fresh.formSchemaId !== null) {
       const validate = await formValidator(ctx, fresh.formSchemaId);
       checkForm(ctx, validate, variables, `the form of task "${fresh.name ?? fresh.activityId}"`);

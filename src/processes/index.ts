@@ -1,4 +1,4 @@
-/** The insurance domain: handlers of the three flows and their HTTP extras, registered on an engine. */
+/** The insurance domain: handlers of the flows (claims, sales, product development, customer service) and their HTTP extras, registered on an engine. */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../persistence/knex-engine.ts';
 import { createClaimHandlers, ledgerOnlyGateway, type ClaimDeps, type PaymentGateway } from './claims/handlers.ts';
@@ -9,6 +9,13 @@ import { createScreeningHandlers } from './claims/screening-handlers.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
+import { createCustomerServiceHandlers } from './customer-service/handlers.ts';
+import { customerServiceRoutes, COMPLAINT_PROCESS, DISPUTE_PROCESS } from './customer-service/routes.ts';
+import { disputeExclusions, startFormChecker } from './customer-service/engine-ports.ts';
+import { CustomerServiceStore } from '../persistence/customer-service.ts';
+import { transactionOf } from '../persistence/unit-of-work.ts';
+import { KnexInstanceStore } from '../persistence/instance-store.ts';
+import { InsureflowError } from '../errors.ts';
 
 export interface DomainOptions {
   /** the bank or payment provider for claim payouts (default: ledger only) */
@@ -45,10 +52,39 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
     }),
   );
   engine.registerHandlers(createProductHandlers(base));
+  const startForms = startFormChecker(engine.db);
+  engine.registerHandlers(
+    createCustomerServiceHandlers({
+      ...base,
+      service: (ctx) => new CustomerServiceStore(transactionOf(ctx.unitOfWork), () => engine.clock.now()),
+      processes: {
+        startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }),
+        businessKeyHeld: async (ctx, key, businessKey) => (await new KnexInstanceStore(transactionOf(ctx.unitOfWork)).activeWithBusinessKey(key, businessKey)) !== null,
+        checkStartForm: (ctx, key, variables) => startForms(key, variables, transactionOf(ctx.unitOfWork)),
+      },
+    }),
+  );
+  // separation of duties: whoever made the contested decision or registered the dispute may not review it
+  const disputes = new CustomerServiceStore(engine.db, () => engine.clock.now());
+  engine.registerTaskGuard(DISPUTE_PROCESS, 'Task_ReviewDispute', async (task, actor) => {
+    const excluded = (await disputeExclusions(engine, disputes, task.processInstanceId)).find((x) => x.user === actor.name);
+    if (excluded) throw new InsureflowError('SEPARATION_OF_DUTIES', `${actor.name} may not review dispute ${task.businessKey ?? task.processInstanceId}: ${actor.name} ${excluded.reason}; a second handler must review it`, { user: actor.name, dispute: task.businessKey, reason: excluded.reason });
+  });
+  // a complaint is assigned to someone who can work it: an active ops user of the handling group
+  engine.registerTaskGuard(COMPLAINT_PROCESS, 'Task_AssignComplaint', async (task, _actor, action, variables) => {
+    if (action !== 'complete' || typeof variables.handler !== 'string') return;
+    const user = await engine.users.get(variables.handler);
+    const fits = user && !user.disabled && user.roles.includes('ops') && user.groups.some((g) => task.candidateGroups.includes(g));
+    if (!fits) {
+      const message = `must be an active ops user of ${task.candidateGroups.join(' or ')}`;
+      throw new InsureflowError('VALIDATION_FAILED', `the form of task "${task.name ?? task.activityId}" is invalid: handler ${JSON.stringify(variables.handler)} ${message}`, [{ field: 'handler', message, keyword: 'handler' }]);
+    }
+  });
   return { relay };
 }
 
 export async function domainRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   await claimRoutes(app, engine);
   await reportRoutes(app, engine);
+  await customerServiceRoutes(app, engine);
 }

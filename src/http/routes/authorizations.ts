@@ -92,6 +92,13 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'GET /api/reports/claims': { permission: { resourceType: 'report', permission: 'read', resourceId: 'claims' }, note: 'auditors by role; claims-supervisors by the shipped grant' },
   'GET /api/reports/sales': { permission: { resourceType: 'report', permission: 'read', resourceId: 'sales' }, note: 'auditors by role; sales-managers by the shipped grant' },
   'GET /metrics': { permission: { resourceType: 'report', permission: 'read', resourceId: 'metrics' }, note: 'Prometheus: auditors by role; the group monitoring by the shipped grant' },
+  'POST /api/complaints': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'complaint' } },
+  'GET /api/complaints/:complaintNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'complaint' } },
+  'POST /api/consultations': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'consultation' } },
+  'GET /api/consultations/:consultationNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'consultation' } },
+  'POST /api/disputes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'dispute' } },
+  'GET /api/disputes/:disputeNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'dispute' } },
+  'GET /api/reports/complaints': { permission: { resourceType: 'process-definition', permission: 'read-history', resourceId: 'complaint' }, note: 'the complaints supervisors' },
   // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
   // or the topic of the external task the path names
   'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },

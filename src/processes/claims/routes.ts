@@ -22,15 +22,13 @@ import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { InsuranceStore, type Claim } from '../../persistence/insurance.ts';
-import { claimNumber } from './rules.ts';
-import { contactProblems, lossDateProblems } from './screening.ts';
+import { checkIntake, startNumberedClaim } from './intake.ts';
 import { claimStatusView } from './status.ts';
 import type { Actor } from '../../engine/actor.ts';
 
 export const CLAIMS_PROCESS = 'claims';
 export const DOCUMENTS_MESSAGE = 'claim-documents-received';
-/** How many claim numbers intake tries when their business keys are held by other instances. */
-export const MAX_NUMBER_TRIES = 50;
+export { MAX_NUMBER_TRIES } from './intake.ts';
 
 const claimNoParams = {
   type: 'object',
@@ -82,24 +80,6 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
   }
 
   /**
-   * The intake checks of a report that need the policy (screening.ts): the loss date against today and the
-   * policy's first day of cover, a contact when the policy is not on file. The form was checked before.
-   * @throws InsureflowError VALIDATION_FAILED naming each field
-   */
-  async function checkIntake(report: Record<string, unknown>): Promise<void> {
-    const today = new Date(engine.clock.now()).toISOString().slice(0, 10);
-    const policyNo = typeof report.policyNo === 'string' ? report.policyNo : '';
-    const policy = policyNo ? await store.policy(policyNo) : null;
-    const covers = policy ? (await store.policyVersions(policy.policyNo)).filter((v) => v.reason !== 'cancellation').map((v) => v.effectiveFrom) : [];
-    const firstCoverFrom = policy ? ([...covers].sort()[0] ?? policy.startDate) : null;
-    const problems = [
-      ...lossDateProblems({ lossDate: report.lossDate, today, firstCoverFrom }),
-      ...contactProblems({ policyOnFile: policy !== null, contactEmail: report.contactEmail, contactPhone: report.contactPhone }),
-    ];
-    if (problems.length) throw new InsureflowError('VALIDATION_FAILED', `the report is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
-  }
-
-  /**
    * Starts a claims instance under a fresh claim number (the business key; the registration step records the
    * claim under the same number and refuses any other key, src/processes/claims/handlers.ts). A number whose
    * business key another active claims instance already holds (started directly with a key ahead of the
@@ -107,15 +87,9 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
    * @throws InsureflowError CLAIM_NUMBER_UNAVAILABLE (503) when all of them were held; errors of startInstance
    */
   async function startNumbered(variables: Record<string, unknown>, actor: Actor) {
-    for (let i = 0; i < MAX_NUMBER_TRIES; i++) {
-      const claimNo = claimNumber(await store.nextNumber('claim'), new Date(engine.clock.now()));
-      try {
-        return await engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, actor);
-      } catch (err) {
-        if (!(err instanceof InsureflowError) || err.code !== 'BUSINESS_KEY_IN_USE') throw err;
-      }
-    }
-    throw new InsureflowError('CLAIM_NUMBER_UNAVAILABLE', `the next ${MAX_NUMBER_TRIES} claim numbers are all held as business keys by other claims instances; cancel the instances started directly with claim numbers as business keys (GET /api/process-instances?processKey=claims) and report again`);
+    // the numbering every report shares (./intake.ts): the next number whose business key is free
+    const { started } = await startNumberedClaim(store, () => engine.clock.now(), (claimNo) => engine.startInstance(CLAIMS_PROCESS, { businessKey: claimNo, variables }, actor));
+    return started;
   }
 
   app.post(
@@ -136,7 +110,7 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       const variables = req.body as Record<string, unknown>;
       // everything that can refuse the report runs before a claim number is allocated: a refusal uses none
       await engine.checkStart(CLAIMS_PROCESS, { variables }, req.actor);
-      await checkIntake(variables);
+      await checkIntake(store, engine.clock.now(), variables);
       const inst = await startNumbered(variables, req.actor);
       const claim = await store.claimOfInstance(inst.id);
       if (!claim) throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);
