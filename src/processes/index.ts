@@ -7,6 +7,8 @@ import { claimRoutes } from './claims/routes.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
+import { createServicingHandlers } from './policy-servicing/handlers.ts';
+import { policyRoutes } from './policy-servicing/routes.ts';
 
 export interface DomainOptions {
   /** the bank or payment provider for claim payouts (default: ledger only) */
@@ -42,9 +44,17 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
     }),
   );
   engine.registerHandlers(createProductHandlers(base));
+  // policy servicing: endorsements, cancellations, renewals (a renewal starts the next term's case after commit)
+  engine.registerHandlers(
+    createServicingHandlers({
+      ...base,
+      processes: { startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }) },
+    }),
+  );
   return { relay };
 }
 
 export async function domainRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   await claimRoutes(app, engine);
+  await policyRoutes(app, engine);
 }

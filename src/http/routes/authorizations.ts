@@ -89,6 +89,9 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'POST /api/claims': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'claims' } },
   'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
   'POST /api/claims/:claimNo/documents': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'claim-documents-received' } },
+  'POST /api/policies/:policyNo/changes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-change' } },
+  'POST /api/policies/:policyNo/cancellations': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-cancellation' } },
+  'GET /api/policies/:policyNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'policy-change' }, note: 'who may see policy changes sees the policy, its versions and ledger' },
   // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
   // or the topic of the external task the path names
   'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },
