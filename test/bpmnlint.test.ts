@@ -141,10 +141,13 @@ deploy('the shipped processes: each diagram gets only camunda-compat/history-tim
   // retention is the service's (the support table: accepted, no effect), so the diagrams do not set it
   assert.equal(findings(first.warnings, { bpmndi: true }), [
     'camunda-compat/history-time-to-live claims',
+    'camunda-compat/history-time-to-live policy-cancellation',
+    'camunda-compat/history-time-to-live policy-change',
+    'camunda-compat/history-time-to-live policy-renewal',
     'camunda-compat/history-time-to-live product-development',
     'camunda-compat/history-time-to-live sales',
   ]);
-  assert.equal(calls.sort(), ['claims.bpmn', 'product-development.bpmn', 'sales.bpmn']);
+  assert.equal(calls.sort(), ['claims.bpmn', 'policy-cancellation.bpmn', 'policy-change.bpmn', 'policy-renewal.bpmn', 'product-development.bpmn', 'sales.bpmn']);
 
   // a restart with the same folder: nothing new, nothing linted
   calls.length = 0;
@@ -272,12 +275,15 @@ cli('a file that would be refused: exit 1 with the refusal; lint findings about 
   assert.match(r.stdout, /the deployment would be refused/);
 });
 
-cli('the shipped processes folder: exit 0, three history-time-to-live warnings, nothing else', async ({ env }) => {
+cli('the shipped processes folder: exit 0, a history-time-to-live warning per diagram, nothing else', async ({ env }) => {
   const r = await runLint([processesDir], repoRoot, env);
   assert.is(r.code, 0, r.stderr + r.stdout);
   // (the XML reader's own warnings, source parser, may come on top)
   assert.equal(r.stdout.match(/^ {2}warning .*\(bpmnlint .*$/gm)?.map((l) => l.replace(/:.*\(/, ' (')), [
     '  warning  claims (bpmnlint camunda-compat/history-time-to-live)',
+    '  warning  policy-cancellation (bpmnlint camunda-compat/history-time-to-live)',
+    '  warning  policy-change (bpmnlint camunda-compat/history-time-to-live)',
+    '  warning  policy-renewal (bpmnlint camunda-compat/history-time-to-live)',
     '  warning  product-development (bpmnlint camunda-compat/history-time-to-live)',
     '  warning  sales (bpmnlint camunda-compat/history-time-to-live)',
   ]);
