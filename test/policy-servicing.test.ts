@@ -266,6 +266,7 @@ s('policy-renewal: 30 days before the end an offer goes out; accepted and paid i
     const paid = await issue(d);
     const unpaid = await issue(d);
     const declined = await issue(d);
+    const surrendered = await issue(d);
     const offerAt = renewalSchedule('2027-01-31', d.t.clock.now()).offerAt;
     assert.is(offerAt, '2027-01-01T00:00:00.000Z');
     const jobs = await d.call<any>('admin', 'GET', `/api/jobs?processInstanceId=${paid.renewalId}&type=timer`);
@@ -319,6 +320,18 @@ s('policy-renewal: 30 days before the end an offer goes out; accepted and paid i
     assert.is(next.body.items[0].id, state.variables.nextRenewalInstanceId);
     const nextJobs = await d.call<any>('admin', 'GET', `/api/jobs?processInstanceId=${next.body.items[0].id}&type=timer`);
     assert.equal(nextJobs.body.items.map((j: any) => j.dueAt), ['2028-01-01T00:00:00.000Z']);
+
+    // accepted, then surrendered before paying: a later payment renews nothing and goes back
+    await d.complete('agent', surrendered.renewalId, 'Task_RecordDecision', { renewalDecision: 'accepted' });
+    const gone = await d.call<any>('cs', 'POST', `/api/policies/${surrendered.policyNo}/cancellations`, { cancelledBy: 'customer', reason: 'surrender' });
+    assert.equal([gone.status, gone.body.outcome], [201, 'cancelled']);
+    assert.is((await d.message('agent', 'policy-renewal-premium-paid', { businessKey: surrendered.policyNo }, { paidAmount: 1250 })).status, 200);
+    const notRenewed = await d.instance(surrendered.renewalId);
+    noIncidents(notRenewed);
+    assert.equal([notRenewed.status, notRenewed.variables.renewalStatus, notRenewed.variables.renewalRefunded], ['completed', 'not renewed: the policy is cancelled', 1250]);
+    assert.equal((await d.store.policyVersions(surrendered.policyNo)).map((v) => v.reason), ['issue', 'cancellation']);
+    assert.equal((await ledgerOf(d, surrendered.policyNo, surrendered.quoteNo)).slice(-2), [['premium', 1250, 'completed'], ['refund', 1250, 'completed']]);
+    assert.equal(await d.call<any>('admin', 'GET', `/api/process-instances?key=policy-renewal&businessKey=${surrendered.policyNo}&status=active`).then((r) => r.body.items), [], 'no next renewal for a cancelled policy');
 
     // accepted but only 500 paid; and declined: both lapse when the cover ends
     await d.complete('agent', unpaid.renewalId, 'Task_RecordDecision', { renewalDecision: 'accepted' });

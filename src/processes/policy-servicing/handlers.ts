@@ -131,6 +131,16 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
     return toNumber(sum(premiums).minus(sum(refunds)));
   }
 
+  /** Refunds what this renewal case holds (its premium rows less its refunds) as one refund row; returns the amount. */
+  async function refundHeld(ctx: HandlerContext, policy: Policy, tag: string): Promise<number> {
+    const mine = (await store.policyLedger(policy.policyNo, null)).filter((p) => p.status === 'completed' && p.processInstanceId === ctx.instanceId);
+    const held = toNumber(sum(mine.filter((p) => p.direction === 'premium').map((p) => p.amount)).minus(sum(mine.filter((p) => p.direction === 'refund').map((p) => p.amount))));
+    if (held <= 0) return 0;
+    let refund = await store.recordPayment({ idempotencyKey: ctx.idempotencyKey, direction: 'refund', policyNo: policy.policyNo, amount: held, counterparty: policy.customerId, processInstanceId: ctx.instanceId });
+    if (refund.status !== 'completed') refund = await store.completePayment(refund.id, `REFUND-${policy.policyNo}-${tag}`);
+    return held;
+  }
+
   return {
     // ------------------------------------------------------------------------------------------ policy-change
 
@@ -417,6 +427,12 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
     async 'policyRenewal.renew'(ctx) {
       const v = ctx.variables;
       const policy = await policyOf(ctx);
+      if (policy.status !== 'active') {
+        // cancelled while the renewal waited for its premium: nothing to renew, the money goes back
+        const refunded = await refundHeld(ctx, policy, 'NOT-RENEWED');
+        await tell(ctx, policy, `not-renewed:${String(v.renewalTermStart)}`, 'renewal-cancelled', `Policy ${policy.policyNo} not renewed`, `Your policy ${policy.policyNo} is ${policy.status}, so it cannot be renewed.${refunded > 0 ? ` We refund the ${cny(refunded)} CNY you paid towards the renewal.` : ''}`, { refunded });
+        return { renewalStatus: `not renewed: the policy is ${policy.status}`, renewalRefunded: refunded };
+      }
       const version = await store.addPolicyVersion({ policyNo: policy.policyNo, effectiveFrom: String(v.renewalTermStart), effectiveTo: String(v.renewalTermEnd), sumInsured: policy.sumInsured, deductible: policy.deductible, coinsurance: policy.coinsurance, perils: policy.perils, premium: Number(v.renewalPremium), reason: 'renewal', processInstanceId: ctx.instanceId });
       await store.updatePolicyDetails(policy.policyNo, { schedule: { ...policy.schedule, period: { startDate: version.effectiveFrom, endDate: version.effectiveTo }, premium: version.premium, version: version.version } });
       await tell(ctx, policy, `renewed:${version.effectiveFrom}`, 'policy-renewed', `Your policy ${policy.policyNo} is renewed`, `Thank you: your policy ${policy.policyNo} is renewed from ${version.effectiveFrom} to ${version.effectiveTo} for ${cny(version.premium)} CNY.`, { version: version.version, termStart: version.effectiveFrom, termEnd: version.effectiveTo });
@@ -425,19 +441,15 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
       return { renewalStatus: 'renewed', policyVersion: version.version, nextRenewalInstanceId };
     },
 
-    /** Not renewed by the end of cover: the policy expires, premium paid towards the renewal is refunded. */
+    /** Not renewed by the end of cover: the policy expires (unless cancelled meanwhile), premium paid towards the renewal is refunded. */
     async 'policyRenewal.lapse'(ctx) {
       const policy = await policyOf(ctx);
-      if (policy.status !== 'active') return { renewalStatus: `not renewed: the policy is ${policy.status}` };
+      const refunded = await refundHeld(ctx, policy, 'LAPSE');
+      if (policy.status !== 'active') return { renewalStatus: `not renewed: the policy is ${policy.status}`, renewalRefunded: refunded };
       await store.setPolicyStatus(policy.policyNo, 'expired');
-      const mine = (await store.policyLedger(policy.policyNo, null)).filter((p) => p.status === 'completed' && p.processInstanceId === ctx.instanceId);
-      const held = toNumber(sum(mine.filter((p) => p.direction === 'premium').map((p) => p.amount)).minus(sum(mine.filter((p) => p.direction === 'refund').map((p) => p.amount))));
-      if (held > 0) {
-        let refund = await store.recordPayment({ idempotencyKey: ctx.idempotencyKey, direction: 'refund', policyNo: policy.policyNo, amount: held, counterparty: policy.customerId, processInstanceId: ctx.instanceId });
-        if (refund.status !== 'completed') refund = await store.completePayment(refund.id, `REFUND-${policy.policyNo}-LAPSE`);
-      }
-      await tell(ctx, policy, `lapsed:${policy.endDate}`, 'policy-lapsed', `Your policy ${policy.policyNo} has ended`, `Your policy ${policy.policyNo} was not renewed and ended on ${policy.endDate}; losses after that day are not covered.${held > 0 ? ` We refund the ${cny(held)} CNY you paid towards the renewal.` : ''}`, { endDate: policy.endDate, refunded: held });
-      return { renewalStatus: 'lapsed', renewalRefunded: held };
+      await tell(ctx, policy, `lapsed:${policy.endDate}`, 'policy-lapsed', `Your policy ${policy.policyNo} has ended`, `Your policy ${policy.policyNo} was not renewed and ended on ${policy.endDate}; losses after that day are not covered.${refunded > 0 ? ` We refund the ${cny(refunded)} CNY you paid towards the renewal.` : ''}`, { endDate: policy.endDate, refunded });
+      return { renewalStatus: 'lapsed', renewalRefunded: refunded };
     },
   };
 }
+

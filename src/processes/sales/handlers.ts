@@ -1,7 +1,7 @@
 /**
- * Handlers of processes/sales.bpmn, from a lead to an issued policy (whose renewal case, processes/policy-renewal.bpmn, it starts): thin adapters between the
- * diagram, the pure rules (rules.ts), the product catalogue and the sales tables. A product that is not launched
- * is the PRODUCT_NOT_AVAILABLE business error (back to the needs analysis). Writes are idempotent: one quote per
+ * Handlers of processes/sales.bpmn, from a lead to an issued policy and the start of its renewal case
+ * (processes/policy-renewal.bpmn): thin adapters between the diagram, the pure rules (rules.ts), the product
+ * catalogue and the sales tables. A product that is not launched is the PRODUCT_NOT_AVAILABLE business error (back to the needs analysis). Writes are idempotent: one quote per
  * instance, one policy per quote, premiums keyed by the idempotency key, notifications by message key.
  */
 import type { Clock } from '../../engine/clock.ts';
