@@ -109,7 +109,7 @@ export interface Claim {
 export interface Payment {
   id: number;
   idempotencyKey: string;
-  /** payout (to a claimant), premium (from a customer), refund (of premium, to a customer: policy servicing) */
+  /** payout: to a claimant; premium: from a customer; refund: back to a customer (e.g. a premium paid in excess) */
   direction: 'payout' | 'premium' | 'refund';
   claimNo: string | null;
   policyNo: string | null;
