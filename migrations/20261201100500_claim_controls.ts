@@ -39,8 +39,19 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('claims', (t) => {
     for (const c of ['reserve_outstanding', 'duplicate_of', 'decision_mode', 'fraud_outcome', 'approval_chain']) t.dropColumn(c);
   });
-  await knex.schema.alterTable('customers', (t) => {
-    t.dropColumn('preferred_channel');
-    t.dropColumn('postal_address');
-  });
+  // SQLite drops a column by copying the table: policies and quotes refer to customers, so the foreign keys are
+  // off while it does (a pragma that only takes effect outside a transaction: see `config` below)
+  const sqlite = (knex.client.config as { client?: string }).client === 'sqlite3';
+  if (sqlite) await knex.raw('PRAGMA foreign_keys = OFF');
+  try {
+    await knex.schema.alterTable('customers', (t) => {
+      t.dropColumn('preferred_channel');
+      t.dropColumn('postal_address');
+    });
+  } finally {
+    if (sqlite) await knex.raw('PRAGMA foreign_keys = ON');
+  }
 }
+
+/** Without a transaction, so the SQLite foreign-key pragma of `down` applies (each step is one statement or idempotent to retry). */
+export const config = { transaction: false };

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knexFactory from 'knex';
-import { testEngine, onPostgres, TEST_DB_URL, admin, ops, type TestEngine } from './helpers.ts';
+import { testEngine, onPostgres, TEST_DB_URL, admin, ops, type TestEngine, refusal } from './helpers.ts';
 import { InsureflowError } from '../src/errors.ts';
 import { EngineCore } from '../src/engine/service.ts';
 import { InsureflowEngine, createKnexStores } from '../src/persistence/knex-engine.ts';
@@ -78,16 +78,6 @@ const HELD = BPMN(`<bpmn:process id="bk-held" isExecutable="true">
     <bpmn:userTask id="Task_Work" name="Work" camunda:candidateGroups="adjusters" />
     <bpmn:sequenceFlow id="f2" sourceRef="Task_Work" targetRef="End" /><bpmn:endEvent id="End" />
   </bpmn:process>`);
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 const holderOf = (err: InsureflowError) => (err.details as { processInstanceId: string | null }).processInstanceId;
 const adjuster = ops('ann', 'adjusters');

@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { InsureflowError } from '../src/errors.ts';
 import { openDb, migrate } from '../src/persistence/db.ts';
 import { dialectOf } from '../src/persistence/dialect.ts';
 import { InsureflowEngine } from '../src/persistence/knex-engine.ts';
@@ -66,3 +67,17 @@ export async function testEngine(start = '2026-01-05T09:00:00Z'): Promise<TestEn
 
 export const admin: Actor = { name: 'admin', roles: ['admin'], groups: [] };
 export const ops = (name: string, ...groups: string[]): Actor => ({ name, roles: ['ops'], groups });
+
+/**
+ * The InsureflowError a promise rejects with (a refusal of the engine or a route). Fails when it resolves;
+ * rethrows any other error, so a crash never passes for a refusal.
+ */
+export async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof InsureflowError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal, but it succeeded');
+}

@@ -20,7 +20,7 @@ import { openDb, migrate } from '../src/persistence/db.ts';
 import { InsureflowError } from '../src/errors.ts';
 import { findTextProblem } from '../src/engine/text-values.ts';
 import { canonicalJson } from '../src/persistence/canonical-json.ts';
-import { onPostgres, testEngine, admin, ops, type TestEngine } from './helpers.ts';
+import { onPostgres, testEngine, admin, ops, type TestEngine, refusal } from './helpers.ts';
 import { freePort, repoRoot } from './support/server.ts';
 import { Given, When, Then, And } from './feature/gwt.ts';
 
@@ -260,16 +260,6 @@ engine.before(async (ctx) => {
   ]);
 });
 engine.after(async (ctx) => ctx.t.close());
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 engine('startInstance, completeTask, correlateMessage, broadcastSignal and retryIncident refuse a lone surrogate or NUL with VALIDATION_FAILED naming the field; the chains stay verifiable', async ({ t }) => {
   const e = t.engine;

@@ -9,19 +9,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AddressInfo } from 'node:net';
 import { domain, noIncidents, type Domain } from './insurance.ts';
-import { fixture, testEngine, ops, type TestEngine } from './helpers.ts';
+import { fixture, testEngine, ops, type TestEngine, refusal } from './helpers.ts';
 import { InsureflowError } from '../src/errors.ts';
 import { Given, When, Then, And } from './feature/gwt.ts';
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 const fields = (err: InsureflowError) => (err.details as { field: string }[]).map((d) => d.field);
 const schema = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'object', properties, ...extra });

@@ -392,6 +392,10 @@ function normalizeExpressionLanguages(root: any): (Problem & { processId: string
     }
     if (language === 'default') return;
     if (TIMER_PROPERTIES.has(property) && ISO_LITERAL.test(el.body)) return; // an ISO 8601 literal whatever the language
+    // a potentialOwner / humanPerformer body under a declared XPath default is the plain resource list the BPMN
+    // interchange form writes (user(x), group(x), names), whatever the default says: read it as without a language
+    const explicitLanguage = typeof el.language === 'string' && el.language.trim() !== '';
+    if (parent?.$type === 'bpmn:ResourceAssignmentExpression' && !explicitLanguage && language.refused === XPATH_URI) return;
     const holder = holderOf(el);
     const what = EXPRESSION_LABELS[property] ?? (property ? property.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : 'expression');
     const a = /^[aeiou]/.test(what) ? 'an' : 'a';

@@ -45,7 +45,7 @@ export const GRANT_INPUT_SCHEMA = {
     group: GROUP_NAME,
     user: USER_NAME,
     resourceType: { type: 'string', enum: RESOURCE_TYPES },
-    resourceId: { ...RESOURCE_ID, description: 'a process key, message name, signal name, decision key or topic; "*" for all of the type' },
+    resourceId: { ...RESOURCE_ID, description: 'a process key, message name, signal name, decision key, topic or report name; "*" for all of the type' },
     permissions: { type: 'array', minItems: 1, maxItems: 10, uniqueItems: true, items: { type: 'string', enum: [...new Set(Object.values(RESOURCE_PERMISSIONS).flat())] } },
     description: { type: 'string', maxLength: 500 },
   },

@@ -13,11 +13,13 @@
  *   on that process is needed too);
  * - signal (by signal name): `broadcast`;
  * - decision (by decision key): `read` (the decision's versions and XML);
- * - topic (external task topic): `fetch` (fetch, complete, fail, extend and unlock its external tasks: ./external-tasks.ts).
+ * - topic (external task topic): `fetch` (fetch, complete, fail, extend and unlock its external tasks: ./external-tasks.ts);
+ * - report (by report name: `claims`, `sales`, `metrics`): `read` (the aggregated operations figures of
+ *   GET /api/reports/<name> and the Prometheus metrics at GET /metrics; no personal data, no variables).
  *
  * Roles (ROLE_PERMISSIONS): `admin` (and the engine itself, SYSTEM) may do everything and sees every variable,
  * sensitive ones included (as Camunda's admins); `auditor` reads instances, variables and history of every
- * process and every decision, but not sensitive variables; `analyst` reads every decision (process definitions
+ * process and every decision, but not sensitive variables, and every report; `analyst` reads every decision (process definitions
  * are readable by every role but `worker`, no permission needed); `ops` and `worker` only what grants give them.
  * Grants apply to any role (a grant to an auditor's group adds to what the role gives).
  *
@@ -47,6 +49,7 @@ export const RESOURCE_PERMISSIONS = {
   signal: ['broadcast'],
   decision: ['read'],
   topic: ['fetch'],
+  report: ['read'],
 } as const;
 
 export type ResourceType = keyof typeof RESOURCE_PERMISSIONS;
@@ -69,6 +72,7 @@ export const PERMISSION_MEANING: Record<ResourceType, Record<string, string>> = 
   signal: { broadcast: 'broadcast the signal to every instance waiting for it (POST /api/signals)' },
   decision: { read: "read the decision's versions and DMN XML" },
   topic: { fetch: 'fetch, complete, fail, extend and unlock the external tasks of the topic (/engine-rest/external-task)' },
+  report: { read: 'read the aggregated figures of the report (GET /api/reports/<name>; "metrics": GET /metrics)' },
 };
 
 type PermissionTable = { readonly [T in ResourceType]?: readonly Permission[] };
@@ -76,7 +80,7 @@ type PermissionTable = { readonly [T in ResourceType]?: readonly Permission[] };
 /** What a role may do without any grant, on every resource of a type. */
 export const ROLE_PERMISSIONS: Record<Role, PermissionTable> = {
   admin: RESOURCE_PERMISSIONS,
-  auditor: { 'process-definition': ['read-instances', 'read-variables', 'read-history'], decision: ['read'] },
+  auditor: { 'process-definition': ['read-instances', 'read-variables', 'read-history'], decision: ['read'], report: ['read'] },
   analyst: { decision: ['read'] },
   ops: {},
   worker: {},

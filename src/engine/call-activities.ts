@@ -102,6 +102,14 @@ function runAfterCommit(ctx: EngineContext, tx: TransitionTx, jobId: string, ins
  * Writes, in the transition's transaction and after its commit bookkeeping, the jobs its run asked for: children
  * to start and to cancel, and (when this instance is a child that just completed) its caller's resumption.
  */
+/** Whether the calling instance still runs; when it ended (or is gone) the job is dropped: nothing waits for it. */
+async function callerStillRuns(stores: EngineContext['stores'], parentId: string, jobId: string): Promise<boolean> {
+  const status = await stores.instances.status(parentId);
+  if (status !== null && status !== 'completed' && status !== 'cancelled') return true;
+  await stores.jobs.delete(jobId);
+  return false;
+}
+
 export async function recordCalls(ctx: EngineContext, tx: TransitionTx, def: CachedDefinition, instanceId: string, parent: CallParent | null, out: RunOutput): Promise<void> {
   const now = ctx.clock.now();
   const insert = async (job: { type: string; processInstanceId: string | null; activityId: string; executionId: string; payload: Record<string, unknown> }) => {
@@ -175,11 +183,7 @@ export async function runCallJob(ctx: EngineContext, job: StoredJob): Promise<vo
       const payload = job.payload as unknown as CompletePayload;
       const parentId = job.processInstanceId as string;
       await underLock(ctx, parentId, async () => {
-        const status = await stores.instances.status(parentId);
-        if (status === null || status === 'completed' || status === 'cancelled') {
-          await stores.jobs.delete(job.id);
-          return;
-        }
+        if (!(await callerStillRuns(stores, parentId, job.id))) return;
         const out = await transition(
           ctx,
           parentId,
@@ -202,11 +206,7 @@ export async function runCallJob(ctx: EngineContext, job: StoredJob): Promise<vo
       const payload = job.payload as unknown as ErrorPayload;
       const parentId = job.processInstanceId as string;
       await underLock(ctx, parentId, async () => {
-        const status = await stores.instances.status(parentId);
-        if (status === null || status === 'completed' || status === 'cancelled') {
-          await stores.jobs.delete(job.id);
-          return;
-        }
+        if (!(await callerStillRuns(stores, parentId, job.id))) return;
         const out = await transition(ctx, parentId, { kind: 'signal', executionId: job.executionId, event: 'call.failed', data: { ...payload } }, SYSTEM, undefined, consume);
         // nothing catches it in the caller (or the call activity no longer waits): the child keeps its incident
         if (out.actionMissed) await stores.jobs.delete(job.id);

@@ -137,12 +137,30 @@ export function resourceKind(name: string, content: string): ResourceKind | null
   // the root element: skip the XML declaration, comments and processing instructions
   const body = text.replace(/^(<\?[\s\S]*?\?>\s*|<!--[\s\S]*?-->\s*)*/, '');
   const root = /^<([\w.-]+:)?definitions\b([^>]*)>/.exec(body);
-  if (!root) return null;
+  if (!root) {
+    // a document cut off inside its root tag (or malformed there) still names its namespace: let the parser of
+    // that kind report where it breaks, instead of "unknown resource type"
+    if (!/^<([\w.-]+:)?definitions\b/.test(body)) return null;
+    if (body.includes(BPMN_NS)) return 'bpmn';
+    if (/omg\.org\/spec\/DMN\//i.test(body)) return 'dmn';
+    return null;
+  }
   const prefix = root[1] ? root[1].slice(0, -1) : '';
   const ns = new RegExp(`\\bxmlns${prefix ? ':' + prefix : ''}\\s*=\\s*["']([^"']+)["']`).exec(root[2])?.[1] ?? '';
   if (ns === BPMN_NS) return 'bpmn';
   if (/omg\.org\/spec\/DMN\//i.test(ns)) return 'dmn';
   return null;
+}
+
+/** Why a resource has no kind, in the words a user can act on (an XML root that is not `definitions`, or none). */
+function unknownResourceMessage(content: string): string {
+  const advice = 'name it .bpmn, .dmn, .form or .schema.json, or send a BPMN or DMN document (XML) or a JSON Schema';
+  const body = content.replace(/^\uFEFF/, '').trimStart().replace(/^(<\?[\s\S]*?\?>\s*|<!--[\s\S]*?-->\s*)*/, '');
+  const root = /^<([\w.:-]+)/.exec(body)?.[1];
+  if (root && !/(^|:)definitions$/.test(root)) return `unknown resource type: the XML root element is <${root}>, not the <definitions> of a BPMN or DMN document; ${advice}`;
+  if (root) return `unknown resource type: <${root}> does not declare the BPMN (${BPMN_NS}) or DMN namespace; ${advice}`;
+  if (body.startsWith('<')) return `unknown resource type: the XML has no root element that can be read (cut off or malformed); ${advice}`;
+  return `unknown resource type: ${advice}`;
 }
 
 function parseOrNull(text: string): unknown {
@@ -304,7 +322,7 @@ export async function deploy(ctx: EngineContext, resources: Resource[], opts: De
       for (const p of parsed.problems) problems.push({ resource: r.name, ...p });
       authz ??= parsed.item;
     } else {
-      problems.push({ resource: r.name, element: null, message: 'unknown resource type: name it .bpmn, .dmn, .form or .schema.json, or send a BPMN or DMN document (XML) or a JSON Schema' });
+      problems.push({ resource: r.name, element: null, message: unknownResourceMessage(r.content) });
     }
   }
   const seenDecisions = new Map<string, string>();

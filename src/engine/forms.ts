@@ -8,7 +8,17 @@ import { compileFormJs, isFormJs, validateFormJs } from './form-js.ts';
 function makeAjv(kind: '2020' | '07') {
   const ajv: any = kind === '2020' ? new (Ajv2020 as any)({ allErrors: true, strict: false }) : new (AjvDraft7 as any)({ allErrors: true, strict: false });
   (addFormats as any)(ajv);
+  ajv.addFormat('money', { type: 'number', validate: isMoneyNumber });
   return ajv;
+}
+
+/**
+ * Format `money` (for numbers): an amount in major units with at most two decimals, judged on the number's
+ * shortest decimal text (1181.25 yes, 0.1 yes, 1181.255 and 1e-7 no). `multipleOf: 0.01` is not used for this:
+ * with binary floats ajv refuses valid amounts (0.29 / 0.01 = 28.999999999999996).
+ */
+export function isMoneyNumber(value: number): boolean {
+  return Number.isFinite(value) && /^-?\d+(\.\d{1,2})?$/.test(String(value));
 }
 
 const ajv2020 = makeAjv('2020');
@@ -25,7 +35,8 @@ export function fieldErrors(errors: ErrorObject[] | null | undefined): FieldErro
     let field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '';
     if (e.keyword === 'required') field = [field, (e.params as any).missingProperty].filter(Boolean).join('.');
     if (e.keyword === 'additionalProperties') field = [field, (e.params as any).additionalProperty].filter(Boolean).join('.');
-    return { field: field || '(root)', message: e.message ?? 'is invalid', keyword: e.keyword };
+    const message = e.keyword === 'format' && (e.params as any).format === 'money' ? 'must be an amount of money with at most 2 decimals' : (e.message ?? 'is invalid');
+    return { field: field || '(root)', message, keyword: e.keyword };
   });
 }
 

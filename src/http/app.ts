@@ -23,6 +23,7 @@ import { isStorageFull } from '../persistence/db.ts';
 import { authorizationRoutes } from './routes/authorizations.ts';
 import { probeDatabase } from '../persistence/probe.ts';
 import { externalTaskRoutes } from './routes/external-tasks.ts';
+import { metricsRoutes } from './metrics.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -159,6 +160,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       throw new InsureflowError('FORBIDDEN', `this operation needs one of the roles: ${roles.join(', ')}`);
     }
   });
+
+  // the latency hook before every route; GET /metrics (./metrics.ts)
+  await metricsRoutes(app, engine);
 
   app.get('/health', { schema: { tags: ['system'], security: [], response: { 200: { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' } } } } } }, async () => {
     // its own connection on SQLite: a long transition holds the pool's only one (src/persistence/probe.ts)

@@ -4,6 +4,7 @@ import type { InsureflowEngine } from '../persistence/knex-engine.ts';
 import { createClaimHandlers, ledgerOnlyGateway, type ClaimDeps, type PaymentGateway } from './claims/handlers.ts';
 import { createPaymentRelay, type PaymentRelay } from './claims/payment-relay.ts';
 import { claimRoutes } from './claims/routes.ts';
+import { reportRoutes } from './reports/routes.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
@@ -57,4 +58,5 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
 export async function domainRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   await claimRoutes(app, engine);
   await policyRoutes(app, engine);
+  await reportRoutes(app, engine);
 }

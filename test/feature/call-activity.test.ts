@@ -9,11 +9,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts';
+import { fixture, testEngine, ops, admin, type TestEngine, refusal } from '../helpers.ts';
 import { InsureflowEngine, createKnexStores } from '../../src/persistence/knex-engine.ts';
 import { EngineCore } from '../../src/engine/service.ts';
 import type { HandlerContext, Variables } from '../../src/engine/runtime.ts';
-import { BpmnError, InsureflowError } from '../../src/errors.ts';
+import { BpmnError } from '../../src/errors.ts';
 import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
@@ -41,16 +41,6 @@ function withHandlers(ctx: Ctx, engine: InsureflowEngine): InsureflowEngine {
 
 const childrenOf = async (t: TestEngine, parentId: string) =>
   (await t.engine.listInstances({ limit: 100 })).items.filter((i) => i.parentInstanceId === parentId);
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 const calls = suite<Ctx>('call activities');
 calls.before(async (ctx) => {

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts';
+import { fixture, testEngine, ops, admin, type TestEngine, refusal } from '../helpers.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { InsureflowError } from '../../src/errors.ts';
 import { Given, When, Then, And } from './gwt.ts';
@@ -36,15 +36,6 @@ const GOOD = {
   items: [{ label: 'bumper', cost: 800 }],
   note: 'a field the form does not know is kept',
 };
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  const err = await p.then(
-    () => null,
-    (e) => e,
-  );
-  assert.ok(err instanceof InsureflowError, `expected a refusal, got ${err === null ? 'success' : err}`);
-  return err as InsureflowError;
-}
 
 const fields = (err: InsureflowError) => Object.fromEntries((err.details as { field: string; keyword: string }[]).map((d) => [d.field, d.keyword]));
 

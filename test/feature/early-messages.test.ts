@@ -7,8 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AddressInfo } from 'node:net';
-import { fixture, testEngine, ops, type TestEngine } from '../helpers.ts';
-import { InsureflowError } from '../../src/errors.ts';
+import { fixture, testEngine, ops, type TestEngine, refusal } from '../helpers.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { MessageInput } from '../../src/engine/correlation.ts';
 import { Given, When, Then, And } from './gwt.ts';
@@ -22,16 +21,6 @@ interface Ctx {
   /** what the requestSurvey handler sends while it runs (null: nothing) */
   replyDuringRequest: MessageInput | null;
   replies: Promise<unknown>[];
-}
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 const received = async (t: TestEngine, id: string) => (await t.engine.history(id)).filter((h) => h.type === 'message.received');

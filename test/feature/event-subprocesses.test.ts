@@ -10,9 +10,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fixture, testEngine, ops, type TestEngine } from '../helpers.ts';
+import { fixture, testEngine, ops, type TestEngine, refusal } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
-import { InsureflowError } from '../../src/errors.ts';
 import { replayInstance } from '../../src/audit/replay.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
@@ -33,16 +32,6 @@ function register(engine: InsureflowEngine, ctx: Ctx): InsureflowEngine {
     });
   }
   return engine;
-}
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 const esp = suite<Ctx>('message and signal event sub-processes');

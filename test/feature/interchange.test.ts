@@ -388,6 +388,23 @@ test('Given a user task with humanPerformer and potentialOwner resource assignme
   });
 });
 
+test('Given a definitions-wide XPath expressionLanguage (some tools write it by default), When a user task names its owners as plain names, Then they are its candidates; an XPath condition is still refused', async () => {
+  await withEngine(async (t) => {
+    const xpathDefault = (xml: string) => xml.replace('id="Defs_Roles"', 'expressionLanguage="http://www.w3.org/1999/XPath" id="Defs_Roles"');
+    await Given('plain names and group(x) under the XPath default', () => t.engine.deploy([{ name: 'roles.bpmn', content: xpathDefault(roles('ann', 'group(adjusters), fraud')) }]));
+    const inst = await When('an instance starts', () => t.engine.startInstance('roles', {}));
+    await Then('ann is the assignee; adjusters and fraud are candidate groups', () => {
+      const task = inst.openTasks[0];
+      assert.equal([task.assignee, task.candidateGroups], ['ann', ['adjusters', 'fraud']]);
+    });
+    await And('an owner list that says language XPath itself is refused, naming the element', async () => {
+      const xml = xpathDefault(roles('ann', 'adjusters')).replace('<bpmn:formalExpression>adjusters', '<bpmn:formalExpression language="http://www.w3.org/1999/XPath">adjusters');
+      const problems = await refusal(t, 'roles.bpmn', xml);
+      assert.match(problems[0].message, 'in XPath, which this engine does not evaluate');
+    });
+  });
+});
+
 test('Given the MIWG reference C.9.1 (Camunda Web Modeler, both Camunda namespaces, executionPlatform Camunda Cloud), When deployed with a handler for its job type, Then it runs to completion by its message', async () => {
   await withEngine(async (t) => {
     const emails: string[] = [];

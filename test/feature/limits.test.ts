@@ -12,7 +12,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { admin, testEngine, type TestEngine } from '../helpers.ts';
+import { admin, testEngine, type TestEngine, refusal } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
 import { InsureflowError } from '../../src/errors.ts';
 import { DEFAULT_LIMITS, type EngineLimits } from '../../src/engine/limits.ts';
@@ -85,16 +85,6 @@ const multiInstance = (id: string, sequential: boolean) =>
     <bpmn:sequenceFlow id="f1" sourceRef="Each" targetRef="End"/><bpmn:endEvent id="End"/>`);
 
 // ------------------------------------------------------------------------------------------------ helpers
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected the deployment to be refused');
-}
 
 type Problem = { resource: string; element: string | null; message: string };
 const problemsOf = (err: InsureflowError) => err.details as Problem[];

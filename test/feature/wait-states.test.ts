@@ -6,9 +6,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AddressInfo } from 'node:net';
-import { fixture, testEngine, ops, admin, type TestEngine } from '../helpers.ts';
+import { fixture, testEngine, ops, admin, type TestEngine, refusal } from '../helpers.ts';
 import { InsureflowEngine } from '../../src/persistence/knex-engine.ts';
-import { BpmnError, InsureflowError } from '../../src/errors.ts';
+import { BpmnError } from '../../src/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { Given, When, Then, And } from './gwt.ts';
 
@@ -16,16 +16,6 @@ const MINUTE = 60_000;
 const surveyor = ops('sue', 'surveyors');
 const adjuster = ops('ann', 'adjusters');
 const resources = (...names: string[]) => names.map((n) => ({ name: n.replace(/^feature\//, ''), content: fixture(n) }));
-
-async function refusal(p: Promise<unknown>): Promise<InsureflowError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof InsureflowError) return err;
-    throw err;
-  }
-  throw new Error('expected the action to be refused');
-}
 
 // ------------------------------------------------------------------------------------------------ at any depth
 

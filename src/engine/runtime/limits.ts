@@ -199,11 +199,23 @@ function guardTimerCycles(ctx: RunContext, activity: EngineObject): void {
       const raw = 'timeCycle' in content ? content.timeCycle : this.timeCycle !== undefined ? this.environment.resolveExpression(this.timeCycle, message) : undefined;
       // at least 1 ms even when the limit is 0: a period of 0 is what never ends
       const held = typeof raw === 'string' ? cycleWithPeriodAtLeast(raw, Math.max(1, ctx.deps.limits?.minTimerCycleMs ?? DEFAULT_LIMITS.minTimerCycleMs)) : null;
-      if (held === null) return getTimers.call(this, message);
+      if (held === null) return onEngineClock(ctx, getTimers.call(this, message));
       ctx.deps.logger?.warn({ instanceId: ctx.input.instanceId, activityId: activity.id, cycle: raw, heldTo: held }, 'timer cycle shorter than the shortest period allowed: held to it');
       return getTimers.call(this, { ...message, content: { ...content, timeCycle: held } });
     };
   }
+}
+
+/**
+ * bpmn-elements measures a timer's time-out against the machine's time (`new Date()`); the engine's clock may be
+ * behind it (a manual clock in tests, a replay). A timeDate still ahead of the engine's clock but past on the
+ * machine's would fire in place: it gets its time-out on the engine's clock instead, so it becomes a durable job
+ * due at that date (listeners.ts). Nothing changes when both clocks agree.
+ */
+function onEngineClock(ctx: RunContext, result: EngineObject): EngineObject {
+  if (result?.timerType !== 'timeDate' || !(result.expireAt instanceof Date) || !(result.timeout <= 0)) return result;
+  const ahead = result.expireAt.getTime() - ctx.deps.clock.now();
+  return ahead > 0 ? { ...result, timeout: ahead } : result;
 }
 
 /** The cycle with its period raised to `minMs` (`R/PT0S`, 1000 -> `R/PT1S`); null when it is not shorter (or not a cycle). */

@@ -92,6 +92,9 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'POST /api/policies/:policyNo/changes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-change' } },
   'POST /api/policies/:policyNo/cancellations': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-cancellation' } },
   'GET /api/policies/:policyNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'policy-change' }, note: 'who may see policy changes sees the policy, its versions and ledger' },
+  'GET /api/reports/claims': { permission: { resourceType: 'report', permission: 'read', resourceId: 'claims' }, note: 'auditors by role; claims-supervisors by the shipped grant' },
+  'GET /api/reports/sales': { permission: { resourceType: 'report', permission: 'read', resourceId: 'sales' }, note: 'auditors by role; sales-managers by the shipped grant' },
+  'GET /metrics': { permission: { resourceType: 'report', permission: 'read', resourceId: 'metrics' }, note: 'Prometheus: auditors by role; the group monitoring by the shipped grant' },
   // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
   // or the topic of the external task the path names
   'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },

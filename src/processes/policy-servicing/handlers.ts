@@ -117,16 +117,17 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
   }
 
   /**
-   * Premium received for the current term less refunds made in it (decimal, from the ledger): rows booked by the
-   * instance that opened the term (the sale or the renewal) and by endorsements of the term.
+   * Premium received for the current term less refunds made or owed in it (decimal, from the ledger): rows booked by
+   * the instance that opened the term (the sale or the renewal) and by endorsements of the term.
    */
   async function netPaidForTerm(policy: Policy): Promise<number> {
     const { start, version } = await termStart(policy);
     const versions = await store.policyVersions(policy.policyNo);
     const instances = new Set<string>([version?.processInstanceId ?? policy.processInstanceId ?? ''].filter(Boolean));
     for (const v of versions) if (v.reason === 'endorsement' && v.effectiveFrom >= start && v.processInstanceId) instances.add(v.processInstanceId);
-    const rows = (await store.policyLedger(policy.policyNo, policy.quoteNo)).filter((p) => p.status === 'completed' && instances.has(p.processInstanceId ?? ''));
-    const premiums = rows.filter((p) => p.direction === 'premium').map((p) => p.amount);
+    const rows = (await store.policyLedger(policy.policyNo, policy.quoteNo)).filter((p) => instances.has(p.processInstanceId ?? ''));
+    // premiums count once received; refunds as soon as they are owed (a pending refund of an excess is not premium)
+    const premiums = rows.filter((p) => p.direction === 'premium' && p.status === 'completed').map((p) => p.amount);
     const refunds = rows.filter((p) => p.direction === 'refund').map((p) => p.amount);
     return toNumber(sum(premiums).minus(sum(refunds)));
   }

@@ -1,13 +1,17 @@
 /**
  * Handlers of processes/sales.bpmn, from a lead to an issued policy and the start of its renewal case
  * (processes/policy-renewal.bpmn): thin adapters between the diagram, the pure rules (rules.ts), the product
- * catalogue and the sales tables. A product that is not launched is the PRODUCT_NOT_AVAILABLE business error (back to the needs analysis). Writes are idempotent: one quote per
- * instance, one policy per quote, premiums keyed by the idempotency key, notifications by message key.
+ * catalogue and the sales tables. A product that is not launched is the PRODUCT_NOT_AVAILABLE business error (back
+ * to the needs analysis). Writes are idempotent: one quote per instance, one policy per quote, a premium payment
+ * once per payment reference (else per handler call), one refund per reason, notifications by message key.
+ * Premium payments are compared with the net premium in decimals (rules.ts premiumBalance): only the full premium
+ * issues the policy.
  */
 import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
 import { BpmnError } from '../../errors.ts';
 import { InsuranceStore, type Customer, type Quote } from '../../persistence/insurance.ts';
+import { amount, toMinor, toNumber } from '../money.ts';
 import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import { durationUntil } from '../claims/rules.ts';
 import {
@@ -17,6 +21,7 @@ import {
   offerExpiry,
   policyNumber,
   policyPeriod,
+  premiumBalance,
   quoteNumber,
 } from './rules.ts';
 
@@ -44,6 +49,8 @@ export const SALES_HANDLERS = [
   'sales.requestPremium',
   'sales.lapse',
   'sales.recordPremium',
+  'sales.remindPremium',
+  'sales.refundExcess',
   'sales.issuePolicy',
   'sales.startRenewal',
 ] as const;
@@ -68,6 +75,17 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
     const q = await store.quoteOfInstance(ctx.instanceId);
     if (!q) throw new Error(`sales instance ${ctx.instanceId} has no quote`);
     return q;
+  }
+
+  /** The quote's premium payments against its net premium. */
+  async function balanceOf(q: Quote) {
+    const received = await store.payments({ quoteNo: q.quoteNo, direction: 'premium' });
+    return premiumBalance(q.netPremium, received.map((p) => p.amount));
+  }
+
+  /** Records an amount due back to the customer (a pending refund row of the ledger) once per quote and reason. */
+  async function recordRefund(ctx: HandlerContext, q: Quote, reason: 'overpaid' | 'lapsed', refund: number) {
+    return store.recordPayment({ idempotencyKey: `${q.quoteNo}:refund:${reason}`, direction: 'refund', quoteNo: q.quoteNo, amount: refund, counterparty: q.customerId, processInstanceId: ctx.instanceId });
   }
 
   async function tell(ctx: HandlerContext, customerId: string | null, key: string, topic: string, subject: string, body: string, ref: string, payload: Record<string, unknown> = {}) {
@@ -171,31 +189,91 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
       const dueAt = now() + graceDays * DAY_MS;
       await store.updateQuote(q.quoteNo, { status: 'signed' });
       await tell(ctx, q.customerId, `${q.quoteNo}:premium-due`, 'premium-due', `Premium for ${q.quoteNo}`, `Thank you for signing. Please pay ${money(q.netPremium)} CNY by ${iso(dueAt).slice(0, 10)}; the cover starts once the premium is paid.`, q.quoteNo, { amount: q.netPremium, dueAt: iso(dueAt) });
-      return { quoteStatus: 'signed', premiumDueAt: iso(dueAt), paymentGracePeriod: `P${graceDays}D` };
+      // the lapse timer waits paymentGracePeriod; sales.recordPremium shortens it to what is left until premiumDueAt
+      return { quoteStatus: 'signed', premiumDueAt: iso(dueAt), paymentGracePeriod: `P${graceDays}D`, premiumStatus: 'unpaid', premiumReceived: 0, premiumOutstanding: q.netPremium, premiumOverpaid: 0 };
     },
 
+    /** The grace period is over without the full premium: no cover; whatever was paid is due back to the customer. */
     async 'sales.lapse'(ctx) {
       const q = await quoteOf(ctx);
+      const balance = await balanceOf(q);
+      const refund = balance.received > 0 ? await recordRefund(ctx, q, 'lapsed', balance.received) : null;
       await store.updateQuote(q.quoteNo, { status: 'lapsed' });
-      await tell(ctx, q.customerId, `${q.quoteNo}:lapsed`, 'contract-lapsed', `Contract ${q.quoteNo} has lapsed`, `The premium for ${q.quoteNo} was not paid within ${graceDays} days, so the contract did not take effect.`, q.quoteNo);
-      return { quoteStatus: 'lapsed' };
+      const refundText = refund ? ` The ${money(refund.amount)} CNY you paid will be refunded.` : '';
+      await tell(ctx, q.customerId, `${q.quoteNo}:lapsed`, 'contract-lapsed', `Contract ${q.quoteNo} has lapsed`, `The premium for ${q.quoteNo} was not paid in full within ${graceDays} days, so the contract did not take effect.${refundText}`, q.quoteNo, { received: balance.received, outstanding: balance.outstanding, refundDue: refund?.amount ?? 0 });
+      return { quoteStatus: 'lapsed', premiumRefundDue: refund?.amount ?? 0, premiumRefundId: refund?.id ?? null };
     },
 
-    /** The premium received goes to the payments ledger once (idempotency key). */
+    /**
+     * One payment of the premium (the sales-premium-paid message: paidAmount, paymentReference?) goes to the ledger
+     * once: keyed by the provider's reference, so a redelivered message is not booked twice (without a reference,
+     * once per call). Then everything received is compared with the net premium: premiumStatus partial | paid |
+     * overpaid routes the diagram. paymentReference is cleared so that it cannot stick to the next payment.
+     */
     async 'sales.recordPremium'(ctx) {
       const v = ctx.variables;
       const q = await quoteOf(ctx);
-      const amount = typeof v.paidAmount === 'number' && v.paidAmount > 0 ? v.paidAmount : q.netPremium;
-      let payment = await store.recordPayment({ idempotencyKey: ctx.idempotencyKey, direction: 'premium', quoteNo: q.quoteNo, amount, counterparty: q.customerId, processInstanceId: ctx.instanceId });
-      if (payment.status !== 'completed') payment = await store.completePayment(payment.id, str(v.paymentReference) ?? `PREMIUM-${q.quoteNo}`);
-      await store.updateQuote(q.quoteNo, { status: 'paid' });
-      return { premiumPaid: payment.amount, premiumPaymentId: payment.id };
+      // the message schema (processes/messages/sales-premium-paid.schema.json) admits only such amounts
+      const paid = amount(v.paidAmount);
+      if (paid.isZero()) throw new RangeError(`paidAmount must be more than 0, got ${String(v.paidAmount)}`);
+      const reference = str(v.paymentReference);
+      const key = reference ? `${q.quoteNo}:premium:${reference}` : ctx.idempotencyKey;
+      const known = (await store.payments({ quoteNo: q.quoteNo, direction: 'premium' })).some((p) => p.idempotencyKey === key);
+      let payment = await store.recordPayment({ idempotencyKey: key, direction: 'premium', quoteNo: q.quoteNo, amount: toNumber(paid), counterparty: q.customerId, processInstanceId: ctx.instanceId });
+      if (payment.status !== 'completed') payment = await store.completePayment(payment.id, reference ?? `PREMIUM-${q.quoteNo}-${payment.id}`);
+      const balance = await balanceOf(q);
+      const dueAt = typeof v.premiumDueAt === 'string' && Number.isFinite(Date.parse(v.premiumDueAt)) ? Date.parse(v.premiumDueAt) : null;
+      await store.updateQuote(q.quoteNo, { status: balance.status === 'paid' || balance.status === 'overpaid' ? 'paid' : 'partially-paid' });
+      return {
+        premiumStatus: balance.status,
+        premiumReceived: balance.received,
+        premiumOutstanding: balance.outstanding,
+        premiumOverpaid: balance.overpaid,
+        premiumPaid: payment.amount,
+        premiumPaymentId: payment.id,
+        // a payment reference seen before: the ledger already has it, nothing was booked
+        premiumPaymentRepeated: known,
+        paymentReference: null,
+        // waiting again for the rest: the lapse timer is armed anew with the time left until the original due date
+        ...(dueAt === null ? {} : { paymentGracePeriod: durationUntil(now(), dueAt) }),
+      };
+    },
+
+    /** Less than the premium was received: tell the customer what is outstanding and by when (once per amount received). */
+    async 'sales.remindPremium'(ctx) {
+      const q = await quoteOf(ctx);
+      const balance = await balanceOf(q);
+      if (balance.outstanding <= 0) throw new Error(`quote ${q.quoteNo} has no outstanding premium (${balance.status}): nothing to remind`);
+      const due = str(ctx.variables.premiumDueAt);
+      await tell(
+        ctx,
+        q.customerId,
+        `${q.quoteNo}:premium-outstanding:${toMinor(balance.received)}`,
+        'premium-outstanding',
+        `Premium for ${q.quoteNo}: ${money(balance.outstanding)} CNY outstanding`,
+        `We received ${money(balance.received)} CNY of the premium of ${money(q.netPremium)} CNY for ${q.quoteNo}. Please pay the outstanding ${money(balance.outstanding)} CNY${due ? ` by ${due.slice(0, 10)}` : ''}; the cover starts once the premium is paid in full.`,
+        q.quoteNo,
+        { netPremium: q.netPremium, received: balance.received, outstanding: balance.outstanding, dueAt: due },
+      );
+      return { premiumRemindedAt: iso(now()) };
+    },
+
+    /** More than the premium was received: the excess is due back to the customer (a pending refund in the ledger). */
+    async 'sales.refundExcess'(ctx) {
+      const q = await quoteOf(ctx);
+      const balance = await balanceOf(q);
+      if (balance.overpaid <= 0) throw new Error(`quote ${q.quoteNo} is not overpaid (${balance.status}): nothing to refund`);
+      const refund = await recordRefund(ctx, q, 'overpaid', balance.overpaid);
+      await tell(ctx, q.customerId, `${q.quoteNo}:refund:overpaid`, 'premium-refund', `Refund of ${money(refund.amount)} CNY for ${q.quoteNo}`, `We received ${money(balance.received)} CNY for a premium of ${money(q.netPremium)} CNY. The ${money(refund.amount)} CNY paid in excess will be refunded to you.`, q.quoteNo, { netPremium: q.netPremium, received: balance.received, refund: refund.amount });
+      return { premiumRefundDue: refund.amount, premiumRefundId: refund.id };
     },
 
     /** Issues the policy (number, period, schedule) from the quote and the product's terms. */
     async 'sales.issuePolicy'(ctx) {
       const v = ctx.variables;
       const q = await quoteOf(ctx);
+      const covered = await balanceOf(q);
+      if (covered.status !== 'paid' && covered.status !== 'overpaid') throw new Error(`quote ${q.quoteNo}: ${money(covered.outstanding)} CNY of the premium is outstanding, no policy without the full premium`);
       let policy = await store.policyByQuote(q.quoteNo);
       if (!policy) {
         const product = await store.productVersion(q.productCode, q.productVersion);

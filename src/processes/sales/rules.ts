@@ -5,21 +5,17 @@
 
 import { DAY_MS, assertNumber } from '../rule-checks.ts';
 import { parseDateTime } from '../../engine/iso.ts';
+import { Money, amount, sum, toCents, toNumber } from '../money.ts';
 
 function assertDate(name: string, value: unknown): Date {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new RangeError(`${name} must be a valid Date, got ${String(value)}`);
   return value;
 }
 
-/** Rounds half away from zero to cents, immune to binary artefacts such as 1.005 * 100 = 100.4999... */
-function toCents(value: number): number {
-  const rounded = Math.round(Number((Math.abs(value) * 100).toPrecision(15))) / 100;
-  return value < 0 ? -rounded : rounded + 0;
-}
-
 export interface PremiumInput {
   /** premium per unit of sum insured, e.g. 0.0025 */
   baseRate: number;
+  /** CNY major units */
   sumInsured: number;
   /** from the RiskFactor decision */
   riskFactor: number;
@@ -29,6 +25,7 @@ export interface PremiumInput {
   discountPercent?: number;
 }
 
+/** Amounts in CNY major units with at most 2 decimals. */
 export interface Premium {
   grossPremium: number;
   discount: number;
@@ -37,7 +34,8 @@ export interface Premium {
 
 /**
  * grossPremium = sumInsured * baseRate * riskFactor * creditFactor; discount = gross * discountPercent / 100;
- * each amount rounded to cents and netPremium = grossPremium - discount (so the three always add up).
+ * each amount rounded to cents (half up) in decimal arithmetic (../money.ts: every input is read by its shortest
+ * decimal text, so 0.0025 is exactly 0.0025) and netPremium = grossPremium - discount (the three always add up).
  * A missing factor (null: the decision matched no rule) is refused rather than priced as 0.
  */
 export function computePremium({ baseRate, sumInsured, riskFactor, creditFactor, discountPercent = 0 }: PremiumInput): Premium {
@@ -50,9 +48,39 @@ export function computePremium({ baseRate, sumInsured, riskFactor, creditFactor,
   assertNumber('discountPercent', discountPercent);
   if (discountPercent > 100) throw new RangeError(`discountPercent must be <= 100, got ${discountPercent}`);
 
-  const grossPremium = toCents(sumInsured * baseRate * riskFactor * creditFactor);
-  const discount = toCents((grossPremium * discountPercent) / 100);
-  return { grossPremium, discount, netPremium: toCents(grossPremium - discount) };
+  const dec = (n: number) => new Money(String(n));
+  const gross = toCents(dec(sumInsured).times(dec(baseRate)).times(dec(riskFactor)).times(dec(creditFactor)));
+  const discount = toCents(gross.times(dec(discountPercent)).dividedBy(100));
+  return { grossPremium: toNumber(gross), discount: toNumber(discount), netPremium: toNumber(gross.minus(discount)) };
+}
+
+/** Where the premium payments of a quote stand against its net premium (amounts in CNY major units, 2 decimals). */
+export interface PremiumBalance {
+  /** sum of the payments received */
+  received: number;
+  /** still to pay (0 once the premium is covered) */
+  outstanding: number;
+  /** received above the premium: due back to the customer (0 unless overpaid) */
+  overpaid: number;
+  /** unpaid: nothing received; partial: less than the premium; paid: exactly the premium; overpaid: more */
+  status: 'unpaid' | 'partial' | 'paid' | 'overpaid';
+}
+
+/**
+ * Compares the payments received with the net premium, exactly (decimal arithmetic): only `paid` and `overpaid`
+ * cover the premium. Every amount must be a valid amount of money (>= 0, at most 2 decimals), else RangeError.
+ */
+export function premiumBalance(netPremium: number | string, payments: readonly (number | string)[]): PremiumBalance {
+  const net = amount(netPremium);
+  const received = sum(payments.map((p) => amount(p)));
+  const diff = received.minus(net);
+  const status = received.isZero() && !net.isZero() ? 'unpaid' : diff.isNegative() && !diff.isZero() ? 'partial' : diff.isZero() ? 'paid' : 'overpaid';
+  return {
+    received: toNumber(received),
+    outstanding: status === 'unpaid' || status === 'partial' ? toNumber(diff.negated()) : 0,
+    overpaid: status === 'overpaid' ? toNumber(diff) : 0,
+    status,
+  };
 }
 
 /** 'POL-HOME-2026-000042': upper-cased product code, the UTC year and the sequence padded to 6 digits. */
