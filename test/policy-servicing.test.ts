@@ -142,7 +142,22 @@ s('policy-change: an address change applies at once; a large raise waits for und
     assert.match(no.body, /Sum insured above the property value/);
     assert.is(no.recipient, p.email);
 
-    // 5. a direct start with a date outside the term takes the BPMN refusal path and tells the customer
+    // 5. waiting for underwriting when the customer surrenders: the approval can no longer be applied
+    const late = await d.call<any>('cs', 'POST', url, { effectiveDate: '2026-12-01', changes: { sumInsured: 1_500_000 } });
+    assert.is(late.body.approvalRequired, true);
+    const gone = await d.call<any>('cs', 'POST', `/api/policies/${p.policyNo}/cancellations`, { cancelledBy: 'customer', reason: 'surrender' });
+    assert.equal([gone.status, gone.body.outcome], [201, 'cancelled']);
+    // from the ledger: 1,250 received less the 46.34 refunded, 139 of 365 days unearned (2026-09-15..2027-01-31), less 10%
+    assert.is(gone.body.refundAmount, proRata(1250 - 46.34, 139, 365, 0.9));
+    assert.is(gone.body.refundAmount, 412.54);
+    await d.complete('underwriter', late.body.processInstanceId, 'Task_UnderwriterApproval', { underwritingDecision: 'approved' });
+    const tooLate = await d.instance(late.body.processInstanceId);
+    noIncidents(tooLate);
+    assert.equal([tooLate.status, tooLate.variables.changeStatus], ['completed', 'refused']);
+    assert.match(tooLate.variables.refusalReason, /is cancelled/);
+    assert.equal((await d.store.policyVersions(p.policyNo)).map((v) => v.reason), ['issue', 'endorsement', 'endorsement', 'endorsement', 'cancellation']);
+
+    // 6. a direct start with a date outside the term takes the BPMN refusal path and tells the customer
     const demo = d.demo.policies[0];
     const direct = await d.call<any>('cs', 'POST', '/api/process-definitions/policy-change/start', { businessKey: demo.policyNo, variables: { policyNo: demo.policyNo, effectiveDate: '2030-01-01', changes: { deductible: 1000 } } });
     assert.is(direct.status, 201, JSON.stringify(direct.body));
@@ -156,9 +171,10 @@ s('policy-change: an address change applies at once; a large raise waits for und
     // the policy view: versions, the one in force on a day, the ledger
     const view = await d.call<any>('cs', 'GET', `/api/policies/${p.policyNo}?on=2026-08-15`);
     assert.is(view.status, 200, JSON.stringify(view.body));
-    assert.equal(view.body.versions.map((v: any) => [v.version, v.reason]), [[1, 'issue'], [2, 'endorsement'], [3, 'endorsement'], [4, 'endorsement']]);
+    assert.equal(view.body.versions.map((v: any) => [v.version, v.reason]), [[1, 'issue'], [2, 'endorsement'], [3, 'endorsement'], [4, 'endorsement'], [5, 'cancellation']]);
     assert.equal([view.body.versionInForce.version, view.body.versionInForce.sumInsured], [3, 800000]);
-    assert.equal(view.body.ledger.map((r: any) => [r.direction, r.amount]), [['premium', 1250], ['refund', 46.34]]);
+    assert.equal(view.body.ledger.map((r: any) => r.direction), ['premium', 'refund', 'refund'], 'the sale, the endorsement refund, the surrender refund');
+    assert.is(view.body.status, 'cancelled');
     assert.is((await d.call<any>('cs', 'GET', '/api/policies/POL-HOME-2026-999999')).status, 404);
     assert.is((await d.call<any>('pm', 'GET', `/api/policies/${p.policyNo}`)).status, 403);
   } finally {

@@ -6,7 +6,8 @@
  * ledger rows are keyed by the handler's idempotency key and notices by message key, so retries change nothing.
  *
  * Business outcomes are BPMN errors the diagrams route: CHANGE_REFUSED (unknown or not active policy, effective
- * date outside the term), CANCELLATION_REFUSED (likewise), PREMIUM_SHORT is not an error but `paidInFull: false`.
+ * date outside the term; at validation, or when applying after an approval if the policy was cancelled meanwhile),
+ * CANCELLATION_REFUSED (likewise). A short renewal payment is no error but `paidInFull: false`.
  */
 import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
@@ -215,6 +216,11 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
     async 'policyChange.apply'(ctx) {
       const v = ctx.variables;
       const policy = await policyOf(ctx);
+      // the policy may have been cancelled or have lapsed while underwriting decided
+      if (policy.status !== 'active' || String(v.effectiveDate) > policy.endDate) {
+        const reason = `Policy ${policy.policyNo} is ${policy.status} and covered until ${policy.endDate}: the change from ${String(v.effectiveDate)} can no longer be made.`;
+        throw new BpmnError('CHANGE_REFUSED', reason, { refusalReason: reason });
+      }
       const current = await termsOn(policy, String(v.effectiveDate));
       const version = await store.addPolicyVersion({
         policyNo: policy.policyNo,
