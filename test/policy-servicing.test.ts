@@ -345,6 +345,8 @@ s('policy-renewal: 30 days before the end an offer goes out; accepted and paid i
     const notRenewed = await d.instance(surrendered.renewalId);
     noIncidents(notRenewed);
     assert.equal([notRenewed.status, notRenewed.variables.renewalStatus, notRenewed.variables.renewalRefunded], ['completed', 'not renewed: the policy is cancelled', 1250]);
+    const ends = (await d.call<any>('admin', 'GET', `/api/process-instances/${surrendered.renewalId}/history`)).body.filter((e: any) => e.type === 'activity.completed' && /^End_/.test(e.activityId)).map((e: any) => e.activityId);
+    assert.equal(ends, ['End_CancelledMeanwhile']);
     assert.equal((await d.store.policyVersions(surrendered.policyNo)).map((v) => v.reason), ['issue', 'cancellation']);
     assert.equal((await ledgerOf(d, surrendered.policyNo, surrendered.quoteNo)).slice(-2), [['premium', 1250, 'completed'], ['refund', 1250, 'completed']]);
     assert.equal(await d.call<any>('admin', 'GET', `/api/process-instances?key=policy-renewal&businessKey=${surrendered.policyNo}&status=active`).then((r) => r.body.items), [], 'no next renewal for a cancelled policy');
