@@ -360,6 +360,9 @@ const BUILDERS: Record<string, Builder> = {
     const c = await waitingForDocuments(fx);
     return { params: { claimNo: c.claimNo }, body: { documents: ['invoice-4711.pdf'] } };
   },
+  'POST /api/policies/:policyNo/changes': async (fx) => ({ params: { policyNo: await freshPolicy(fx) }, body: { effectiveDate: today(fx), changes: { propertyAddress: '1 Matrix Road, Hangzhou' } }, status: 201 }),
+  'POST /api/policies/:policyNo/cancellations': async (fx) => ({ params: { policyNo: await freshPolicy(fx) }, body: { cancelledBy: 'customer', reason: 'request' }, status: 201 }),
+  'GET /api/policies/:policyNo': (fx) => ({ params: { policyNo: fx.d.demo.policies[0].policyNo } }),
   'GET /api/reports/claims': () => ({ params: {}, query: '?from=2026-01-01&to=2026-12-31&channel=phone' }),
   'GET /api/reports/sales': () => ({ params: {}, query: '?from=2026-01-01&to=2026-12-31' }),
   'GET /metrics': () => ({ params: {} }),
@@ -390,6 +393,16 @@ const once = (kind: string, make: () => Promise<string>) => {
   if (!made.has(kind)) made.set(kind, make());
   return made.get(kind)!;
 };
+/** A new active policy of the demo customer (cover from 10 days ago for a year): a fresh target for policy servicing. */
+let policyIndex = 0;
+const today = (fx: Fx) => new Date(fx.d.t.clock.now()).toISOString().slice(0, 10);
+async function freshPolicy(fx: Fx): Promise<string> {
+  const now = fx.d.t.clock.now();
+  const policyNo = `POL-MATRIX-2026-${String(++policyIndex).padStart(6, '0')}`;
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  await fx.d.store.insertPolicy({ policyNo, customerId: 'CUST-000001', productCode: 'HOME', productVersion: 1, status: 'active', startDate: day(now - 10 * 86_400_000), endDate: day(now + 354 * 86_400_000), sumInsured: 500_000, deductible: 500, coinsurance: 1, perils: ['fire', 'water'], premium: 1250, coverChangedAt: null, quoteNo: null, schedule: {}, processInstanceId: null });
+  return policyNo;
+}
 
 const MATRIX_WORKER = 'matrix-worker';
 let externalIndex = 0;

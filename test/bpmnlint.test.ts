@@ -144,10 +144,13 @@ deploy('the shipped processes: each diagram gets only camunda-compat/history-tim
     'camunda-compat/history-time-to-live complaint',
     'camunda-compat/history-time-to-live consultation',
     'camunda-compat/history-time-to-live dispute',
+    'camunda-compat/history-time-to-live policy-cancellation',
+    'camunda-compat/history-time-to-live policy-change',
+    'camunda-compat/history-time-to-live policy-renewal',
     'camunda-compat/history-time-to-live product-development',
     'camunda-compat/history-time-to-live sales',
   ]);
-  assert.equal(calls.sort(), ['claims.bpmn', 'complaint.bpmn', 'consultation.bpmn', 'dispute.bpmn', 'product-development.bpmn', 'sales.bpmn']);
+  assert.equal(calls.sort(), ['claims.bpmn', 'complaint.bpmn', 'consultation.bpmn', 'dispute.bpmn', 'policy-cancellation.bpmn', 'policy-change.bpmn', 'policy-renewal.bpmn', 'product-development.bpmn', 'sales.bpmn']);
 
   // a restart with the same folder: nothing new, nothing linted
   calls.length = 0;
@@ -284,6 +287,9 @@ cli('the shipped processes folder: exit 0, one history-time-to-live warning per 
     '  warning  complaint (bpmnlint camunda-compat/history-time-to-live)',
     '  warning  consultation (bpmnlint camunda-compat/history-time-to-live)',
     '  warning  dispute (bpmnlint camunda-compat/history-time-to-live)',
+    '  warning  policy-cancellation (bpmnlint camunda-compat/history-time-to-live)',
+    '  warning  policy-change (bpmnlint camunda-compat/history-time-to-live)',
+    '  warning  policy-renewal (bpmnlint camunda-compat/history-time-to-live)',
     '  warning  product-development (bpmnlint camunda-compat/history-time-to-live)',
     '  warning  sales (bpmnlint camunda-compat/history-time-to-live)',
   ]);

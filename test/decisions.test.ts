@@ -108,9 +108,9 @@ function decisionError(fn: () => unknown): DecisionError {
 
 test('the rule library parses and deploys', async () => {
   const files = readdirSync(DECISIONS_DIR).filter((f) => f.endsWith('.dmn')).sort();
-  assert.equal(files, ['claim-classification.dmn', 'complaint-classification.dmn', 'credit-grade-factor.dmn', 'discount-authority.dmn', 'fraud-indicators.dmn', 'risk-assessment.dmn']);
+  assert.equal(files, ['cancellation-terms.dmn', 'claim-classification.dmn', 'complaint-classification.dmn', 'credit-grade-factor.dmn', 'discount-authority.dmn', 'endorsement-approval.dmn', 'fraud-indicators.dmn', 'risk-assessment.dmn']);
   for (const file of files) registry.add(await parseDmn(readFileSync(DECISIONS_DIR + file, 'utf8'), file));
-  assert.equal(registry.ids(), ['ClaimClassification', 'ComplaintClassification', 'CreditGradeFactor', 'DiscountAuthority', 'FraudIndicators', 'RiskFactor']);
+  assert.equal(registry.ids(), ['CancellationTerms', 'ClaimClassification', 'ComplaintClassification', 'CreditGradeFactor', 'DiscountAuthority', 'EndorsementApproval', 'FraudIndicators', 'RiskFactor']);
   assert.is(registry.get('ClaimClassification')!.hitPolicy, 'FIRST');
   assert.is(registry.get('FraudIndicators')!.hitPolicy, 'COLLECT');
   assert.is(registry.get('FraudIndicators')!.aggregation, undefined);
@@ -289,6 +289,31 @@ test('ComplaintClassification: row by row (FIRST): regulator referrals and threa
   expectRow(D, c('policy-service', 'phone', { vulnerableCustomer: true }), 'ComplaintClassification_Vulnerable', medium);
   for (const category of ['claim-handling', 'claim-delay', 'claim-amount', 'sales-practice', 'premium-billing']) expectRow(D, c(category, 'email'), 'ComplaintClassification_MoneyMatters', medium);
   for (const category of ['policy-service', 'staff-conduct', 'other']) expectRow(D, c(category, 'app'), 'ComplaintClassification_Otherwise', low);
+});
+
+test('EndorsementApproval: row by row (FIRST): more than 20% or 1,000 CNY of premium, or half again the sum insured, needs an underwriter', () => {
+  const D = 'EndorsementApproval';
+  const change = (premiumChangeAbsPercent: number, proRataDifferenceAbs: number, sumInsuredChangePercent: number) => ({ premiumChangeAbsPercent, proRataDifferenceAbs, sumInsuredChangePercent });
+  const uw = (approvalReason: string) => ({ approvalRequired: true, approverGroup: 'underwriters', approvalReason });
+  expectRow(D, change(20.01, 10, 0), 'EndorsementApproval_PremiumPercent', uw('the annual premium changes by more than 20%'));
+  expectRow(D, change(76, 2000, 60), 'EndorsementApproval_PremiumPercent', uw('the annual premium changes by more than 20%'));
+  expectRow(D, change(20, 1000.01, 0), 'EndorsementApproval_ProRataAmount', uw('the premium for the rest of the term changes by more than 1,000 CNY'));
+  expectRow(D, change(0, 0, 50.5), 'EndorsementApproval_SumInsured', uw('the sum insured rises by more than 50%'));
+  expectRow(D, change(20, 1000, 50), 'EndorsementApproval_WithinLimits', { approvalRequired: false, approverGroup: null, approvalReason: 'within the limits' });
+  expectRow(D, change(0, 0, -40), 'EndorsementApproval_WithinLimits', { approvalRequired: false, approverGroup: null, approvalReason: 'within the limits' });
+});
+
+test('CancellationTerms: row by row (FIRST): cooling-off, surrender charge, pro rata, the insurer\'s notice', () => {
+  const D = 'CancellationTerms';
+  const terms = (refundBasis: string, refundShare: number, noticeDays: number) => ({ refundBasis, refundShare, noticeDays });
+  expectRow(D, { cancelledBy: 'customer', reason: 'request', daysInForce: 15 }, 'CancellationTerms_CoolingOff', terms('premium', 1, 0));
+  expectRow(D, { cancelledBy: 'customer', reason: 'surrender', daysInForce: 0 }, 'CancellationTerms_CoolingOff', terms('premium', 1, 0));
+  expectRow(D, { cancelledBy: 'customer', reason: 'surrender', daysInForce: 16 }, 'CancellationTerms_Surrender', terms('unearned', 0.9, 0));
+  expectRow(D, { cancelledBy: 'customer', reason: 'request', daysInForce: 59 }, 'CancellationTerms_CustomerRequest', terms('unearned', 1, 0));
+  expectRow(D, { cancelledBy: 'insurer', reason: 'non-payment', daysInForce: 3 }, 'CancellationTerms_NonPayment', terms('unearned', 1, 15));
+  expectRow(D, { cancelledBy: 'insurer', reason: 'misrepresentation', daysInForce: 200 }, 'CancellationTerms_Insurer', terms('unearned', 1, 30));
+  expectRow(D, { cancelledBy: 'insurer', reason: 'risk-change', daysInForce: 10 }, 'CancellationTerms_Insurer', terms('unearned', 1, 30));
+  assert.is(run(D, { cancelledBy: 'broker', reason: 'request', daysInForce: 40 }).result, null, 'nobody else cancels');
 });
 
 test('every rule of the library is exercised by the tests above', () => {

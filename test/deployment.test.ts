@@ -118,8 +118,8 @@ shipped('a start-up deploys it once; a restart with unchanged files creates noth
   const { name, resources } = await startupResources({ processesDir, processesDirExplicit: true });
   const first = await t.engine.deploy(resources, { source: 'startup', name });
   assert.ok(first.created && first.deploymentId);
-  assert.equal(first.definitions.map((x) => [x.key, x.version, x.created]).sort(), [['claims', 1, true], ['complaint', 1, true], ['consultation', 1, true], ['dispute', 1, true], ['product-development', 1, true], ['sales', 1, true]]);
-  assert.is(first.decisions.length, 6);
+  assert.equal(first.definitions.map((x) => [x.key, x.version, x.created]).sort(), [['claims', 1, true], ['complaint', 1, true], ['consultation', 1, true], ['dispute', 1, true], ['policy-cancellation', 1, true], ['policy-change', 1, true], ['policy-renewal', 1, true], ['product-development', 1, true], ['sales', 1, true]]);
+  assert.is(first.decisions.length, 8);
   assert.ok(first.forms.some((f) => f.formKey === 'claims-manual-review' && f.created));
   assert.is(await count(t.tdb.db, 'deployments'), 1);
   const before = await dump(t.tdb.db);

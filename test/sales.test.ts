@@ -81,8 +81,11 @@ sales('straight through: quoted from the catalogue, signed, paid, policy issued'
   assert.is(premium[0].direction, 'premium');
   assert.is(premium[0].reference, 'ALIPAY-778');
   assert.ok((await d.store.notifications({ businessRef: policy.policyNo })).some((n) => n.topic === 'policy-issued'));
-  const jobs = await d.call<any>('admin', 'GET', `/api/jobs?processInstanceId=${l.id}&type=timer`);
-  const renewal = jobs.body.items.find((j: any) => j.activityId === 'Event_RenewalDue');
+  assert.is(inst.status, 'completed', 'the sale ends with the issued policy');
+  const renewals = await d.call<any>('admin', 'GET', `/api/process-instances?key=policy-renewal&businessKey=${policy.policyNo}`);
+  assert.equal(renewals.body.items.map((i: any) => i.id), [inst.variables.renewalInstanceId], 'issuing opened the policy\'s renewal case');
+  const jobs = await d.call<any>('admin', 'GET', `/api/jobs?processInstanceId=${inst.variables.renewalInstanceId}&type=timer`);
+  const renewal = jobs.body.items.find((j: any) => j.activityId === 'Timer_OfferDue');
   assert.is(renewal.dueAt, '2027-01-01T00:00:00.000Z', '30 days before the cover ends');
   // once its cover has started, the new policy is what a claim is verified against
   d.t.clock.set('2026-02-04T09:00:00Z');
@@ -182,49 +185,38 @@ sales('a signed contract lapses when the premium is not paid in the grace period
   assert.is((await d.store.quote(inst.variables.quoteNo))!.status, 'lapsed');
 });
 
-sales('renewal: a reminder before expiry, and a renewal case when the customer asks; otherwise the policy expires', async (ctx) => {
+sales('renewal: issuing starts the policy-renewal case and ends the sale; the offer goes out 30 days before expiry, and without an answer the policy expires', async (ctx) => {
   const { d } = ctx;
-  const issue = async () => {
-    const l = await toOffer(ctx, { lead: { agentLevel: 'senior' } });
-    await d.message('agent', 'sales-contract-signed', { businessKey: l.businessKey });
-    const { netPremium } = (await d.instance(l.id)).variables;
-    assert.is((await d.message('agent', 'sales-premium-paid', { businessKey: l.businessKey }, { paidAmount: netPremium })).status, 200);
-    const inst = await d.instance(l.id);
-    noIncidents(inst);
-    return { ...l, policyNo: inst.variables.policyNo as string, customerId: inst.variables.customerId as string };
-  };
-  const renewing = await issue();
-  const lapsing = await issue();
-  const policy = (await d.store.policy(renewing.policyNo))!;
-  const reminderAt = Date.parse(`${policy.endDate}T00:00:00Z`) - 30 * DAY;
-  await d.advance(reminderAt - d.t.clock.now() - HOUR);
-  assert.equal(await d.store.notifications({ businessRef: renewing.policyNo, topic: 'renewal-reminder' }), []);
-  await d.advance(2 * HOUR);
-  const reminders = await d.store.notifications({ businessRef: renewing.policyNo, topic: 'renewal-reminder' });
-  assert.is(reminders.length, 1);
-  assert.match(reminders[0].body, new RegExp(policy.endDate));
-  assert.is((await d.store.notifications({ businessRef: lapsing.policyNo, topic: 'renewal-reminder' })).length, 1);
+  const l = await toOffer(ctx, { lead: { agentLevel: 'senior' } });
+  await d.message('agent', 'sales-contract-signed', { businessKey: l.businessKey });
+  await d.message('agent', 'sales-premium-paid', { businessKey: l.businessKey }, { paidAmount: 1250 });
+  const sale = await d.instance(l.id);
+  noIncidents(sale);
+  assert.is(sale.status, 'completed');
+  const policyNo = sale.variables.policyNo as string;
+  const renewalId = sale.variables.renewalInstanceId as string;
+  let renewal = await d.instance(renewalId);
+  assert.equal([renewal.processKey, renewal.businessKey, renewal.status, renewal.variables.policyNo], ['policy-renewal', policyNo, 'active', policyNo]);
+  assert.is((await d.message('admin', 'sales-renewal-requested', { businessKey: l.businessKey })).status, 404, 'the sale no longer waits for a renewal request');
 
-  const asked = await d.message('agent', 'sales-renewal-requested', { businessKey: renewing.businessKey });
-  assert.is(asked.status, 200, JSON.stringify(asked.body));
-  const done = await d.instance(renewing.id);
-  noIncidents(done);
-  assert.is(done.status, 'completed');
-  const renewal = await d.call<any>('admin', 'GET', `/api/process-instances?key=sales&businessKey=RENEW-${renewing.policyNo}`);
-  assert.is(renewal.body.items.length, 1);
-  const renewalCase = await d.instance(renewal.body.items[0].id);
-  assert.is(renewalCase.variables.leadSource, 'renewal');
-  assert.is(renewalCase.variables.renewalOf, renewing.policyNo);
-  assert.is(renewalCase.variables.customerId, renewing.customerId);
-  assert.is(renewalCase.openTasks[0].activityId, 'Task_NeedsAnalysis');
-  assert.is(renewalCase.openTasks[0].assignee, 'agent');
+  const policy = (await d.store.policy(policyNo))!;
+  const offerAt = Date.parse(`${policy.endDate}T00:00:00Z`) - 30 * DAY;
+  await d.advance(offerAt - d.t.clock.now() - HOUR);
+  assert.equal(await d.store.notifications({ businessRef: policyNo, topic: 'renewal-offer' }), []);
+  await d.advance(2 * HOUR);
+  const offers = await d.store.notifications({ businessRef: policyNo, topic: 'renewal-offer' });
+  assert.is(offers.length, 1);
+  assert.match(offers[0].body, new RegExp(`ends on ${policy.endDate}`));
+  renewal = await d.instance(renewalId);
+  noIncidents(renewal);
+  assert.equal(renewal.openTasks.map((t: any) => t.activityId), ['Task_RecordDecision']);
 
   await d.advance(31 * DAY);
-  const expired = await d.instance(lapsing.id);
-  noIncidents(expired);
-  assert.is(expired.status, 'completed');
-  assert.is((await d.store.policy(lapsing.policyNo))!.status, 'expired');
-  assert.is((await d.store.policy(renewing.policyNo))!.status, 'active', 'the renewed policy is left to the renewal case');
+  const lapsed = await d.instance(renewalId);
+  noIncidents(lapsed);
+  assert.equal([lapsed.status, lapsed.variables.renewalStatus], ['completed', 'lapsed']);
+  assert.is((await d.store.policy(policyNo))!.status, 'expired');
+  assert.is((await d.store.notifications({ businessRef: policyNo, topic: 'policy-lapsed' })).length, 1);
 });
 
 sales('a customer who declines closes the lead', async (ctx) => {

@@ -121,6 +121,8 @@ export interface Payment {
   reference: string | null;
   createdAt: number;
   completedAt: number | null;
+  /** the instance that booked it */
+  processInstanceId?: string | null;
 }
 
 export interface Notification {
@@ -276,6 +278,7 @@ function toPayment(r: any): Payment {
     reference: r.reference,
     createdAt: Number(r.created_at),
     completedAt: num(r.completed_at),
+    processInstanceId: r.process_instance_id ?? null,
   };
 }
 
@@ -567,6 +570,23 @@ export class InsuranceStore {
     return toPolicyVersion(row);
   }
 
+  /**
+   * Policy servicing: replaces the schedule sent to the customer (e.g. a new address or risk profile) and, when
+   * the sum insured was raised, records when (`coverChangedAt`, epoch ms: a fraud indicator).
+   */
+  async updatePolicyDetails(policyNo: string, patch: { schedule?: Record<string, unknown>; coverChangedAt?: number }): Promise<void> {
+    const row: Record<string, unknown> = { updated_at: this.now() };
+    if (patch.schedule !== undefined) row.schedule = json(patch.schedule);
+    if (patch.coverChangedAt !== undefined) row.cover_changed_at = patch.coverChangedAt;
+    await this.db('policies').where({ policy_no: policyNo }).update(row);
+  }
+
+  /** Claims on a policy with a loss on or after `fromDate` (YYYY-MM-DD): the claims history of a re-rating. */
+  async claimsSince(policyNo: string, fromDate: string): Promise<number> {
+    const r = await this.db('claims').where({ policy_no: policyNo }).andWhere('loss_date', '>=', fromDate).count({ n: '*' }).first();
+    return Number((r as any)?.n ?? 0);
+  }
+
   async setPolicyStatus(policyNo: string, status: string): Promise<void> {
     await this.db('policies').where({ policy_no: policyNo }).update({ status, updated_at: this.now() });
   }
@@ -677,6 +697,20 @@ export class InsuranceStore {
     if (filter.direction) q = q.where({ direction: filter.direction });
     if (filter.limit) q = q.limit(filter.limit);
     return (await q.orderBy('id')).map(toPayment);
+  }
+
+  /**
+   * The ledger of a policy, oldest first: rows booked on the policy number, and the premium of the quote it was
+   * issued from (sales books the first premium on the quote).
+   */
+  async policyLedger(policyNo: string, quoteNo: string | null): Promise<Payment[]> {
+    const rows = await this.db('payments')
+      .where((q) => {
+        q.where({ policy_no: policyNo });
+        if (quoteNo) q.orWhere({ quote_no: quoteNo });
+      })
+      .orderBy('id');
+    return rows.map(toPayment);
   }
 
   // outbox

@@ -16,6 +16,8 @@ import { CustomerServiceStore } from '../persistence/customer-service.ts';
 import { transactionOf } from '../persistence/unit-of-work.ts';
 import { KnexInstanceStore } from '../persistence/instance-store.ts';
 import { InsureflowError } from '../errors.ts';
+import { createServicingHandlers } from './policy-servicing/handlers.ts';
+import { policyRoutes } from './policy-servicing/routes.ts';
 
 export interface DomainOptions {
   /** the bank or payment provider for claim payouts (default: ledger only) */
@@ -80,11 +82,19 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
       throw new InsureflowError('VALIDATION_FAILED', `the form of task "${task.name ?? task.activityId}" is invalid: handler ${JSON.stringify(variables.handler)} ${message}`, [{ field: 'handler', message, keyword: 'handler' }]);
     }
   });
+  // policy servicing: endorsements, cancellations, renewals (a renewal starts the next term's case after commit)
+  engine.registerHandlers(
+    createServicingHandlers({
+      ...base,
+      processes: { startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }) },
+    }),
+  );
   return { relay };
 }
 
 export async function domainRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   await claimRoutes(app, engine);
+  await policyRoutes(app, engine);
   await reportRoutes(app, engine);
   await customerServiceRoutes(app, engine);
 }

@@ -1,10 +1,11 @@
 /**
- * Handlers of processes/sales.bpmn, from a lead to an issued policy and its renewal: thin adapters between the
- * diagram, the pure rules (rules.ts), the product catalogue and the sales tables. A product that is not launched
- * is the PRODUCT_NOT_AVAILABLE business error (back to the needs analysis). Writes are idempotent: one quote per
- * instance, one policy per quote, a premium payment once per payment reference (else per handler call), one refund
- * per reason, notifications by message key. Premium payments are compared with the net premium in decimals
- * (rules.ts premiumBalance): only the full premium issues the policy.
+ * Handlers of processes/sales.bpmn, from a lead to an issued policy and the start of its renewal case
+ * (processes/policy-renewal.bpmn): thin adapters between the diagram, the pure rules (rules.ts), the product
+ * catalogue and the sales tables. A product that is not launched is the PRODUCT_NOT_AVAILABLE business error (back
+ * to the needs analysis). Writes are idempotent: one quote per instance, one policy per quote, a premium payment
+ * once per payment reference (else per handler call), one refund per reason, notifications by message key.
+ * Premium payments are compared with the net premium in decimals (rules.ts premiumBalance): only the full premium
+ * issues the policy.
  */
 import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
@@ -22,7 +23,6 @@ import {
   policyPeriod,
   premiumBalance,
   quoteNumber,
-  renewalReminderDate,
 } from './rules.ts';
 
 export interface SalesDeps {
@@ -35,9 +35,6 @@ export interface SalesDeps {
   offerValidDays?: number;
   /** days a signed contract waits for its premium (default PAYMENT_GRACE_DAYS) */
   paymentGraceDays?: number;
-  /** days before expiry the renewal reminder goes out (default 30) */
-  renewalNoticeDays?: number;
-  /** starts another process instance once per business key (renewal cases) */
   /** starts another process once the calling transition commits; returns the new instance's id */
   processes?: { startAfterCommit(ctx: HandlerContext, key: string, businessKey: string, variables: Record<string, unknown>): Promise<string> };
 }
@@ -55,9 +52,7 @@ export const SALES_HANDLERS = [
   'sales.remindPremium',
   'sales.refundExcess',
   'sales.issuePolicy',
-  'sales.remindRenewal',
-  'sales.expirePolicy',
-  'sales.openRenewal',
+  'sales.startRenewal',
 ] as const;
 
 export type SalesHandlerName = (typeof SALES_HANDLERS)[number];
@@ -75,7 +70,6 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
   const now = () => deps.clock.now();
   const offerValidDays = deps.offerValidDays ?? 30;
   const graceDays = deps.paymentGraceDays ?? PAYMENT_GRACE_DAYS;
-  const noticeDays = deps.renewalNoticeDays ?? 30;
 
   async function quoteOf(ctx: HandlerContext): Promise<Quote> {
     const q = await store.quoteOfInstance(ctx.instanceId);
@@ -310,39 +304,17 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
       }
       await store.updateQuote(q.quoteNo, { status: 'issued' });
       await tell(ctx, policy.customerId, `${policy.policyNo}:issued`, 'policy-issued', `Your policy ${policy.policyNo}`, `Your policy ${policy.policyNo} covers you from ${policy.startDate} to ${policy.endDate}. The schedule is attached.`, policy.policyNo, { schedule: policy.schedule });
-      const remindAt = renewalReminderDate(new Date(`${policy.endDate}T00:00:00Z`), noticeDays).getTime();
-      return { policyNo: policy.policyNo, policyStart: policy.startDate, policyEnd: policy.endDate, renewalReminderAt: iso(remindAt), renewalReminderIn: durationUntil(now(), remindAt) };
+      return { policyNo: policy.policyNo, policyStart: policy.startDate, policyEnd: policy.endDate };
     },
 
-    /** Before expiry: invite the customer to renew; the decision window ends with the cover. */
-    async 'sales.remindRenewal'(ctx) {
-      const v = ctx.variables;
-      const policy = await store.policy(String(v.policyNo));
-      if (!policy) throw new Error(`policy ${String(v.policyNo)} was not found`);
-      const coverEnds = Date.parse(`${policy.endDate}T23:59:59Z`);
-      await tell(ctx, policy.customerId, `${policy.policyNo}:renewal-reminder`, 'renewal-reminder', `Your policy ${policy.policyNo} ends on ${policy.endDate}`, `Your cover ends on ${policy.endDate}. Reply or call your agent to renew it without a gap in cover.`, policy.policyNo);
-      return { renewalDecisionWindow: durationUntil(now(), coverEnds) };
-    },
-
-    async 'sales.expirePolicy'(ctx) {
+    /**
+     * The issued policy's renewal case (processes/policy-renewal.bpmn, business key the policy number): started
+     * once this transition commits; its durable timer sends the offer before the cover ends.
+     */
+    async 'sales.startRenewal'(ctx) {
+      if (!deps.processes) throw new Error('sales.startRenewal needs deps.processes to start the renewal case');
       const policyNo = String(ctx.variables.policyNo);
-      await store.setPolicyStatus(policyNo, 'expired');
-      return { policyStatus: 'expired' };
-    },
-
-    /** The customer wants to renew: a renewal case is a new sales instance for the same customer and cover. */
-    async 'sales.openRenewal'(ctx) {
-      const v = ctx.variables;
-      if (!deps.processes) throw new Error('sales.openRenewal needs deps.processes to start the renewal case');
-      const policyNo = String(v.policyNo);
-      const id = await deps.processes.startAfterCommit(ctx, 'sales', `RENEW-${policyNo}`, {
-        leadSource: 'renewal',
-        customerName: String(v.customerName ?? v.customerId),
-        customerId: String(v.customerId),
-        agent: String(v.agent),
-        agentLevel: String(v.agentLevel),
-        renewalOf: policyNo,
-      });
+      const id = await deps.processes.startAfterCommit(ctx, 'policy-renewal', policyNo, { policyNo });
       return { renewalInstanceId: id };
     },
   };
