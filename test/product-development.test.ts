@@ -162,7 +162,7 @@ const di = suite('diagram interchange');
 const files = readdirSync(processesDir).filter((f) => f.endsWith('.bpmn'));
 
 di('the flows are there', () => {
-  assert.equal(files.sort(), ['claims.bpmn', 'policy-cancellation.bpmn', 'policy-change.bpmn', 'policy-renewal.bpmn', 'product-development.bpmn', 'sales.bpmn']);
+  assert.equal(files.sort(), ['claims.bpmn', 'complaint.bpmn', 'consultation.bpmn', 'dispute.bpmn', 'policy-cancellation.bpmn', 'policy-change.bpmn', 'policy-renewal.bpmn', 'product-development.bpmn', 'sales.bpmn']);
 });
 
 for (const file of files) {
@@ -199,7 +199,7 @@ for (const file of files) {
     };
     walk(process);
     const lanes: any[] = process.laneSets[0].lanes;
-    assert.ok(lanes.length >= 3, 'lanes per department');
+    assert.ok(lanes.length >= 2, 'a lane per department (a consultation has two: customer service and the hand-over)');
     const laneBoxes = lanes.map((l) => {
       assert.ok(shapes.has(l.id), `${l.id} has a shape`);
       return shapes.get(l.id).bounds as Box;
