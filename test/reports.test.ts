@@ -32,7 +32,7 @@ interface FixtureClaim {
 
 /**
  * Seven claims reported in March 2026 (C1..C7) and one on each side of it (C8 on the last millisecond of
- * February, C9 on the first of April).
+ * February, C9 on the first of April), and C10 in May, accepted with nothing to pay.
  */
 const CLAIMS: FixtureClaim[] = [
   { no: 'C1', channel: 'phone', peril: 'water', reportedAt: '2026-03-02T08:00:00.000Z', status: 'closed', paidAfterHours: 30, closed: true, payout: 1234.56, decisionMode: 'manual' },
@@ -44,6 +44,8 @@ const CLAIMS: FixtureClaim[] = [
   { no: 'C7', channel: 'email', peril: 'theft', reportedAt: '2026-03-31T23:59:59.999Z', status: 'open', reserve: 0.15 },
   { no: 'C8', channel: 'phone', peril: 'water', reportedAt: '2026-02-28T23:59:59.999Z', status: 'closed', paidAfterHours: 10, closed: true, payout: 999.99, decisionMode: 'automatic' },
   { no: 'C9', channel: 'online', peril: 'glass', reportedAt: '2026-04-01T00:00:00.000Z', status: 'open', reserve: 777.77 },
+  // accepted in May, but below the deductible: "paid" with a payout of 0 is not money paid out
+  { no: 'C10', channel: 'app', peril: 'glass', reportedAt: '2026-05-04T10:00:00.000Z', status: 'closed', paidAfterHours: 5, closed: true, payout: 0, decisionMode: 'automatic' },
 ];
 
 interface FixtureQuote {
@@ -131,6 +133,7 @@ reports('Given the March fixture, when the claims supervisor reads March, then e
     reported: 7, // C1..C7 (C7 on the last millisecond of March; C8 and C9 outside)
     open: 3, // C4, C5, C7
     paid: 3, // C1, C2, C3
+    acceptedWithoutPayout: 0,
     rejected: 1, // C6
     closed: 3, // C1, C3 (paid), C6 (rejected)
     paidAmount: 1234.86, // 1234.56 + 0.10 + 0.20 (binary floats would give 1234.8599999999999)
@@ -144,22 +147,22 @@ reports('Given the March fixture, when the claims supervisor reads March, then e
     openReserves: 3500.3, // 1000.05 + 2500.10 + 0.15 (C4, C5, C7)
   });
   assert.equal(r.byChannel, [
-    { channel: 'app', reported: 1, open: 1, paid: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, fraudConfirmed: 1, openReserves: 2500.1 }, // C5
-    { channel: 'email', reported: 1, open: 1, paid: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, openReserves: 0.15 }, // C7
+    { channel: 'app', reported: 1, open: 1, paid: 0, acceptedWithoutPayout: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, fraudConfirmed: 1, openReserves: 2500.1 }, // C5
+    { channel: 'email', reported: 1, open: 1, paid: 0, acceptedWithoutPayout: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, openReserves: 0.15 }, // C7
     // C3, C4: paid C3 0.20 after 2 h; C4 open, breached, reserve 1000.05
-    { channel: 'online', reported: 2, open: 1, paid: 1, rejected: 0, closed: 1, paidAmount: 0.2, averageHoursToPayment: 2, slaBreaches: 1, ...NONE, automatic: 1, automaticShare: 1, openReserves: 1000.05 },
+    { channel: 'online', reported: 2, open: 1, paid: 1, acceptedWithoutPayout: 0, rejected: 0, closed: 1, paidAmount: 0.2, averageHoursToPayment: 2, slaBreaches: 1, ...NONE, automatic: 1, automaticShare: 1, openReserves: 1000.05 },
     // C1, C2, C6: paid 1234.56 + 0.10 = 1234.66 after (30 + 80) / 2 = 55 h; automatic C2, C6, manual C1: 2 / 3 = 0.6667
-    { channel: 'phone', reported: 3, open: 0, paid: 2, rejected: 1, closed: 2, paidAmount: 1234.66, averageHoursToPayment: 55, slaBreaches: 1, automatic: 2, manual: 1, automaticShare: 0.6667, fraudConfirmed: 1, fraudCleared: 1, openReserves: 0 },
+    { channel: 'phone', reported: 3, open: 0, paid: 2, acceptedWithoutPayout: 0, rejected: 1, closed: 2, paidAmount: 1234.66, averageHoursToPayment: 55, slaBreaches: 1, automatic: 2, manual: 1, automaticShare: 0.6667, fraudConfirmed: 1, fraudCleared: 1, openReserves: 0 },
   ]);
   assert.equal(r.byPeril, [
     // C5, C6
-    { peril: 'fire', reported: 2, open: 1, paid: 0, rejected: 1, closed: 1, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, automatic: 1, automaticShare: 1, fraudConfirmed: 2, openReserves: 2500.1 },
+    { peril: 'fire', reported: 2, open: 1, paid: 0, acceptedWithoutPayout: 0, rejected: 1, closed: 1, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, automatic: 1, automaticShare: 1, fraudConfirmed: 2, openReserves: 2500.1 },
     // C3
-    { peril: 'glass', reported: 1, open: 0, paid: 1, rejected: 0, closed: 1, paidAmount: 0.2, averageHoursToPayment: 2, slaBreaches: 0, ...NONE, automatic: 1, automaticShare: 1, openReserves: 0 },
+    { peril: 'glass', reported: 1, open: 0, paid: 1, acceptedWithoutPayout: 0, rejected: 0, closed: 1, paidAmount: 0.2, averageHoursToPayment: 2, slaBreaches: 0, ...NONE, automatic: 1, automaticShare: 1, openReserves: 0 },
     // C7
-    { peril: 'theft', reported: 1, open: 1, paid: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, openReserves: 0.15 },
+    { peril: 'theft', reported: 1, open: 1, paid: 0, acceptedWithoutPayout: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, ...NONE, openReserves: 0.15 },
     // C1, C2, C4: 1234.56 + 0.10; (30 + 80) / 2 h; breached C2, C4; automatic C2, manual C1: 1 / 2
-    { peril: 'water', reported: 3, open: 1, paid: 2, rejected: 0, closed: 1, paidAmount: 1234.66, averageHoursToPayment: 55, slaBreaches: 2, automatic: 1, manual: 1, automaticShare: 0.5, fraudConfirmed: 0, fraudCleared: 1, openReserves: 1000.05 },
+    { peril: 'water', reported: 3, open: 1, paid: 2, acceptedWithoutPayout: 0, rejected: 0, closed: 1, paidAmount: 1234.66, averageHoursToPayment: 55, slaBreaches: 2, automatic: 1, manual: 1, automaticShare: 0.5, fraudConfirmed: 0, fraudCleared: 1, openReserves: 1000.05 },
   ]);
 });
 
@@ -180,6 +183,7 @@ reports('Given the fixture, when filtered by channel, by channel and peril, then
     reported: 2, // C1, C2
     open: 0,
     paid: 2,
+    acceptedWithoutPayout: 0,
     rejected: 0,
     closed: 1, // C1
     paidAmount: 1234.66, // 1234.56 + 0.10
@@ -193,8 +197,13 @@ reports('Given the fixture, when filtered by channel, by channel and peril, then
     openReserves: 0,
   });
   const none = await claimsOf(d, '?from=2026-03-01&to=2026-03-31&channel=app&peril=water');
-  assert.equal(none.totals, { reported: 0, open: 0, paid: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, automatic: 0, manual: 0, automaticShare: null, fraudConfirmed: 0, fraudCleared: 0, openReserves: 0 });
+  assert.equal(none.totals, { reported: 0, open: 0, paid: 0, acceptedWithoutPayout: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, automatic: 0, manual: 0, automaticShare: null, fraudConfirmed: 0, fraudCleared: 0, openReserves: 0 });
   assert.equal([none.byChannel, none.byPeril], [[], []]);
+});
+
+reports('Given a claim accepted with nothing to pay (loss below the deductible), when May is read, then it is not counted as paid nor in the time to payment', async ({ d }) => {
+  const may = await claimsOf(d, '?from=2026-05-01&to=2026-05-31');
+  assert.equal([may.totals.reported, may.totals.paid, may.totals.acceptedWithoutPayout, may.totals.paidAmount, may.totals.averageHoursToPayment, may.totals.closed], [1, 0, 1, 0, null, 1]);
 });
 
 reports('Given claims on the edges of March, when the period is one day, then its first and last millisecond belong to it and the next day does not', async ({ d }) => {
@@ -206,8 +215,8 @@ reports('Given claims on the edges of March, when the period is one day, then it
   assert.equal([apr1.totals.reported, apr1.totals.open, apr1.totals.openReserves], [1, 1, 777.77]);
   const lastDay = await claimsOf(d, '?from=2026-03-31&to=2026-03-31');
   assert.equal([lastDay.totals.reported, lastDay.byChannel[0].channel], [1, 'email'], 'C7, reported on the last millisecond of March 31st');
-  // open ends: from February 28th on: C1..C9 = 9 fixture claims; up to March 31st: C1..C8 = 8
-  assert.is((await claimsOf(d, '?from=2026-02-28')).totals.reported, 9);
+  // open ends: from February 28th on: C1..C10 = 10 fixture claims; up to March 31st: C1..C8 = 8
+  assert.is((await claimsOf(d, '?from=2026-02-28')).totals.reported, 10);
   assert.is((await claimsOf(d, '?to=2026-03-31&channel=phone')).totals.reported, 4, 'C1, C2, C6, C8');
   // paid from Feb 28th to March 31st: 999.99 + 1234.56 + 0.10 + 0.20 = 2234.85
   assert.is((await claimsOf(d, '?from=2026-02-28&to=2026-03-31')).totals.paidAmount, 2234.85);
@@ -295,7 +304,7 @@ reports('Given the March quotes, when the sales manager reads March, then conver
 
 reports('the figures of no claims at all: zero counts, zero money, null averages and shares', () => {
   const r = claimsReport([]);
-  assert.equal(r, { totals: { reported: 0, open: 0, paid: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, automatic: 0, manual: 0, automaticShare: null, fraudConfirmed: 0, fraudCleared: 0, openReserves: 0 }, byChannel: [], byPeril: [] });
+  assert.equal(r, { totals: { reported: 0, open: 0, paid: 0, acceptedWithoutPayout: 0, rejected: 0, closed: 0, paidAmount: 0, averageHoursToPayment: null, slaBreaches: 0, automatic: 0, manual: 0, automaticShare: null, fraudConfirmed: 0, fraudCleared: 0, openReserves: 0 }, byChannel: [], byPeril: [] });
 });
 
 reports('Given a real claim reported online and paid automatically by the engine, when the report of its day is read, then it is counted with its payout', async ({ d }) => {
@@ -314,6 +323,7 @@ reports('Given a real claim reported online and paid automatically by the engine
       reported: 1,
       open: 0,
       paid: 1,
+      acceptedWithoutPayout: 0,
       rejected: 0,
       closed: 1,
       paidAmount: 2500,

@@ -30,8 +30,10 @@ export interface ClaimCell {
   reported: number;
   /** status open */
   open: number;
-  /** paid_at set (paid, closed since or not) */
+  /** money paid out: paid_at set and a payout above 0 (closed since or not) */
   paid: number;
+  /** accepted, but the loss did not exceed the deductible: paid_at set with a payout of 0 */
+  acceptedWithoutPayout: number;
   /** status rejected */
   rejected: number;
   /** closed_at set (paid and closed, or rejected and closed) */
@@ -96,11 +98,12 @@ export class ReportStore {
       .select(
         k.raw('count(*) as reported'),
         k.raw(`sum(case when status = 'open' then 1 else 0 end) as open_n`),
-        k.raw('sum(case when paid_at is not null then 1 else 0 end) as paid_n'),
+        k.raw('sum(case when paid_at is not null and coalesce(payout, 0) > 0 then 1 else 0 end) as paid_n'),
+        k.raw('sum(case when paid_at is not null and coalesce(payout, 0) <= 0 then 1 else 0 end) as nil_n'),
         k.raw(`sum(case when status = 'rejected' then 1 else 0 end) as rejected_n`),
         k.raw('sum(case when closed_at is not null then 1 else 0 end) as closed_n'),
         k.raw('sum(case when paid_at is not null then round(coalesce(payout, 0) * 100) else 0 end) as paid_minor'),
-        k.raw('sum(case when paid_at is not null then paid_at - reported_at else 0 end) as paid_delay_ms'),
+        k.raw('sum(case when paid_at is not null and coalesce(payout, 0) > 0 then paid_at - reported_at else 0 end) as paid_delay_ms'),
         // SQLite keeps booleans as 0/1, PostgreSQL as boolean: `= ?` with true binds to either
         k.raw('sum(case when sla_breached = ? then 1 else 0 end) as sla_n', [true]),
         k.raw(`sum(case when decision_mode = 'automatic' then 1 else 0 end) as automatic_n`),
@@ -122,6 +125,7 @@ export class ReportStore {
       reported: count(r.reported),
       open: count(r.open_n),
       paid: count(r.paid_n),
+      acceptedWithoutPayout: count(r.nil_n),
       rejected: count(r.rejected_n),
       closed: count(r.closed_n),
       paidMinor: intText(r.paid_minor),

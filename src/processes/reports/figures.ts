@@ -15,8 +15,10 @@ export interface ClaimFigures {
   reported: number;
   /** of those, still open (status open) */
   open: number;
-  /** paid (a payout was made, closed since or not) */
+  /** paid (money was paid out, closed since or not) */
   paid: number;
+  /** accepted with nothing to pay (the loss did not exceed the deductible): not counted as paid */
+  acceptedWithoutPayout: number;
   /** rejected */
   rejected: number;
   /** closed (paid and closed, or rejected and closed) */
@@ -54,7 +56,7 @@ interface ClaimSums {
   reserveMinor: Amount;
 }
 
-const COUNTS = ['reported', 'open', 'paid', 'rejected', 'closed', 'slaBreaches', 'automatic', 'manual', 'fraudConfirmed', 'fraudCleared'] as const;
+const COUNTS = ['reported', 'open', 'paid', 'acceptedWithoutPayout', 'rejected', 'closed', 'slaBreaches', 'automatic', 'manual', 'fraudConfirmed', 'fraudCleared'] as const;
 
 function sumCells(cells: readonly ClaimCell[]): ClaimSums {
   const counts = Object.fromEntries(COUNTS.map((c) => [c, 0])) as ClaimSums['counts'];
@@ -83,6 +85,7 @@ function figuresOf(cells: readonly ClaimCell[]): ClaimFigures {
     reported: c.reported,
     open: c.open,
     paid: c.paid,
+    acceptedWithoutPayout: c.acceptedWithoutPayout,
     rejected: c.rejected,
     closed: c.closed,
     paidAmount: fromMinor(s.paidMinor.toNumber()),

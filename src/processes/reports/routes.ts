@@ -34,7 +34,8 @@ const money = { type: 'number', description: 'CNY, 2 decimals' } as const;
 const claimFigures = {
   reported: { type: 'integer', description: 'claims reported in the period' },
   open: { type: 'integer', description: 'still open' },
-  paid: { type: 'integer', description: 'paid (closed since or not)' },
+  paid: { type: 'integer', description: 'paid: money paid out (closed since or not)' },
+  acceptedWithoutPayout: { type: 'integer', description: 'accepted with nothing to pay: the loss did not exceed the deductible (not counted as paid)' },
   rejected: { type: 'integer' },
   closed: { type: 'integer', description: 'closed, paid or rejected' },
   paidAmount: { ...money, description: 'sum of the payouts of the paid claims (CNY, 2 decimals)' },
