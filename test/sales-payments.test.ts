@@ -72,6 +72,7 @@ payments('Why: 1 and 0.01 against a net premium of 1,181.25 issue no policy; the
       assert.is(inst.variables.policyNo, undefined, `a payment of ${paid} issued a policy`);
       assert.is(await d.store.policyByQuote(sale.quoteNo), null);
       assert.is((await d.store.quote(sale.quoteNo))!.status, 'partially-paid');
+      assert.is(inst.variables.quoteStatus, 'partially-paid', 'the instance shows the quote status (newcomer finding)');
       assert.is(inst.variables.premiumStatus, 'partial');
       assert.is(inst.variables.premiumReceived, paid);
       assert.is(inst.variables.premiumOutstanding, Number(outstanding.replace(',', '')));
@@ -130,6 +131,7 @@ payments('an underpayment then the rest: issued, the ledger holds exactly the ne
     assert.is(booked.reduce((cents, p) => cents + Math.round(p.amount * 100), 0), 118_125, 'ledger = net premium');
     assert.equal(await ledger(d, sale.quoteNo, 'refund'), [], 'nothing to refund');
     assert.equal([inst.variables.premiumStatus, inst.variables.premiumReceived, inst.variables.premiumOutstanding, inst.variables.premiumOverpaid], ['paid', NET, 0, 0]);
+    assert.is(inst.variables.quoteStatus, 'issued');
     assert.is(inst.variables.paymentReference, null, 'the reference does not stick to a later payment');
   });
 });

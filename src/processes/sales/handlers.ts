@@ -223,8 +223,11 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
       if (payment.status !== 'completed') payment = await store.completePayment(payment.id, reference ?? `PREMIUM-${q.quoteNo}-${payment.id}`);
       const balance = await balanceOf(q);
       const dueAt = typeof v.premiumDueAt === 'string' && Number.isFinite(Date.parse(v.premiumDueAt)) ? Date.parse(v.premiumDueAt) : null;
-      await store.updateQuote(q.quoteNo, { status: balance.status === 'paid' || balance.status === 'overpaid' ? 'paid' : 'partially-paid' });
+      const quoteStatus = balance.status === 'paid' || balance.status === 'overpaid' ? 'paid' : 'partially-paid';
+      await store.updateQuote(q.quoteNo, { status: quoteStatus });
       return {
+        // the instance's quoteStatus follows the quote row (GET /api/process-instances/:id shows it)
+        quoteStatus,
         premiumStatus: balance.status,
         premiumReceived: balance.received,
         premiumOutstanding: balance.outstanding,
@@ -304,7 +307,7 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
       }
       await store.updateQuote(q.quoteNo, { status: 'issued' });
       await tell(ctx, policy.customerId, `${policy.policyNo}:issued`, 'policy-issued', `Your policy ${policy.policyNo}`, `Your policy ${policy.policyNo} covers you from ${policy.startDate} to ${policy.endDate}. The schedule is attached.`, policy.policyNo, { schedule: policy.schedule });
-      return { policyNo: policy.policyNo, policyStart: policy.startDate, policyEnd: policy.endDate };
+      return { quoteStatus: 'issued', policyNo: policy.policyNo, policyStart: policy.startDate, policyEnd: policy.endDate };
     },
 
     /**
