@@ -36,6 +36,8 @@ const PEOPLE: Record<string, [Role[], string[]]> = {
   trainer: [['ops'], ['training']],
   actuary: [['ops'], ['actuaries']],
   analyst: [['analyst'], []],
+  manager: [['ops'], ['claims-managers']],
+  director: [['ops'], ['claims-director']],
 };
 
 export type Person = keyof typeof PEOPLE;

@@ -12,7 +12,6 @@ import { InsuranceStore, type Claim, type Policy } from '../../persistence/insur
 import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import type { PaymentRelay } from './payment-relay.ts';
 import {
-  ADJUSTER_AUTHORITY_LIMIT,
   DOCUMENTS_DEADLINE_AFTER,
   DOCUMENTS_REMINDER_AFTER,
   aggregateFraudScore,
@@ -32,6 +31,8 @@ import {
   type RejectionCode,
 } from './rules.ts';
 import { durationMs } from '../../engine/iso.ts';
+import { reservesOf, type DecideFn } from './reserves.ts';
+import { approvalsOf, initialApprovalLevel } from './authority.ts';
 
 /** The bank or payment provider. It must honour the idempotency key: the same key never moves money twice. */
 export interface PaymentGateway {
@@ -51,8 +52,8 @@ export interface ClaimDeps {
   /** sends ordered payouts to the bank after the ordering transition committed */
   relay?: PaymentRelay;
   clock: Clock;
-  /** payouts above this need a claims supervisor (default ADJUSTER_AUTHORITY_LIMIT) */
-  adjusterAuthorityLimit?: number;
+  /** evaluates deployed decisions (the initial reserve, reserves.ts); registerInsuranceDomain passes the engine's */
+  decide?: DecideFn;
   /** the settlement SLA in hours after the survey (default 72) */
   settlementHours?: number;
   documentsReminderAfter?: string;
@@ -92,7 +93,7 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
 
 function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<ClaimHandlerName, Handler> {
   const now = () => deps.clock.now();
-  const authorityLimit = deps.adjusterAuthorityLimit ?? ADJUSTER_AUTHORITY_LIMIT;
+  const reserves = (ctx: HandlerContext) => reservesOf(store, ctx, deps.decide);
   const settlementHours = deps.settlementHours ?? 72;
   const reminderAfter = deps.documentsReminderAfter ?? DOCUMENTS_REMINDER_AFTER;
   const deadlineAfter = deps.documentsDeadlineAfter ?? DOCUMENTS_DEADLINE_AFTER;
@@ -161,6 +162,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         reportDate: day(claim.reportedAt),
         injuries: v.injuries === true,
         thirdPartyInvolved: v.thirdPartyInvolved === true,
+        ...(await reserves(ctx).initial(claim)),
       };
     },
 
@@ -297,10 +299,10 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
             }
           : {}),
       });
-      return { slaDeadline: iso(deadline), slaTimer: durationUntil(start, deadline), settlementStartedAt: iso(start) };
+      return { slaDeadline: iso(deadline), slaTimer: durationUntil(start, deadline), settlementStartedAt: iso(start), ...(surveyed ? await reserves(ctx).expect(claim, 'survey', v) : {}) };
     },
 
-    /** payout = (assessed loss - deductible), capped at the sum insured, times coinsurance; flags supervisor approval. */
+    /** payout = (assessed loss - deductible), capped at the sum insured, times coinsurance; the reserve becomes the payout; who approves it: authority.ts. */
     async 'claims.adjudicate'(ctx) {
       const v = ctx.variables;
       const claim = await claimOf(ctx);
@@ -310,9 +312,8 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         surveyedLoss: numberOr(v.surveyLossEstimate),
       });
       const { payout, cappedAtSumInsured } = computePayout({ lossAmount: loss, deductible: Number(v.deductible), sumInsured: Number(v.sumInsured), coinsurance: Number(v.coinsurance) });
-      const supervisorApprovalRequired = requiresSupervisorApproval(payout, authorityLimit);
-      await store.updateClaim(claim.claimNo, { assessedLoss: loss, payout, stage: supervisorApprovalRequired ? 'approval' : 'payment' });
-      return { assessedLoss: loss, payout, cappedAtSumInsured, authorityLimit, supervisorApprovalRequired };
+      const settled = await store.updateClaim(claim.claimNo, { assessedLoss: loss, payout });
+      return { assessedLoss: loss, payout, cappedAtSumInsured, approvalLevel: initialApprovalLevel(v), ...(await reserves(ctx).expect(settled, 'settlement', v, payout)) };
     },
 
     /**
@@ -325,7 +326,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       const payout = claim.payout ?? 0;
       if (payout <= 0) {
         await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
-        return { paidAmount: 0, paymentReference: null, paidAt: iso(now()) };
+        return { paidAmount: 0, paymentReference: null, paidAt: iso(now()), ...(await reserves(ctx).release(claim, 'payment')) };
       }
       const payment = await store.recordPayment({
         idempotencyKey: ctx.idempotencyKey,
@@ -339,7 +340,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       if (payment.status === 'pending') ctx.unitOfWork.afterCommit(() => deps.relay?.send(payment.id).then(() => undefined));
       const paidAt = payment.completedAt ?? claim.paidAt ?? now();
       await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt });
-      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(paidAt) };
+      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(paidAt), ...(await reserves(ctx).release(claim, 'payment')) };
     },
 
     /** The supervisor refused the payout: keep the reason with the claim (the sub-process's variables stay inside it). */
@@ -347,7 +348,8 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       const claim = await claimOf(ctx);
       const r = rejectionOf({ supervisorDecision: 'reject', rejectionReason: ctx.variables.rejectionReason })!;
       await store.updateClaim(claim.claimNo, { rejectionCode: r.code, rejectionReason: r.reason });
-      return { rejectionCode: r.code, rejectionReason: r.reason };
+      const { approvalChain } = await approvalsOf(store, ctx, now).record(claim, 'reject');
+      return { rejectionCode: r.code, rejectionReason: r.reason, approvalChain };
     },
 
     /** The 72 hours passed before payment: record the breach and alert the claims supervisors. */
@@ -411,7 +413,9 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         slaMet: figures.slaMet,
         analysis: { ...figures, channel: claim.channel, peril: claim.peril, classification: claim.classification, fraudScore: claim.fraudScore, productCode: policy?.productCode ?? null, outcome: claim.status === 'rejected' ? 'rejected' : 'paid' },
       });
-      return { claimClosed: true, cycleTimeHours: figures.cycleTimeHours, slaMet: figures.slaMet };
+      // a rejected claim (or one closed another way) releases what is still reserved
+      const released = claim.reserveOutstanding > 0 ? await reserves(ctx).release(claim, claim.status === 'rejected' ? 'rejection' : 'closure') : {};
+      return { claimClosed: true, cycleTimeHours: figures.cycleTimeHours, slaMet: figures.slaMet, ...released };
     },
   };
 }
