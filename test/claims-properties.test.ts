@@ -55,10 +55,10 @@ const COVERED: ClaimPlan['peril'][][] = [
 ];
 const claimPlan: fc.Arbitrary<ClaimPlan> = fc.record({
   policy: fc.integer({ min: 0, max: 2 }),
-  peril: fc.constantFrom('fire', 'water', 'theft', 'storm', 'glass', 'other'),
+  peril: fc.constantFrom<ClaimPlan['peril'][]>('fire', 'water', 'theft', 'storm', 'glass', 'other'),
   cents: amountCents,
   lossDaysAgo: fc.integer({ min: 0, max: 10 }),
-  investigation: fc.constantFrom('cleared', 'fraud-confirmed'),
+  investigation: fc.constantFrom<ClaimPlan['investigation'][]>('cleared', 'fraud-confirmed'),
   review,
   surveyPercent: fc.integer({ min: 0, max: 120 }),
   approvals: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
@@ -166,7 +166,7 @@ props(`Given random sequences of claims, reviews, surveys and approvals (seed ${
         assert.is(payments.length, (claim.payout ?? 0) > 0 ? 1 : 0, `${claimNo}: one ledger row per positive payout`);
         paidPayouts.push(claim.payout ?? 0);
         // the payment step reached again by another path (another idempotency key) pays nothing more
-        await inUnitOfWork(d.t.engine.db, (uow) =>
+        await inUnitOfWork(d.t.engine.db, async (uow) =>
           pay({ instanceId: processInstanceId, businessKey: claimNo, activityId: 'Task_PayClaim', executionId: 'again', attempt: 1, variables: {}, idempotencyKey: `again-${++again}`, signal: new AbortController().signal, unitOfWork: uow }),
         );
         assert.is((await d.store.payments({ claimNo, direction: 'payout' })).length, payments.length, `${claimNo} paid again`);

@@ -234,6 +234,9 @@ e2e('Given a movement that would make a reserve negative, then it is refused and
     /never go negative/,
   );
   assert.is((await d.store.reserveMovements(r.claimNo)).length, before);
+  // the database refuses it too, whatever code writes
+  await refused(() => d.t.engine.db('claims').where({ claim_no: r.claimNo }).update({ reserve_outstanding: -5 }), /negative|check constraint|claims_reserve_nonnegative/i);
+  assert.is((await d.store.claim(r.claimNo))!.reserveOutstanding, 0);
   // the same movement key twice moves once
   const once = await d.store.moveReserve({ claimNo: r.claimNo, movementKey: 'twice', reason: 'review', amountBefore: 0, amountAfter: 10, change: 10, processInstanceId: null, activityId: null });
   const again = await d.store.moveReserve({ claimNo: r.claimNo, movementKey: 'twice', reason: 'review', amountBefore: 10, amountAfter: 20, change: 10, processInstanceId: null, activityId: null });
