@@ -13,6 +13,7 @@ import { appendApproval, authorityOf, initialApprovalLevel, withinAuthority, typ
 import { sum, toNumber } from '../src/processes/money.ts';
 import { insuranceStoreOf } from '../src/processes/unit-of-work.ts';
 import { inUnitOfWork } from '../src/persistence/unit-of-work.ts';
+import { compileSchema, isDecimalMultipleOf } from '../src/engine/forms.ts';
 
 type Ctx = { d: Domain; policy: string[] };
 const e2e = suite<Ctx>('claim reserves and payment authority');
@@ -280,6 +281,17 @@ pure('Given authority limits, then the limit is inclusive, null is unlimited, an
   const e: ApprovalEntry = { level: 1, group: 'adjusters', user: 'a', limit: 20000, payout: 1, decision: 'approve', at: '2026-01-05T09:00:00.000Z', key: 'k1' };
   assert.is(appendApproval(appendApproval([], e), e).length, 1);
   assert.is(appendApproval([e], { ...e, key: 'k2' }).length, 2);
+});
+
+pure('Given "multipleOf": 0.01 in a form, then it is judged on the decimal value, not by a binary division', () => {
+  for (const ok of [0, 0.07, 0.1, 0.29, 1181.25, 100, 12000.1, 9007199254740.99]) assert.ok(isDecimalMultipleOf(ok, 0.01), String(ok));
+  for (const bad of [100.005, 0.001, 0.30000000000000004, 1e-7, Number.NaN]) assert.not.ok(isDecimalMultipleOf(bad, 0.01), String(bad));
+  assert.ok(isDecimalMultipleOf(7.5, 2.5));
+  assert.not.ok(isDecimalMultipleOf(7.6, 2.5));
+  const validate = compileSchema({ type: 'object', properties: { amount: { type: 'number', multipleOf: 0.01 } } });
+  assert.ok(validate({ amount: 0.07 }));
+  assert.not.ok(validate({ amount: 100.005 }));
+  assert.is(validate.errors?.[0]?.instancePath, '/amount');
 });
 
 pure.run();
