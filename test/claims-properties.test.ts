@@ -170,7 +170,9 @@ props(`Given random sequences of claims, reviews, surveys and approvals (seed ${
           pay({ instanceId: processInstanceId, businessKey: claimNo, activityId: 'Task_PayClaim', executionId: 'again', attempt: 1, variables: {}, idempotencyKey: `again-${++again}`, signal: new AbortController().signal, unitOfWork: uow }),
         );
         assert.is((await d.store.payments({ claimNo, direction: 'payout' })).length, payments.length, `${claimNo} paid again`);
-        assert.is((await d.store.claim(claimNo))!.reserveOutstanding, 0);
+        const after = (await d.store.claim(claimNo))!;
+        assert.is(after.reserveOutstanding, 0);
+        assert.is(after.status, 'closed', `${claimNo}: a second path to payment does not reopen the paid claim`);
       }
       ledger.push(...payments.map((p) => p.amount));
     }

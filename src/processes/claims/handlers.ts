@@ -324,9 +324,11 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
     async 'claims.pay'(ctx) {
       const claim = await claimOf(ctx);
       const payout = claim.payout ?? 0;
+      // reached again by another path after the claim was paid (and maybe closed): its status stays as it is
+      const alreadyPaid = claim.paidAt !== null;
       if (payout <= 0) {
-        await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
-        return { paidAmount: 0, paymentReference: null, paidAt: iso(now()), ...(await reserves(ctx).release(claim, 'payment')) };
+        if (!alreadyPaid) await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
+        return { paidAmount: 0, paymentReference: null, paidAt: iso(claim.paidAt ?? now()), ...(await reserves(ctx).release(claim, 'payment')) };
       }
       const payment = await store.recordPayment({
         idempotencyKey: ctx.idempotencyKey,
@@ -339,7 +341,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       });
       if (payment.status === 'pending') ctx.unitOfWork.afterCommit(() => deps.relay?.send(payment.id).then(() => undefined));
       const paidAt = payment.completedAt ?? claim.paidAt ?? now();
-      await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt });
+      if (!alreadyPaid) await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt });
       return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(paidAt), ...(await reserves(ctx).release(claim, 'payment')) };
     },
 
