@@ -295,3 +295,31 @@ pure('Given "multipleOf": 0.01 in a form, then it is judged on the decimal value
 });
 
 pure.run();
+
+const legacy = suite('claims instances on the version before the authority loop');
+
+legacy('Given the previous claims diagram (supervisor approval above 20,000), then its instances still route on supervisorApprovalRequired', async () => {
+  // processes/claims.bpmn as it was before the authority loop (issue 12)
+  const previous = await readFile(join(processesDir, '..', 'test', 'fixtures', 'claims-before-payment-authority.bpmn'), 'utf8');
+  const d = await domain({}, '2026-01-05T09:00:00Z', { socket: true });
+  try {
+    const deployed = await d.t.engine.deploy([{ name: 'claims.bpmn', content: previous }]);
+    assert.ok(JSON.stringify(deployed).includes('claims'), 'the previous diagram is deployed as a new version');
+    const policy = d.demo.policies[0].policyNo;
+    const r = await report(d, { policyNo: policy, peril: 'fire', claimedAmount: 30000 });
+    await d.complete('adjuster', r.processInstanceId, 'Task_ManualReview', { reviewDecision: 'approve' });
+    await d.complete('surveyor', r.processInstanceId, 'Task_Survey', { surveyDate: daysAgo(d, 0), surveyLossEstimate: 28000, surveyFindings: 'Living room', surveyPhotoRefs: ['photo://l1/1'] });
+    assert.equal(await d.store.payments({ claimNo: r.claimNo }), [], 'above the adjusters\' limit: not paid without a supervisor');
+    const task = await d.task('supervisor', r.processInstanceId, 'Task_SupervisorApproval');
+    assert.equal(task.candidateGroups, ['claims-supervisors']);
+    await d.complete('supervisor', r.processInstanceId, 'Task_SupervisorApproval', { supervisorDecision: 'approve' });
+    const claim = (await d.store.claim(r.claimNo))!;
+    assert.is(claim.status, 'closed');
+    assert.is(claim.payout, 27500);
+    assert.is(claim.reserveOutstanding, 0);
+  } finally {
+    await d.close();
+  }
+});
+
+legacy.run();

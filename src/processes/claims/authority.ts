@@ -15,6 +15,7 @@
 import type { HandlerContext } from '../../engine/runtime.ts';
 import type { Claim, InsuranceStore } from '../../persistence/insurance.ts';
 import { Money } from '../money.ts';
+import type { DecideFn } from './reserves.ts';
 
 export type ApprovalEntry = {
   level: number;
@@ -54,6 +55,18 @@ export function withinAuthority(payout: number, limit: number | null): boolean {
 /** The level of the claim's first approver: 1 when an adjuster reviewed it, 0 when it was approved automatically. */
 export function initialApprovalLevel(v: Readonly<Record<string, unknown>>): number {
   return typeof v.reviewDecision !== 'string' && v.autoApproved === true ? 0 : 1;
+}
+
+/**
+ * For instances still running on a claims version before the authority loop (their Gateway_Authority routes on
+ * `supervisorApprovalRequired` to a supervisors' task): whether the payout is above the first approver's limit in
+ * the PaymentAuthority decision. Null without a decision service.
+ */
+export async function supervisorApprovalRequired(decide: DecideFn | undefined, ctx: HandlerContext, payout: number): Promise<boolean | null> {
+  if (!decide) return null;
+  const level = initialApprovalLevel(ctx.variables);
+  const out = await decide(ctx, 'PaymentAuthority', { approvalLevel: level });
+  return !withinAuthority(payout, authorityOf(out.result, level).limit);
 }
 
 /** The chain with `entry` appended, unless an entry with its key is there already (a retried call). */

@@ -32,7 +32,7 @@ import {
 } from './rules.ts';
 import { durationMs } from '../../engine/iso.ts';
 import { reservesOf, type DecideFn } from './reserves.ts';
-import { approvalsOf, initialApprovalLevel } from './authority.ts';
+import { approvalsOf, initialApprovalLevel, supervisorApprovalRequired } from './authority.ts';
 
 /** The bank or payment provider. It must honour the idempotency key: the same key never moves money twice. */
 export interface PaymentGateway {
@@ -313,7 +313,9 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       });
       const { payout, cappedAtSumInsured } = computePayout({ lossAmount: loss, deductible: Number(v.deductible), sumInsured: Number(v.sumInsured), coinsurance: Number(v.coinsurance) });
       const settled = await store.updateClaim(claim.claimNo, { assessedLoss: loss, payout });
-      return { assessedLoss: loss, payout, cappedAtSumInsured, approvalLevel: initialApprovalLevel(v), ...(await reserves(ctx).expect(settled, 'settlement', v, payout)) };
+      // supervisorApprovalRequired: what instances on claims versions before the authority loop route on
+      const legacy = await supervisorApprovalRequired(deps.decide, ctx, payout);
+      return { assessedLoss: loss, payout, cappedAtSumInsured, approvalLevel: initialApprovalLevel(v), ...(legacy === null ? {} : { supervisorApprovalRequired: legacy }), ...(await reserves(ctx).expect(settled, 'settlement', v, payout)) };
     },
 
     /**
