@@ -108,9 +108,9 @@ function decisionError(fn: () => unknown): DecisionError {
 
 test('the rule library parses and deploys', async () => {
   const files = readdirSync(DECISIONS_DIR).filter((f) => f.endsWith('.dmn')).sort();
-  assert.equal(files, ['cancellation-terms.dmn', 'claim-classification.dmn', 'complaint-classification.dmn', 'credit-grade-factor.dmn', 'discount-authority.dmn', 'endorsement-approval.dmn', 'fraud-indicators.dmn', 'risk-assessment.dmn']);
+  assert.equal(files, ['cancellation-terms.dmn', 'claim-classification.dmn', 'claim-reserves.dmn', 'complaint-classification.dmn', 'credit-grade-factor.dmn', 'discount-authority.dmn', 'endorsement-approval.dmn', 'fraud-indicators.dmn', 'payment-authority.dmn', 'risk-assessment.dmn']);
   for (const file of files) registry.add(await parseDmn(readFileSync(DECISIONS_DIR + file, 'utf8'), file));
-  assert.equal(registry.ids(), ['CancellationTerms', 'ClaimClassification', 'ComplaintClassification', 'CreditGradeFactor', 'DiscountAuthority', 'EndorsementApproval', 'FraudIndicators', 'RiskFactor']);
+  assert.equal(registry.ids(), ['CancellationTerms', 'ClaimClassification', 'ClaimReserves', 'ComplaintClassification', 'CreditGradeFactor', 'DiscountAuthority', 'EndorsementApproval', 'FraudIndicators', 'PaymentAuthority', 'RiskFactor']);
   assert.is(registry.get('ClaimClassification')!.hitPolicy, 'FIRST');
   assert.is(registry.get('FraudIndicators')!.hitPolicy, 'COLLECT');
   assert.is(registry.get('FraudIndicators')!.aggregation, undefined);
@@ -314,6 +314,30 @@ test('CancellationTerms: row by row (FIRST): cooling-off, surrender charge, pro 
   expectRow(D, { cancelledBy: 'insurer', reason: 'misrepresentation', daysInForce: 200 }, 'CancellationTerms_Insurer', terms('unearned', 1, 30));
   expectRow(D, { cancelledBy: 'insurer', reason: 'risk-change', daysInForce: 10 }, 'CancellationTerms_Insurer', terms('unearned', 1, 30));
   assert.is(run(D, { cancelledBy: 'broker', reason: 'request', daysInForce: 40 }).result, null, 'nobody else cancels');
+});
+
+test('ClaimReserves: row by row (FIRST), a row for every peril and amount', () => {
+  const D = 'ClaimReserves';
+  const r = (reserveFactor: number, reserveMinimum: number) => ({ reserveFactor, reserveMinimum });
+  expectRow(D, { peril: 'fire', claimedAmount: 50000.01 }, 'ClaimReserves_LargeFire', r(1.2, 10000));
+  expectRow(D, { peril: 'fire', claimedAmount: 50000 }, 'ClaimReserves_FireStorm', r(1.1, 2000));
+  expectRow(D, { peril: 'storm', claimedAmount: 900000 }, 'ClaimReserves_FireStorm', r(1.1, 2000));
+  expectRow(D, { peril: 'water', claimedAmount: 12000 }, 'ClaimReserves_Water', r(1, 1000));
+  expectRow(D, { peril: 'theft', claimedAmount: 300 }, 'ClaimReserves_Theft', r(0.85, 500));
+  expectRow(D, { peril: 'glass', claimedAmount: 800 }, 'ClaimReserves_Glass', r(1, 0));
+  expectRow(D, { peril: 'other', claimedAmount: 10 }, 'ClaimReserves_Otherwise', r(1, 500));
+  for (const peril of ['fire', 'water', 'theft', 'storm', 'glass', 'other'])
+    for (const claimedAmount of [0, 0.01, 49999.99, 50000, 50000.01, 1e9]) assert.type((registry.evaluate(D, { peril, claimedAmount }).result as any)?.reserveFactor, 'number', `${peril} ${claimedAmount}`);
+});
+
+test('PaymentAuthority: one row per level (UNIQUE), the director unlimited', () => {
+  const D = 'PaymentAuthority';
+  expectRow(D, { approvalLevel: 0 }, 'PaymentAuthority_Automatic', { group: 'automatic', limit: 5000 });
+  expectRow(D, { approvalLevel: 1 }, 'PaymentAuthority_Adjusters', { group: 'adjusters', limit: 20000 });
+  expectRow(D, { approvalLevel: 2 }, 'PaymentAuthority_Supervisors', { group: 'claims-supervisors', limit: 100000 });
+  expectRow(D, { approvalLevel: 3 }, 'PaymentAuthority_Managers', { group: 'claims-managers', limit: 500000 });
+  expectRow(D, { approvalLevel: 4 }, 'PaymentAuthority_Director', { group: 'claims-director', limit: null });
+  expectRow(D, { approvalLevel: 7 }, 'PaymentAuthority_Director', { group: 'claims-director', limit: null });
 });
 
 test('every rule of the library is exercised by the tests above', () => {

@@ -119,7 +119,7 @@ shipped('a start-up deploys it once; a restart with unchanged files creates noth
   const first = await t.engine.deploy(resources, { source: 'startup', name });
   assert.ok(first.created && first.deploymentId);
   assert.equal(first.definitions.map((x) => [x.key, x.version, x.created]).sort(), [['claims', 1, true], ['complaint', 1, true], ['consultation', 1, true], ['dispute', 1, true], ['policy-cancellation', 1, true], ['policy-change', 1, true], ['policy-renewal', 1, true], ['product-development', 1, true], ['sales', 1, true]]);
-  assert.is(first.decisions.length, 8);
+  assert.is(first.decisions.length, 10);
   assert.ok(first.forms.some((f) => f.formKey === 'claims-manual-review' && f.created));
   assert.is(await count(t.tdb.db, 'deployments'), 1);
   const before = await dump(t.tdb.db);

@@ -43,6 +43,8 @@ const PEOPLE: Record<string, [Role[], string[]]> = {
   senior: [['ops'], ['complaints-senior']],
   cssupervisor: [['ops'], ['complaints-supervisors']],
   supervisor2: [['ops'], ['claims-supervisors']],
+  manager: [['ops'], ['claims-managers']],
+  director: [['ops'], ['claims-director']],
 };
 
 export type Person = keyof typeof PEOPLE;

@@ -3,12 +3,32 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import AjvDraft7 from 'ajv';
 import addFormats from 'ajv-formats';
 import type { ValidateFunction, ErrorObject } from 'ajv';
+import { Decimal } from 'decimal.js';
 import { compileFormJs, isFormJs, validateFormJs } from './form-js.ts';
+
+/**
+ * JSON Schema `multipleOf`, judged on the decimal value of the number as written (its shortest round-trip text)
+ * instead of a binary floating-point division: with `"multipleOf": 0.01` (amounts in CNY with fen) 0.07 and
+ * 1181.25 pass (ajv's own check refuses 0.07, since 0.07 / 0.01 is 7.000000000000001 in binary) and 100.005 or
+ * 0.30000000000000004 fail.
+ */
+export function isDecimalMultipleOf(value: number, divisor: number): boolean {
+  if (!Number.isFinite(value) || !Number.isFinite(divisor) || divisor <= 0) return false;
+  return new Decimal(String(value)).mod(new Decimal(String(divisor))).isZero();
+}
+
+function exactMultipleOf(this: unknown, divisor: number, data: number): boolean {
+  const ok = isDecimalMultipleOf(data, divisor);
+  (exactMultipleOf as any).errors = ok ? null : [{ keyword: 'multipleOf', message: `must be a multiple of ${divisor}`, params: { multipleOf: divisor } }];
+  return ok;
+}
 
 function makeAjv(kind: '2020' | '07') {
   const ajv: any = kind === '2020' ? new (Ajv2020 as any)({ allErrors: true, strict: false }) : new (AjvDraft7 as any)({ allErrors: true, strict: false });
   (addFormats as any)(ajv);
   ajv.addFormat('money', { type: 'number', validate: isMoneyNumber });
+  ajv.removeKeyword('multipleOf');
+  ajv.addKeyword({ keyword: 'multipleOf', type: 'number', schemaType: 'number', errors: true, validate: exactMultipleOf });
   return ajv;
 }
 

@@ -43,6 +43,11 @@ export interface HandlerContext {
   idempotencyKey: string;
   signal: AbortSignal;
   /**
+   * The user whose request runs this transition (who completed the task, correlated the message, started the
+   * instance); 'system' for jobs (timers, retries, asynchronous continuations). Absent for embedders' own calls.
+   */
+  actor?: string | null;
+  /**
    * The transition's unit of work: domain repositories are bound to it (their writes commit with the engine's
    * state, or not at all); effects outside the database are registered with `afterCommit`.
    */

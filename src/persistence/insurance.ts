@@ -106,6 +106,21 @@ export interface Claim {
   updatedAt: number;
 }
 
+/** One change of a claim's outstanding reserve (claim_reserve_movements). Amounts in CNY major units, 2 decimals. */
+export interface ReserveMovement {
+  id: number;
+  claimNo: string;
+  /** idempotency key: a retried handler finds its movement instead of moving the reserve again */
+  movementKey: string;
+  reason: 'initial' | 'review' | 'survey' | 'settlement' | 'payment' | 'rejection' | 'closure';
+  amountBefore: number;
+  amountAfter: number;
+  change: number;
+  processInstanceId: string | null;
+  activityId: string | null;
+  createdAt: number;
+}
+
 export interface Payment {
   id: number;
   idempotencyKey: string;
@@ -279,6 +294,21 @@ function toPayment(r: any): Payment {
     createdAt: Number(r.created_at),
     completedAt: num(r.completed_at),
     processInstanceId: r.process_instance_id ?? null,
+  };
+}
+
+function toReserveMovement(r: any): ReserveMovement {
+  return {
+    id: Number(r.id),
+    claimNo: r.claim_no,
+    movementKey: r.movement_key,
+    reason: r.reason,
+    amountBefore: Number(r.amount_before),
+    amountAfter: Number(r.amount_after),
+    change: Number(r.change),
+    processInstanceId: r.process_instance_id,
+    activityId: r.activity_id,
+    createdAt: Number(r.created_at),
   };
 }
 
@@ -653,6 +683,39 @@ export class InsuranceStore {
       .count({ n: '*' })
       .first();
     return Number((r as any)?.n ?? 0);
+  }
+
+  // claim reserves
+  /** The reserve movements of a claim, oldest first. */
+  async reserveMovements(claimNo: string): Promise<ReserveMovement[]> {
+    return (await this.db('claim_reserve_movements').where({ claim_no: claimNo }).orderBy('id')).map(toReserveMovement);
+  }
+
+  /**
+   * Moves a claim's outstanding reserve: writes the movement row and the claim's new reserve, once per movement
+   * key (a second call with the key returns the stored movement and changes nothing). `change` is amountAfter -
+   * amountBefore, computed by the caller in decimals. A negative reserve is refused (RangeError): reserves never
+   * go negative.
+   */
+  async moveReserve(m: Omit<ReserveMovement, 'id' | 'createdAt'>): Promise<{ movement: ReserveMovement; moved: boolean }> {
+    const existing = await this.db('claim_reserve_movements').where({ movement_key: m.movementKey }).first();
+    if (existing) return { movement: toReserveMovement(existing), moved: false };
+    if (!(Number.isFinite(m.amountAfter) && m.amountAfter >= 0)) throw new RangeError(`the reserve of claim ${m.claimNo} cannot become ${m.amountAfter}: reserves never go negative`);
+    const now = this.now();
+    await this.db('claim_reserve_movements').insert({
+      claim_no: m.claimNo,
+      movement_key: m.movementKey,
+      reason: m.reason,
+      amount_before: m.amountBefore,
+      amount_after: m.amountAfter,
+      change: m.change,
+      process_instance_id: m.processInstanceId,
+      activity_id: m.activityId,
+      created_at: now,
+    });
+    const n = await this.db('claims').where({ claim_no: m.claimNo }).update({ reserve_outstanding: m.amountAfter, updated_at: now });
+    if (!n) throw new Error(`claim ${m.claimNo} was not found`);
+    return { movement: toReserveMovement(await this.db('claim_reserve_movements').where({ movement_key: m.movementKey }).first()), moved: true };
   }
 
   // payments ledger

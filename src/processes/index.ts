@@ -6,6 +6,8 @@ import { createPaymentRelay, type PaymentRelay } from './claims/payment-relay.ts
 import { claimRoutes } from './claims/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { createScreeningHandlers } from './claims/screening-handlers.ts';
+import { createClaimControlHandlers } from './claims/controls.ts';
+import type { DecideFn } from './claims/reserves.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
@@ -41,8 +43,12 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
   );
   // every handler writes through the repository of its own transition's unit of work
   const base = { store: insuranceStoreOf(engine.clock), clock: engine.clock };
-  engine.registerHandlers(createClaimHandlers({ ...base, relay, ...options.claims }));
+  // handlers evaluate deployed decisions (the newest version) through the engine's decision service, in their unit of work
+  const decide: DecideFn = (ctx, decisionKey, variables) =>
+    engine.decisions.evaluate({ decisionKey, binding: 'latest', version: null, versionTag: null, definitionId: `handler:${ctx.activityId}`, activityId: ctx.activityId, unitOfWork: ctx.unitOfWork }, variables);
+  engine.registerHandlers(createClaimHandlers({ ...base, relay, decide, ...options.claims }));
   engine.registerHandlers(createScreeningHandlers(base));
+  engine.registerHandlers(createClaimControlHandlers({ ...base, decide }));
   engine.registerHandlers(
     createSalesHandlers({
       ...base,

@@ -160,6 +160,7 @@ class ServiceCalls {
       variables,
       idempotencyKey,
       signal,
+      actor: input.actor,
       unitOfWork,
     }))).then(
       (out) => {

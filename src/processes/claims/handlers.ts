@@ -12,7 +12,6 @@ import { InsuranceStore, type Claim, type Policy } from '../../persistence/insur
 import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import type { PaymentRelay } from './payment-relay.ts';
 import {
-  ADJUSTER_AUTHORITY_LIMIT,
   DOCUMENTS_DEADLINE_AFTER,
   DOCUMENTS_REMINDER_AFTER,
   aggregateFraudScore,
@@ -34,6 +33,8 @@ import {
 import { durationMs } from '../../engine/iso.ts';
 import { ClaimScreeningStore } from '../../persistence/claim-screening.ts';
 import { autoPaymentStoppedBy, cancelledOnOrBefore, noticeAddress, possibleDuplicateOf, rejectionDecisionMode } from './screening.ts';
+import { reservesOf, type DecideFn } from './reserves.ts';
+import { approvalsOf, initialApprovalLevel, supervisorApprovalRequired } from './authority.ts';
 
 /** The bank or payment provider. It must honour the idempotency key: the same key never moves money twice. */
 export interface PaymentGateway {
@@ -53,8 +54,8 @@ export interface ClaimDeps {
   /** sends ordered payouts to the bank after the ordering transition committed */
   relay?: PaymentRelay;
   clock: Clock;
-  /** payouts above this need a claims supervisor (default ADJUSTER_AUTHORITY_LIMIT) */
-  adjusterAuthorityLimit?: number;
+  /** evaluates deployed decisions (the initial reserve, reserves.ts); registerInsuranceDomain passes the engine's */
+  decide?: DecideFn;
   /** the settlement SLA in hours after the survey (default 72) */
   settlementHours?: number;
   documentsReminderAfter?: string;
@@ -94,7 +95,7 @@ export function createClaimHandlers(deps: ClaimDeps): Record<ClaimHandlerName, H
 
 function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<ClaimHandlerName, Handler> {
   const now = () => deps.clock.now();
-  const authorityLimit = deps.adjusterAuthorityLimit ?? ADJUSTER_AUTHORITY_LIMIT;
+  const reserves = (ctx: HandlerContext) => reservesOf(store, ctx, deps.decide);
   const settlementHours = deps.settlementHours ?? 72;
   const reminderAfter = deps.documentsReminderAfter ?? DOCUMENTS_REMINDER_AFTER;
   const deadlineAfter = deps.documentsDeadlineAfter ?? DOCUMENTS_DEADLINE_AFTER;
@@ -189,6 +190,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         reportDate: day(claim.reportedAt),
         injuries: v.injuries === true,
         thirdPartyInvolved: v.thirdPartyInvolved === true,
+        ...(await reserves(ctx).initial(claim)),
       };
     },
 
@@ -338,10 +340,10 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
             }
           : {}),
       });
-      return { slaDeadline: iso(deadline), slaTimer: durationUntil(start, deadline), settlementStartedAt: iso(start) };
+      return { slaDeadline: iso(deadline), slaTimer: durationUntil(start, deadline), settlementStartedAt: iso(start), ...(surveyed ? await reserves(ctx).expect(claim, 'survey', v) : {}) };
     },
 
-    /** payout = (assessed loss - deductible), capped at the sum insured, times coinsurance; flags supervisor approval. */
+    /** payout = (assessed loss - deductible), capped at the sum insured, times coinsurance; the reserve becomes the payout; who approves it: authority.ts. */
     async 'claims.adjudicate'(ctx) {
       const v = ctx.variables;
       const claim = await claimOf(ctx);
@@ -351,9 +353,10 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         surveyedLoss: numberOr(v.surveyLossEstimate),
       });
       const { payout, cappedAtSumInsured } = computePayout({ lossAmount: loss, deductible: Number(v.deductible), sumInsured: Number(v.sumInsured), coinsurance: Number(v.coinsurance) });
-      const supervisorApprovalRequired = requiresSupervisorApproval(payout, authorityLimit);
-      await store.updateClaim(claim.claimNo, { assessedLoss: loss, payout, stage: supervisorApprovalRequired ? 'approval' : 'payment' });
-      return { assessedLoss: loss, payout, cappedAtSumInsured, authorityLimit, supervisorApprovalRequired };
+      const settled = await store.updateClaim(claim.claimNo, { assessedLoss: loss, payout });
+      // supervisorApprovalRequired: what instances on claims versions before the authority loop route on
+      const legacy = await supervisorApprovalRequired(deps.decide, ctx, payout);
+      return { assessedLoss: loss, payout, cappedAtSumInsured, approvalLevel: initialApprovalLevel(v), ...(legacy === null ? {} : { supervisorApprovalRequired: legacy }), ...(await reserves(ctx).expect(settled, 'settlement', v, payout)) };
     },
 
     /**
@@ -364,9 +367,11 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
     async 'claims.pay'(ctx) {
       const claim = await claimOf(ctx);
       const payout = claim.payout ?? 0;
+      // reached again by another path after the claim was paid (and maybe closed): its status stays as it is
+      const alreadyPaid = claim.paidAt !== null;
       if (payout <= 0) {
-        await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
-        return { paidAmount: 0, paymentReference: null, paidAt: iso(now()) };
+        if (!alreadyPaid) await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt: now() });
+        return { paidAmount: 0, paymentReference: null, paidAt: iso(claim.paidAt ?? now()), ...(await reserves(ctx).release(claim, 'payment')) };
       }
       const payment = await store.recordPayment({
         idempotencyKey: ctx.idempotencyKey,
@@ -379,8 +384,8 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       });
       if (payment.status === 'pending') ctx.unitOfWork.afterCommit(() => deps.relay?.send(payment.id).then(() => undefined));
       const paidAt = payment.completedAt ?? claim.paidAt ?? now();
-      await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt });
-      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(paidAt) };
+      if (!alreadyPaid) await store.updateClaim(claim.claimNo, { status: 'paid', stage: 'paid', paidAt });
+      return { paymentId: payment.id, paidAmount: payment.amount, paymentReference: payment.reference, paidAt: iso(paidAt), ...(await reserves(ctx).release(claim, 'payment')) };
     },
 
     /** The supervisor refused the payout: keep the reason with the claim (the sub-process's variables stay inside it). */
@@ -388,7 +393,8 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
       const claim = await claimOf(ctx);
       const r = rejectionOf({ supervisorDecision: 'reject', rejectionReason: ctx.variables.rejectionReason })!;
       await store.updateClaim(claim.claimNo, { rejectionCode: r.code, rejectionReason: r.reason });
-      return { rejectionCode: r.code, rejectionReason: r.reason };
+      const { approvalChain } = await approvalsOf(store, ctx, now).record(claim, 'reject');
+      return { rejectionCode: r.code, rejectionReason: r.reason, approvalChain };
     },
 
     /** The 72 hours passed before payment: record the breach and alert the claims supervisors. */
@@ -453,7 +459,9 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         slaMet: figures.slaMet,
         analysis: { ...figures, channel: claim.channel, peril: claim.peril, classification: claim.classification, fraudScore: claim.fraudScore, productCode: policy?.productCode ?? null, outcome: claim.status === 'rejected' ? 'rejected' : 'paid' },
       });
-      return { claimClosed: true, cycleTimeHours: figures.cycleTimeHours, slaMet: figures.slaMet };
+      // a rejected claim (or one closed another way) releases what is still reserved
+      const released = claim.reserveOutstanding > 0 ? await reserves(ctx).release(claim, claim.status === 'rejected' ? 'rejection' : 'closure') : {};
+      return { claimClosed: true, cycleTimeHours: figures.cycleTimeHours, slaMet: figures.slaMet, ...released };
     },
   };
 }

@@ -8,6 +8,7 @@ export type DateInput = Date | string;
 
 import { DAY_MS, assertNumber } from '../rule-checks.ts';
 import { parseDateTime } from '../../engine/iso.ts';
+import { Money, toNumber } from '../money.ts';
 
 function toDate(name: string, value: DateInput): Date {
   const d = value instanceof Date ? new Date(value.getTime()) : typeof value === 'string' && value.trim() ? new Date(parseDateTime(value.trim()) ?? NaN) : new Date(NaN);
@@ -45,7 +46,10 @@ export interface PayoutResult {
   cappedAtSumInsured: boolean;
 }
 
-/** payout = min(max(loss - deductible, 0), sumInsured) * coinsurance, rounded to cents. */
+/**
+ * payout = min(max(loss - deductible, 0), sumInsured) * coinsurance, rounded to cents (half up). Computed in
+ * decimals (src/processes/money.ts), never in binary floating point: 5.00 x 0.7 is exactly 3.50.
+ */
 export function computePayout({ lossAmount, deductible, sumInsured, coinsurance = 1 }: PayoutInput): PayoutResult {
   assertNumber('lossAmount', lossAmount);
   assertNumber('deductible', deductible);
@@ -53,16 +57,16 @@ export function computePayout({ lossAmount, deductible, sumInsured, coinsurance 
   if (typeof coinsurance !== 'number' || !Number.isFinite(coinsurance) || coinsurance <= 0 || coinsurance > 1) {
     throw new RangeError(`coinsurance must be in (0, 1], got ${String(coinsurance)}`);
   }
-  const net = Math.max(lossAmount - deductible, 0);
-  const cappedAtSumInsured = net > sumInsured;
-  return { payout: roundTo(Math.min(net, sumInsured) * coinsurance, 2), cappedAtSumInsured };
+  const net = Money.max(new Money(lossAmount).minus(deductible), 0);
+  const cappedAtSumInsured = net.greaterThan(sumInsured);
+  return { payout: toNumber(Money.min(net, sumInsured).times(coinsurance)), cappedAtSumInsured };
 }
 
 /** True when the payout exceeds what the handler (or the automatic path) may approve alone. */
 export function requiresSupervisorApproval(payout: number, authorityLimit: number): boolean {
   assertNumber('payout', payout);
   assertNumber('authorityLimit', authorityLimit);
-  return payout > authorityLimit;
+  return new Money(payout).greaterThan(authorityLimit);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -231,8 +235,7 @@ export function claimNumber(seq: number, date: Date): string {
 // ---------------------------------------------------------------------------------------------------------
 // Assessment, rejection reasons, SLA and closure figures (used by the claims handlers)
 
-/** An adjuster may approve payouts up to this amount alone; above it a claims supervisor approves. */
-export const ADJUSTER_AUTHORITY_LIMIT = 20_000;
+// Payment authority limits (who may approve which payout) are in processes/decisions/payment-authority.dmn.
 /** Missing documents: the customer is reminded after 7 days, the request lapses after 14. */
 export const DOCUMENTS_REMINDER_AFTER = 'P7D';
 export const DOCUMENTS_DEADLINE_AFTER = 'P14D';
@@ -246,7 +249,7 @@ export function assessedLoss({ claimedAmount, approvedAmount, surveyedLoss }: { 
   const values = [claimedAmount];
   if (approvedAmount !== undefined && approvedAmount !== null) values.push(assertNumber('approvedAmount', approvedAmount));
   if (surveyedLoss !== undefined && surveyedLoss !== null) values.push(assertNumber('surveyedLoss', surveyedLoss));
-  return roundTo(Math.min(...values), 2);
+  return toNumber(Money.min(...values));
 }
 
 export type RejectionCode =
@@ -329,7 +332,7 @@ export function closureFigures(c: { reportedAt: number; closedAt: number; payout
     slaMet,
     incurred,
     earnedPremium,
-    lossRatio: earnedPremium > 0 ? roundTo(incurred / earnedPremium, 4) : null,
+    lossRatio: earnedPremium > 0 ? new Money(incurred).dividedBy(earnedPremium).toDecimalPlaces(4).toNumber() : null,
   };
 }
 
