@@ -36,8 +36,10 @@ async function refused(fn: () => Promise<unknown>, pattern: RegExp) {
 
 const daysAgo = (d: Domain, n: number) => new Date(d.t.clock.now() - n * DAY).toISOString().slice(0, 10);
 
+/** Reports a claim on a fresh copy of the policy named (its own claim history: no duplicate or frequency flags between scenarios). */
 async function report(d: Domain, body: Record<string, unknown>) {
-  const res = await d.call('cs', 'POST', '/api/claims', { channel: 'phone', lossDate: daysAgo(d, 2), description: 'Damage reported by phone', ...body });
+  const policyNo = await d.policyLike(String(body.policyNo));
+  const res = await d.call('cs', 'POST', '/api/claims', { channel: 'phone', lossDate: daysAgo(d, 2), description: 'Damage reported by phone', ...body, policyNo });
   assert.is(res.status, 201, JSON.stringify(res.body));
   return res.body as { claimNo: string; processInstanceId: string };
 }
