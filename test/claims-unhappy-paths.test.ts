@@ -221,6 +221,11 @@ paths('Given reports with a bad loss date or form, When customer service sends t
   await refused({ lossDate: daysAgo(d, 11) }, 'lossDate', 'withinCover');
   await refused({ lossDate: daysAgo(d, 1), channel: 'fax' }, 'channel');
   await refused({ lossDate: daysAgo(d, 1), policyNo: 'POL-HOME-2026-999998' }, 'contactEmail', 'contactRequired');
+  // amounts are money (at most 2 decimals, not absurdly large) and the policy number is bounded (newcomer findings:
+  // 100.123 was registered and then blocked every later claim on the policy; 1e300 and a 100,000-character number too)
+  await refused({ lossDate: daysAgo(d, 1), claimedAmount: 100.123 }, 'claimedAmount', 'multipleOf');
+  await refused({ lossDate: daysAgo(d, 1), claimedAmount: 1e300 }, 'claimedAmount', 'maximum');
+  await refused({ lossDate: daysAgo(d, 1), policyNo: `POL-HOME-2026-${'1'.repeat(100_000)}`, contactEmail: 'a@example.com' }, 'policyNo', 'maxLength');
   assert.is(await d.store.currentNumber('claim'), before, 'the claim sequence did not move');
   assert.is(await claimRows(), rowsBefore, 'no claim was registered');
 

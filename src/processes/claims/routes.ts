@@ -113,7 +113,10 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       await checkIntake(store, engine.clock.now(), variables);
       const inst = await startNumbered(variables, req.actor);
       const claim = await store.claimOfInstance(inst.id);
-      if (!claim) throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);
+      if (!claim) {
+        // the registration step failed (a handler error): the engine retries it, then opens an incident
+        throw new InsureflowError('INSTANCE_NOT_ACTIVE', `the claim was not registered: the registration step of instance ${inst.id} failed and is retried; GET /api/process-instances/${inst.id} shows the error (an incident once the retries are used up)`);
+      }
       reply.status(201);
       return { claimNo: claim.claimNo, processInstanceId: inst.id, claim: await statusOf(claim) };
     },
