@@ -41,7 +41,7 @@ const WAITING: Record<string, StageText> = {
   },
   Task_ManualReview: { stage: 'review', label: 'Under review by a claims adjuster', next: () => 'An adjuster reviews the claim and approves it, partially approves it, asks you for documents or explains a refusal.' },
   Task_Survey: { stage: 'survey', label: 'Waiting for the on-site survey', next: () => 'A surveyor will contact you to inspect the damage on site.' },
-  Task_SupervisorApproval: { stage: 'approval', label: 'Payout awaiting final approval', next: (c) => `A claims supervisor approves the payout; we aim to pay ${by(c.slaDeadline)}.` },
+  Task_SupervisorApproval: { stage: 'approval', label: 'Payout awaiting final approval', next: (c) => `The payout is approved at the level its amount needs (adjuster, supervisor, manager or the claims director); we aim to pay ${by(c.slaDeadline)}.` },
   SubProcess_Settlement: { stage: 'settlement', label: 'Settlement and payment in progress', next: (c) => `The payout is being calculated and paid; we aim to pay ${by(c.slaDeadline)}.` },
 };
 
