@@ -386,7 +386,7 @@ const BUILDERS: Record<string, Builder> = {
 /** customer service (src/processes/customer-service/routes.ts): a complaint, a question, a dispute of the shared claim */
 const COMPLAINT = { channel: 'phone', category: 'policy-service', complainantName: 'Ann Lee', summary: 'Nobody answered my letter about the policy.', contactEmail: 'ann@example.com' };
 const CONSULTATION = { channel: 'phone', topic: 'coverage', question: 'Is my garden shed covered?', customerName: 'Ann Lee', contactEmail: 'ann@example.com' };
-const disputeOf = (fx: Fx) => ({ subjectType: 'claim', claimNo: fx.claim.claimNo, contestedAction: 'payout-amount', grounds: 'The payout offered does not cover the repair.' });
+const disputeOf = (fx: Fx) => ({ subjectType: 'claim', claimNo: fx.claim.claimNo, contestedAction: 'claim-delay', grounds: 'The claim has been open for weeks without a decision.' });
 const made = new Map<string, Promise<string>>();
 /** One resource of a kind for the read routes, made on first use. */
 const once = (kind: string, make: () => Promise<string>) => {

@@ -14,7 +14,7 @@
  * - signal (by signal name): `broadcast`;
  * - decision (by decision key): `read` (the decision's versions and XML);
  * - topic (external task topic): `fetch` (fetch, complete, fail, extend and unlock its external tasks: ./external-tasks.ts);
- * - report (by report name: `claims`, `sales`, `metrics`): `read` (the aggregated operations figures of
+ * - report (by report name: `claims`, `sales`, `complaints`, `metrics`): `read` (the aggregated operations figures of
  *   GET /api/reports/<name> and the Prometheus metrics at GET /metrics; no personal data, no variables).
  *
  * Roles (ROLE_PERMISSIONS): `admin` (and the engine itself, SYSTEM) may do everything and sees every variable,

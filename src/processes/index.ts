@@ -11,8 +11,10 @@ import type { DecideFn } from './claims/reserves.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
-import { createCustomerServiceHandlers } from './customer-service/handlers.ts';
-import { customerServiceRoutes, COMPLAINT_PROCESS, DISPUTE_PROCESS } from './customer-service/routes.ts';
+import { ANSWER_FIELD_OF_CLAIM, claimReportOf, createCustomerServiceHandlers, salesLeadOf } from './customer-service/handlers.ts';
+import { checkIntake } from './claims/intake.ts';
+import { InsuranceStore } from '../persistence/insurance.ts';
+import { customerServiceRoutes, COMPLAINT_PROCESS, CONSULTATION_PROCESS, DISPUTE_PROCESS } from './customer-service/routes.ts';
 import { disputeExclusions, startFormChecker } from './customer-service/engine-ports.ts';
 import { CustomerServiceStore } from '../persistence/customer-service.ts';
 import { transactionOf } from '../persistence/unit-of-work.ts';
@@ -86,6 +88,34 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
     if (!fits) {
       const message = `must be an active ops user of ${task.candidateGroups.join(' or ')}`;
       throw new InsureflowError('VALIDATION_FAILED', `the form of task "${task.name ?? task.activityId}" is invalid: handler ${JSON.stringify(variables.handler)} ${message}`, [{ field: 'handler', message, keyword: 'handler' }]);
+    }
+  });
+  // a consultation answered as a claim or a sale: the report or lead must pass what the claim or sale will check,
+  // before the answer goes to the customer (else the open step would retry forever after the answer was sent)
+  const insurance = new InsuranceStore(engine.db, () => engine.clock.now());
+  engine.registerTaskGuard(CONSULTATION_PROCESS, 'Task_AnswerConsultation', async (task, _actor, action, variables) => {
+    if (action !== 'complete' || (variables.outcome !== 'claim' && variables.outcome !== 'sale')) return;
+    const c = await disputes.consultationOfInstance(task.processInstanceId);
+    if (!c) return; // not logged yet: consultations.log runs before the task exists; the answer form decides
+    // an incomplete answer is refused by the answer form itself (checked after the guard), naming its fields
+    const needs = variables.outcome === 'claim' ? ['claimPolicyNo', 'lossDate', 'peril', 'claimedAmount', 'lossDescription'] : ['agent', 'agentLevel'];
+    if (needs.some((f) => variables[f] === undefined)) return;
+    const formName = `the form of task "${task.name ?? task.activityId}"`;
+    const refuse = (err: unknown, rename: Readonly<Record<string, string>>): never => {
+      if (!(err instanceof InsureflowError) || err.code !== 'VALIDATION_FAILED' || !Array.isArray(err.details)) throw err;
+      const details = (err.details as { field?: string; message?: string }[]).map((d) => ({ ...d, field: d.field && rename[d.field] ? rename[d.field] : d.field }));
+      throw new InsureflowError('VALIDATION_FAILED', `${formName} is invalid for outcome ${String(variables.outcome)}: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
+    };
+    try {
+      if (variables.outcome === 'claim') {
+        const report = claimReportOf(c, variables);
+        await startForms('claims', report);
+        await checkIntake(insurance, engine.clock.now(), report);
+      } else {
+        await startForms('sales', salesLeadOf(c, variables));
+      }
+    } catch (err) {
+      refuse(err, variables.outcome === 'claim' ? ANSWER_FIELD_OF_CLAIM : {});
     }
   });
   // policy servicing: endorsements, cancellations, renewals (a renewal starts the next term's case after commit)

@@ -101,7 +101,7 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'GET /api/consultations/:consultationNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'consultation' } },
   'POST /api/disputes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'dispute' } },
   'GET /api/disputes/:disputeNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'dispute' } },
-  'GET /api/reports/complaints': { permission: { resourceType: 'process-definition', permission: 'read-history', resourceId: 'complaint' }, note: 'the complaints supervisors' },
+  'GET /api/reports/complaints': { permission: { resourceType: 'report', permission: 'read', resourceId: 'complaints' }, note: 'auditors by role; complaints-supervisors by the shipped grant' },
   // the Camunda-compatible worker API (src/http/routes/external-tasks.ts): `topic` is every topic the request names,
   // or the topic of the external task the path names
   'POST /engine-rest/external-task/fetchAndLock': { ...externalTask, note: 'every topic of the request' },

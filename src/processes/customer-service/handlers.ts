@@ -13,11 +13,11 @@ import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
 import { InsureflowError } from '../../errors.ts';
 import type { InsuranceStore } from '../../persistence/insurance.ts';
-import type { Complaint, CustomerServiceSequence, CustomerServiceStore } from '../../persistence/customer-service.ts';
+import type { Complaint, Consultation, CustomerServiceSequence, CustomerServiceStore } from '../../persistence/customer-service.ts';
 import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import { durationUntil } from '../claims/rules.ts';
 import { checkIntake, startNumberedClaim } from '../claims/intake.ts';
-import { COMPLAINT_NO, CONSULTATION_NO, DISPUTE_NO, DISPUTE_REVIEW_DAYS, SURVEY_WINDOW, deadlineAfter, disputeReviewGroup, keywordFlags, serviceNumber } from './rules.ts';
+import { COMPLAINT_NO, CONSULTATION_NO, DISPUTE_NO, DISPUTE_REVIEW_DAYS, SURVEY_WINDOW, contestedActionProblem, deadlineAfter, disputeReviewGroup, keywordFlags, serviceNumber } from './rules.ts';
 
 /** How a handler starts another process once its own transition commits (a durable start job). */
 export interface ProcessStarter {
@@ -75,6 +75,73 @@ const LEAD_SOURCE: Record<string, string> = { phone: 'phone', email: 'online', a
 /** Claim report channels by consultation channel (claims.start.schema.json has no branch: a visit is reported as by phone). */
 const CLAIM_CHANNEL: Record<string, string> = { phone: 'phone', email: 'email', app: 'app', online: 'online', branch: 'phone' };
 
+/** Where to write to a customer: the preferred channel of a known customer, else the contact given (recipient null: nowhere). */
+export async function recipientOf(store: InsuranceStore, customerId: string | null, email: string | null, phone: string | null): Promise<{ channel: 'email' | 'sms'; recipient: string | null }> {
+  const customer = customerId ? await store.customer(customerId) : null;
+  const mail = customer?.email ?? email;
+  const sms = customer?.phone ?? phone;
+  if (customer?.preferredChannel === 'sms' && sms) return { channel: 'sms', recipient: sms };
+  if (mail) return { channel: 'email', recipient: mail };
+  return { channel: 'sms', recipient: sms };
+}
+
+/** The customer on file a complaint or question is about: the one named, the policyholder, or the one with that e-mail; null when none. */
+export async function customerOf(store: InsuranceStore, v: Readonly<Record<string, unknown>>): Promise<string | null> {
+  const id = str(v.customerId);
+  if (id && (await store.customer(id))) return id;
+  const policyNo = str(v.policyNo);
+  const policy = policyNo ? await store.policy(policyNo) : null;
+  if (policy) return policy.customerId;
+  const email = str(v.contactEmail);
+  return email ? ((await store.customerByEmail(email))?.id ?? null) : null;
+}
+
+/**
+ * Why the customer of a complaint or consultation start form (customerId, policyNo, contactEmail, contactPhone)
+ * could not be written to: a customerId that is not on file, or no customer on file and no contact. Empty when
+ * the notices of the process have a recipient.
+ */
+export async function reachabilityProblems(store: InsuranceStore, v: Readonly<Record<string, unknown>>): Promise<{ field: string; message: string; keyword: string }[]> {
+  const id = str(v.customerId);
+  if (id && !(await store.customer(id))) return [{ field: 'customerId', message: 'is not a customer on file; leave it out and give contactEmail or contactPhone', keyword: 'customer' }];
+  const { recipient } = await recipientOf(store, await customerOf(store, v), str(v.contactEmail), str(v.contactPhone));
+  if (recipient) return [];
+  return [{ field: 'contactEmail', message: 'or contactPhone is required: no customer on file can be written to (customerId or policyNo not on file, or without e-mail and phone)', keyword: 'contact' }];
+}
+
+/** What a consultation's answer and row say of the sale it opens: the sales start variables (sales.start.schema.json). */
+export function salesLeadOf(c: Pick<Consultation, 'channel' | 'customerName' | 'customerId' | 'contactEmail' | 'contactPhone'>, v: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    leadSource: LEAD_SOURCE[c.channel] ?? 'online',
+    customerName: c.customerName,
+    agent: String(v.agent),
+    agentLevel: String(v.agentLevel),
+    ...(c.customerId ? { customerId: c.customerId } : {}),
+    ...(c.contactEmail ? { contactEmail: c.contactEmail } : {}),
+    ...(c.contactPhone ? { contactPhone: c.contactPhone } : {}),
+  };
+}
+
+/** What a consultation's answer (outcome claim) and row say of the loss: the claims start variables (claims.start.schema.json). */
+export function claimReportOf(c: Pick<Consultation, 'channel' | 'customerName' | 'contactEmail' | 'contactPhone'>, v: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    policyNo: String(v.claimPolicyNo),
+    channel: CLAIM_CHANNEL[c.channel] ?? 'phone',
+    lossDate: String(v.lossDate),
+    peril: String(v.peril),
+    claimedAmount: Number(v.claimedAmount),
+    description: String(v.lossDescription),
+    reporterName: c.customerName,
+    ...(typeof v.injuries === 'boolean' ? { injuries: v.injuries } : {}),
+    ...(typeof v.thirdPartyInvolved === 'boolean' ? { thirdPartyInvolved: v.thirdPartyInvolved } : {}),
+    ...(c.contactEmail ? { contactEmail: c.contactEmail } : {}),
+    ...(c.contactPhone ? { contactPhone: c.contactPhone } : {}),
+  };
+}
+
+/** The answer form's name of a claims start field (the report is built from the answer form: claimReportOf). */
+export const ANSWER_FIELD_OF_CLAIM: Readonly<Record<string, string>> = { policyNo: 'claimPolicyNo', description: 'lossDescription' };
+
 export function createCustomerServiceHandlers(deps: CustomerServiceDeps): Record<CustomerServiceHandlerName, Handler> {
   return perTransition(CUSTOMER_SERVICE_HANDLERS, (ctx) => handlersOver(deps, deps.store(ctx), deps.service(ctx)));
 }
@@ -100,18 +167,8 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
     return key;
   }
 
-  /** Where to write to a customer: the preferred channel of a known customer, else the contact given. */
-  async function recipientOf(customerId: string | null, email: string | null, phone: string | null): Promise<{ channel: 'email' | 'sms'; recipient: string | null }> {
-    const customer = customerId ? await store.customer(customerId) : null;
-    const mail = customer?.email ?? email;
-    const sms = customer?.phone ?? phone;
-    if (customer?.preferredChannel === 'sms' && sms) return { channel: 'sms', recipient: sms };
-    if (mail) return { channel: 'email', recipient: mail };
-    return { channel: 'sms', recipient: sms };
-  }
-
   async function tell(ctx: HandlerContext, to: { customerId: string | null; contactEmail: string | null; contactPhone: string | null }, key: string, topic: string, ref: string, subject: string, body: string, payload: Record<string, unknown> = {}) {
-    const { channel, recipient } = await recipientOf(to.customerId, to.contactEmail, to.contactPhone);
+    const { channel, recipient } = await recipientOf(store, to.customerId, to.contactEmail, to.contactPhone);
     return store.notify({ messageKey: key, channel, recipient, topic, subject, body, payload, businessRef: ref, processInstanceId: ctx.instanceId });
   }
 
@@ -137,17 +194,6 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
     return d;
   }
 
-  /** The customer a complaint or question is about: the one named, the policyholder, or the one with that e-mail. */
-  async function customerOf(v: Readonly<Record<string, unknown>>): Promise<string | null> {
-    const id = str(v.customerId);
-    if (id && (await store.customer(id))) return id;
-    const policyNo = str(v.policyNo);
-    const policy = policyNo ? await store.policy(policyNo) : null;
-    if (policy) return policy.customerId;
-    const email = str(v.contactEmail);
-    return email ? ((await store.customerByEmail(email))?.id ?? null) : null;
-  }
-
   return {
     // ------------------------------------------------------------------------------------------ complaints
 
@@ -162,7 +208,7 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
           processInstanceId: ctx.instanceId,
           channel: String(v.channel),
           category: String(v.category),
-          customerId: await customerOf(v),
+          customerId: await customerOf(store, v),
           policyNo: str(v.policyNo),
           claimNo: str(v.claimNo),
           complainantName: String(v.complainantName),
@@ -304,7 +350,7 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
           channel: String(v.channel),
           topic: String(v.topic),
           question: String(v.question),
-          customerId: await customerOf(v),
+          customerId: await customerOf(store, v),
           customerName: String(v.customerName),
           contactEmail: str(v.contactEmail),
           contactPhone: str(v.contactPhone),
@@ -328,15 +374,7 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
       const v = ctx.variables;
       const c = await consultationOf(ctx);
       if (c.salesInstanceId) return { salesInstanceId: c.salesInstanceId };
-      const lead: Record<string, unknown> = {
-        leadSource: LEAD_SOURCE[c.channel] ?? 'online',
-        customerName: c.customerName,
-        agent: String(v.agent),
-        agentLevel: String(v.agentLevel),
-        ...(c.customerId ? { customerId: c.customerId } : {}),
-        ...(c.contactEmail ? { contactEmail: c.contactEmail } : {}),
-        ...(c.contactPhone ? { contactPhone: c.contactPhone } : {}),
-      };
+      const lead = salesLeadOf(c, v);
       await deps.processes.checkStartForm(ctx, 'sales', lead);
       const id = await deps.processes.startAfterCommit(ctx, 'sales', `LEAD-${c.consultationNo}`, lead);
       await cs.updateConsultation(c.consultationNo, { status: 'converted', salesInstanceId: id });
@@ -351,19 +389,7 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
       const v = ctx.variables;
       const c = await consultationOf(ctx);
       if (c.claimNo) return { claimNo: c.claimNo, claimInstanceId: c.claimInstanceId };
-      const report: Record<string, unknown> = {
-        policyNo: String(v.claimPolicyNo),
-        channel: CLAIM_CHANNEL[c.channel] ?? 'phone',
-        lossDate: String(v.lossDate),
-        peril: String(v.peril),
-        claimedAmount: Number(v.claimedAmount),
-        description: String(v.lossDescription),
-        reporterName: c.customerName,
-        ...(typeof v.injuries === 'boolean' ? { injuries: v.injuries } : {}),
-        ...(typeof v.thirdPartyInvolved === 'boolean' ? { thirdPartyInvolved: v.thirdPartyInvolved } : {}),
-        ...(c.contactEmail ? { contactEmail: c.contactEmail } : {}),
-        ...(c.contactPhone ? { contactPhone: c.contactPhone } : {}),
-      };
+      const report = claimReportOf(c, v);
       await deps.processes.checkStartForm(ctx, 'claims', report);
       // the same intake checks as POST /api/claims (loss date, contact), before a claim number is taken
       await checkIntake(store, now(), report);
@@ -388,6 +414,8 @@ function handlersOver(deps: CustomerServiceDeps, store: InsuranceStore, cs: Cust
         if (subjectType === 'claim') {
           const claim = await store.claim(subjectRef);
           if (!claim) throw new Error(`claim ${subjectRef} was not found: a dispute names an existing claim`);
+          const mismatch = contestedActionProblem('claim', String(v.contestedAction), claim);
+          if (mismatch) throw new Error(`dispute of claim ${subjectRef}: contestedAction ${String(v.contestedAction)} ${mismatch}`);
           customerId = claim.customerId ?? (await store.policy(claim.policyNo))?.customerId ?? null;
         } else {
           const policy = await store.policy(subjectRef);

@@ -2,8 +2,9 @@
  * Customer-service endpoints (registered under /api by domainRoutes): register a complaint, log a question,
  * contest a decision, their status, and the complaints report. Each asks the engine first, with the caller as
  * actor: registering needs start on the process (complaint, consultation, dispute), a status read-instances on
- * it, the report read-history on complaint (processes/authorizations.json grants them); a caller without it gets
- * 403 before anything is looked up.
+ * it, the report read on the report `complaints` (admins and auditors by role; processes/authorizations.json grants
+ * the rest); a caller without it gets 403 before anything is looked up (for the report: before its query is
+ * validated).
  *
  * Numbers (CMP-, CON-, DSP-YYYYMMDD-NNNNNN) are the business keys of the instances. The body is checked against
  * the process's start form before a number is taken, so a refused request (400) uses no number; a number whose
@@ -17,7 +18,8 @@ import { InsuranceStore } from '../../persistence/insurance.ts';
 import { CustomerServiceStore, type Complaint, type Consultation, type CustomerServiceSequence, type Dispute } from '../../persistence/customer-service.ts';
 import type { Actor } from '../../engine/actor.ts';
 import { SYSTEM } from '../../engine/actor.ts';
-import { complaintsReport, serviceNumber } from './rules.ts';
+import { complaintsReport, contestedActionProblem, serviceNumber } from './rules.ts';
+import { reachabilityProblems, recipientOf } from './handlers.ts';
 import { disputeExclusions, startFormChecker } from './engine-ports.ts';
 
 export const COMPLAINT_PROCESS = 'complaint';
@@ -34,6 +36,7 @@ const params = (name: string, prefix: string) => ({
   required: [name],
   properties: { [name]: { type: 'string', pattern: `^${prefix}-[0-9]{8}-[0-9]{6,}$`, description: `e.g. ${prefix}-20260105-000001` } },
 });
+const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
 const nullable = (type: string, description?: string) => ({ type: [type, 'null'], ...(description ? { description } : {}) });
 
 const complaintSchema = {
@@ -122,9 +125,10 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
   const checkStartForm = startFormChecker(engine.db);
 
   /** Starts `key` under a fresh number of `seq` (its business key), after its start form accepted the body. */
-  async function startNumbered(key: string, seq: CustomerServiceSequence, prefix: 'CMP' | 'CON' | 'DSP', variables: Record<string, unknown>, actor: Actor, before?: () => Promise<void>) {
-    await checkStartForm(key, variables);
-    await before?.();
+  /** `before`: checks after the start form (throws to refuse); what it returns is added to the variables. */
+  async function startNumbered(key: string, seq: CustomerServiceSequence, prefix: 'CMP' | 'CON' | 'DSP', body: Record<string, unknown>, actor: Actor, before?: () => Promise<Record<string, unknown> | void>) {
+    await checkStartForm(key, body);
+    const variables = { ...body, ...((await before?.()) ?? {}) };
     for (let i = 0; i < MAX_NUMBER_TRIES; i++) {
       const no = serviceNumber(prefix, await cs.nextNumber(seq), new Date(engine.clock.now()));
       try {
@@ -192,6 +196,12 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
     };
   }
 
+  /** Refuses a complaint or consultation whose notices would have no recipient (reachabilityProblems). */
+  const reachable = (body: Record<string, unknown>) => async () => {
+    const problems = await reachabilityProblems(insurance, body);
+    if (problems.length) throw new InsureflowError('VALIDATION_FAILED', `the customer cannot be written to: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
+  };
+
   const notRegistered = (what: string, inst: { id: string; status: string }) => new InsureflowError('INSTANCE_NOT_ACTIVE', `the ${what} could not be registered (instance ${inst.id} is ${inst.status}); see its incidents`);
 
   app.post(
@@ -207,7 +217,8 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
     },
     async (req, reply) => {
       await engine.authorize(req.actor, 'start', 'process-definition', COMPLAINT_PROCESS);
-      const { inst } = await startNumbered(COMPLAINT_PROCESS, 'complaint', 'CMP', req.body as Record<string, unknown>, req.actor);
+      const body = req.body as Record<string, unknown>;
+      const { inst } = await startNumbered(COMPLAINT_PROCESS, 'complaint', 'CMP', body, req.actor, reachable(body));
       const c = await cs.complaintOfInstance(inst.id);
       if (!c) throw notRegistered('complaint', inst);
       reply.status(201);
@@ -243,7 +254,8 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
     },
     async (req, reply) => {
       await engine.authorize(req.actor, 'start', 'process-definition', CONSULTATION_PROCESS);
-      const { inst } = await startNumbered(CONSULTATION_PROCESS, 'consultation', 'CON', req.body as Record<string, unknown>, req.actor);
+      const body = req.body as Record<string, unknown>;
+      const { inst } = await startNumbered(CONSULTATION_PROCESS, 'consultation', 'CON', body, req.actor, reachable(body));
       const c = await cs.consultationOfInstance(inst.id);
       if (!c) throw notRegistered('consultation', inst);
       reply.status(201);
@@ -280,12 +292,37 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
     async (req, reply) => {
       await engine.authorize(req.actor, 'start', 'process-definition', DISPUTE_PROCESS);
       const body = req.body as Record<string, unknown>;
-      const subjectExists = async () => {
-        const ref = String(body.subjectType === 'policy' ? body.policyNo : body.claimNo);
-        const found = body.subjectType === 'policy' ? await insurance.policy(ref) : await insurance.claim(ref);
-        if (!found) throw new InsureflowError('NOT_FOUND', `${body.subjectType === 'policy' ? 'policy' : 'claim'} ${JSON.stringify(ref)} was not found`);
+      // the subject exists, the contested action fits it, and the customer can be written to
+      const subjectChecks = async () => {
+        const subjectType = body.subjectType === 'policy' ? 'policy' : 'claim';
+        const ref = String(subjectType === 'policy' ? body.policyNo : body.claimNo);
+        const claim = subjectType === 'claim' ? await insurance.claim(ref) : null;
+        const policy = subjectType === 'policy' ? await insurance.policy(ref) : null;
+        if (!claim && !policy) throw new InsureflowError('NOT_FOUND', `${subjectType} ${JSON.stringify(ref)} was not found`);
+        const action = String(body.contestedAction);
+        const mismatch = contestedActionProblem(subjectType, action, claim);
+        if (mismatch) throw new InsureflowError('VALIDATION_FAILED', `contestedAction ${action} ${mismatch}`, [{ field: 'contestedAction', message: mismatch, keyword: 'subject-state' }]);
+        const customerId = claim ? (claim.customerId ?? (await insurance.policy(claim.policyNo))?.customerId ?? null) : policy!.customerId;
+        // without a contact in the body, the claim's report contact (its claims instance's start variables)
+        let contact: Record<string, unknown> = {};
+        if (claim && !str(body.contactEmail) && !str(body.contactPhone)) {
+          const reported = await engine.getInstance(claim.processInstanceId, SYSTEM).then(
+            (i) => i.variables,
+            (err) => {
+              if (err instanceof InsureflowError && err.code === 'INSTANCE_NOT_FOUND') return {} as Record<string, unknown>;
+              throw err;
+            },
+          );
+          contact = Object.fromEntries((['contactEmail', 'contactPhone'] as const).filter((k) => str(reported[k])).map((k) => [k, str(reported[k])]));
+        }
+        const to = { ...body, ...contact };
+        if (!(await recipientOf(insurance, customerId, str(to.contactEmail), str(to.contactPhone))).recipient) {
+          const message = `or contactPhone is required: the ${subjectType}'s customer has no e-mail or phone on file${claim ? ' and the claim was reported without a contact' : ''}`;
+          throw new InsureflowError('VALIDATION_FAILED', `the customer cannot be written to: contactEmail ${message}`, [{ field: 'contactEmail', message, keyword: 'contact' }]);
+        }
+        return contact;
       };
-      const { inst } = await startNumbered(DISPUTE_PROCESS, 'dispute', 'DSP', body, req.actor, subjectExists);
+      const { inst } = await startNumbered(DISPUTE_PROCESS, 'dispute', 'DSP', body, req.actor, subjectChecks);
       const d = await cs.disputeOfInstance(inst.id);
       if (!d) throw notRegistered('dispute', inst);
       reply.status(201);
@@ -311,7 +348,9 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
   app.get(
     '/reports/complaints',
     {
-      config: { roles: ['admin', 'ops'] },
+      config: { roles: ['admin', 'auditor', 'ops'] },
+      // the permission before the query is validated: a caller without it gets 403, whatever the query
+      preValidation: async (req) => engine.authorize(req.actor, 'read', 'report', 'complaints'),
       schema: {
         tags: ['reports'],
         summary: 'Complaints registered from `from` to `to` (UTC calendar days, both included): counts by severity and channel, deadline breaches, average hours to the response, satisfaction',
@@ -325,7 +364,6 @@ export async function customerServiceRoutes(app: FastifyInstance, engine: Insure
       },
     },
     async (req) => {
-      await engine.authorize(req.actor, 'read-history', 'process-definition', COMPLAINT_PROCESS);
       const { from, to } = req.query as { from: string; to: string };
       const start = Date.parse(`${from}T00:00:00Z`);
       const end = Date.parse(`${to}T00:00:00Z`);

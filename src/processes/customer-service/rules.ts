@@ -153,3 +153,23 @@ export function complaintsReport(list: ComplaintFigures[]): ComplaintsReport {
     satisfaction: { answered, noAnswer, average: answered ? round2(scoreSum / answered) : null },
   };
 }
+
+// --------------------------------------------------------------------------------------------- disputes: what may be contested
+
+/** Contested actions of a claim decision, of a policy action, and of either (dispute.start.schema.json). */
+export const CLAIM_DISPUTE_ACTIONS = ['claim-rejection', 'payout-amount', 'claim-delay'] as const;
+export const POLICY_DISPUTE_ACTIONS = ['policy-cancellation', 'policy-change', 'renewal-terms', 'premium'] as const;
+
+/**
+ * Why `contestedAction` does not fit the subject, or null when it does: a claim action needs subjectType claim and
+ * a policy action subjectType policy (`other` fits both); claim-rejection needs a rejected claim; payout-amount a
+ * claim with a payout decided (not rejected); claim-delay any claim (open, or paid late).
+ */
+export function contestedActionProblem(subjectType: 'claim' | 'policy', contestedAction: string, claim: { status: string; payout: number | null } | null): string | null {
+  if (subjectType === 'claim' && (POLICY_DISPUTE_ACTIONS as readonly string[]).includes(contestedAction)) return `is a policy action: contest it with subjectType policy`;
+  if (subjectType === 'policy' && (CLAIM_DISPUTE_ACTIONS as readonly string[]).includes(contestedAction)) return `is a claim decision: contest it with subjectType claim`;
+  if (subjectType !== 'claim' || !claim) return null;
+  if (contestedAction === 'claim-rejection' && claim.status !== 'rejected') return `needs a rejected claim; the claim is ${claim.status}`;
+  if (contestedAction === 'payout-amount' && (claim.status === 'rejected' || claim.payout === null)) return `needs a claim with a payout decided; the claim is ${claim.status}${claim.status === 'rejected' ? '' : ' without a payout'}`;
+  return null;
+}

@@ -10,7 +10,8 @@
  *
  * Who may read them: the engine decides (`read` on the resource type `report`, resource id `claims` or `sales`):
  * admins and auditors by role, ops users by grant (processes/authorizations.json grants claims to
- * claims-supervisors and sales to sales-managers). Bad input (an impossible date, `from` after `to`, an unknown
+ * claims-supervisors and sales to sales-managers), before the query is validated (a caller without it gets 403
+ * whatever the query). Bad input (an impossible date, `from` after `to`, an unknown
  * channel or peril, an unknown parameter) is 400 VALIDATION_FAILED.
  */
 import type { FastifyInstance } from 'fastify';
@@ -84,6 +85,7 @@ export async function reportRoutes(app: FastifyInstance, engine: InsureflowEngin
     '/reports/claims',
     {
       config: roles,
+      preValidation: async (req) => engine.authorize(req.actor, 'read', 'report', 'claims'),
       schema: {
         tags: ['reports'],
         summary: 'Claims operations figures of a period: counts, payouts, time to payment, SLA breaches, decisions, fraud outcomes, open reserves; per channel and peril',
@@ -113,7 +115,6 @@ export async function reportRoutes(app: FastifyInstance, engine: InsureflowEngin
       },
     },
     async (req) => {
-      await engine.authorize(req.actor, 'read', 'report', 'claims');
       const q = req.query as { from?: string; to?: string; channel?: string; peril?: string };
       const p = periodOf(q.from, q.to);
       const cells = await reports.claimCells({ ...p, channel: q.channel ?? null, peril: q.peril ?? null });
@@ -125,6 +126,7 @@ export async function reportRoutes(app: FastifyInstance, engine: InsureflowEngin
     '/reports/sales',
     {
       config: roles,
+      preValidation: async (req) => engine.authorize(req.actor, 'read', 'report', 'sales'),
       schema: {
         tags: ['reports'],
         summary: 'Sales conversion of the quotes created in a period: issued, declined, expired, lapsed, premium booked; per product',
@@ -148,7 +150,6 @@ export async function reportRoutes(app: FastifyInstance, engine: InsureflowEngin
       },
     },
     async (req) => {
-      await engine.authorize(req.actor, 'read', 'report', 'sales');
       const q = req.query as { from?: string; to?: string; productCode?: string };
       const p = periodOf(q.from, q.to);
       const cells = await reports.salesCells({ ...p, productCode: q.productCode ?? null });
