@@ -51,6 +51,9 @@ f('Given a consultation answered as a claim with a future loss date, When the an
   const unknownPolicy = await d.complete('cs', processInstanceId, 'Task_AnswerConsultation', { ...answer, claimPolicyNo: 'POL-HOME-2026-999999', lossDate: daysAgo(d, 1) }, 400);
   assert.ok(unknownPolicy.body.details.some((x: any) => x.field === 'contactEmail'), JSON.stringify(unknownPolicy.body));
   assert.equal(await d.store.notifications({ businessRef: consultationNo }), []);
+  // an amount with three decimals is not money (newcomer finding: 300.555 made a claim of 300.555)
+  const fractions = await d.complete('cs', processInstanceId, 'Task_AnswerConsultation', { ...answer, claimedAmount: 300.555, lossDate: daysAgo(d, 1) }, 400);
+  assert.ok(fractions.body.details.some((x: any) => x.field === 'claimedAmount'), JSON.stringify(fractions.body));
   await d.complete('cs', processInstanceId, 'Task_AnswerConsultation', { ...answer, lossDate: daysAgo(d, 1) });
   await d.advance(1000);
   noIncidents(await d.instance(processInstanceId));
