@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { domain, noIncidents, type Domain } from './insurance.ts';
-import { cancellationRefund } from '../src/processes/policy-servicing/rules.ts';
+import { cancellationRefund, rescaledPremium } from '../src/processes/policy-servicing/rules.ts';
 import { seedDemo } from '../src/processes/demo.ts';
 
 const START = '2026-11-30T09:00:00Z';
@@ -119,6 +119,17 @@ s('Given the demo seed, when it runs again, then each policy keeps exactly one p
       assert.equal(rows, [['premium', p.policyNo === P1 ? 2000 : p.policyNo === P2 ? 900 : 5000, 'completed']], p.policyNo);
     }
   }));
+
+s('Given a current premium off the tariff, when rescaledPremium rates the current and new terms, then it scales the premium by their ratio in decimals', () => {
+  const r = (sumInsured: number, riskFactor = 1, creditFactor = 1.05, discountPercent = 0) => ({ sumInsured, baseRate: 0.0025, riskFactor, creditFactor, discountPercent });
+  assert.is(rescaledPremium(2000, r(800_000), r(800_000)), 2000, 'nothing rated changes: the premium stays, though the tariff says 2,100');
+  assert.is(rescaledPremium(900, r(300_000), r(350_000)), 1050);
+  assert.is(rescaledPremium(1250, r(500_000, 1, 1), r(800_000, 1.1, 1)), 2200);
+  assert.is(rescaledPremium(1000, r(300_000, 1, 1, 10), r(100_000, 1, 1, 10)), 333.33, 'half up to the fen');
+  assert.is(rescaledPremium(0.1, r(300_000), r(600_000)), 0.2, 'no binary float error');
+  assert.is(rescaledPremium(500, r(0), r(100_000)), 262.5, 'no current rating: the new rating is the premium');
+  assert.throws(() => rescaledPremium(500, r(100_000, 0), r(100_000)), /riskFactor/);
+});
 
 const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 
