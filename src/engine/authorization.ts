@@ -7,7 +7,8 @@
  * - process-definition (by process key): `start` an instance (also by a message start event); `read-instances`
  *   (list and read instances, their open tasks and incidents, and the incidents list); `read-variables` (the
  *   instance's variables in those reads); `read-history` (the instance's history events and the decisions it
- *   evaluated); `cancel`; `migrate` (moving running instances to another version: no migrate operation exists
+ *   evaluated; a start form property marked `x-start-grant` makes each of its values a variant that also needs
+ *   `start` on `<key>:<value>`, ./instances.ts checkStart); `cancel`; `migrate` (moving running instances to another version: no migrate operation exists
  *   yet, the permission is defined so that grants can be written before it ships);
  * - message (by message name): `correlate` (POST /api/messages, also when it starts an instance: then `start`
  *   on that process is needed too);

@@ -59,8 +59,31 @@ export async function checkStart(ctx: EngineContext, key: string, input: { busin
   assertTextValues('start', { key, businessKey: input.businessKey, variables: input.variables });
   const row = await getDefinitionRow(ctx, key, input.version);
   const startForm = await latestForm(ctx, undefined, `${key}.start`);
-  if (startForm) validateForm(ctx, startForm.id, startForm.schema, input.variables ?? {}, `start variables of "${key}"`);
+  if (startForm) {
+    validateForm(ctx, startForm.id, startForm.schema, input.variables ?? {}, `start variables of "${key}"`);
+    for (const variant of startVariants(key, startForm.schema, input.variables ?? {})) await authorize(ctx, actor, 'start', 'process-definition', variant);
+  }
   return row;
+}
+
+/**
+ * Start variants: a property of a JSON Schema start form marked `"x-start-grant": true` (a string enum) splits the
+ * starts of the process by its value; starting with value `v` needs `start` on the process-definition resource
+ * `<key>:<v>` as well as on `<key>` (e.g. policy-cancellation's cancelledBy: `policy-cancellation:insurer` for
+ * underwriters, `policy-cancellation:customer` for customer service). A grant on `*` covers every variant.
+ */
+function startVariants(key: string, schema: string, variables: Variables): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(schema);
+  } catch {
+    return [];
+  }
+  const props = (doc as { properties?: Record<string, { 'x-start-grant'?: unknown }> } | null)?.properties;
+  if (!props || typeof props !== 'object') return [];
+  return Object.entries(props)
+    .filter(([name, p]) => p?.['x-start-grant'] === true && typeof variables[name] === 'string')
+    .map(([name]) => `${key}:${String(variables[name])}`);
 }
 
 /** Instances by process key, business key and status that the actor may read (./authorization.ts), newest first. */

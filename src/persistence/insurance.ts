@@ -564,7 +564,12 @@ export class InsuranceStore {
    * in force on or after that day now ends the day before. An endorsement or renewal carries the new terms up to
    * `v.effectiveTo` and the policy row takes them (end_date = effectiveTo). A cancellation (`reason`
    * 'cancellation', `effectiveFrom` = the first day without cover) records a row with an empty span (it never
-   * covers a day) and sets the policy to status cancelled, ending the day before. Idempotent per (policy, process
+   * covers a day) and sets the policy to status cancelled, ending the day before, with the terms (sum insured,
+   * premium, ...) of the version in force on that last day. Empty span rule: a version whose effectiveTo is the day
+   * before its effectiveFrom never covers a day; so does every version that would have started on or after the
+   * new version's first day (e.g. an endorsement from 12-15 followed by a cancellation from 11-30): it is
+   * superseded: kept for the record with its span emptied the same way (GET /api/policies/:policyNo reports it as
+   * `superseded: true`). Idempotent per (policy, process
    * instance, reason): a retried handler gets the version it already added. Call it inside the transition's
    * unit of work (the store bound to it) so the version commits with the instance's state.
    */
@@ -576,7 +581,11 @@ export class InsuranceStore {
     const last = await this.db('policy_versions').where({ policy_no: v.policyNo }).max({ n: 'version' }).first();
     const version = Number((last as any)?.n ?? 0) + 1;
     const endOfEarlier = dayBefore(v.effectiveFrom);
-    await this.db('policy_versions').where({ policy_no: v.policyNo }).andWhere('effective_to', '>=', v.effectiveFrom).update({ effective_to: endOfEarlier });
+    // versions in force on the day before end then; versions that would only have started on or after the new one
+    // never take effect: their span becomes empty (effective_to the day before their own effective_from), never inverted
+    await this.db('policy_versions').where({ policy_no: v.policyNo }).andWhere('effective_from', '<', v.effectiveFrom).andWhere('effective_to', '>=', v.effectiveFrom).update({ effective_to: endOfEarlier });
+    const superseded = await this.db('policy_versions').where({ policy_no: v.policyNo }).andWhere('effective_from', '>=', v.effectiveFrom).andWhereRaw('effective_to >= effective_from');
+    for (const r of superseded) await this.db('policy_versions').where({ policy_no: v.policyNo, version: r.version }).update({ effective_to: dayBefore(r.effective_from) });
     const cancellation = v.reason === 'cancellation';
     const row = {
       policy_no: v.policyNo,
@@ -593,8 +602,11 @@ export class InsuranceStore {
       created_at: this.now(),
     };
     await this.db('policy_versions').insert(row);
+    // after a cancellation the policy shows the terms of the version in force on its last day of cover (if any)
+    const lastInForce = cancellation ? await this.policyVersionOn(v.policyNo, endOfEarlier) : null;
+    const lastTerms = lastInForce ? { sum_insured: lastInForce.sumInsured, deductible: lastInForce.deductible, coinsurance: lastInForce.coinsurance, perils: json(lastInForce.perils), premium: lastInForce.premium } : {};
     const terms = cancellation
-      ? { status: 'cancelled', end_date: endOfEarlier }
+      ? { status: 'cancelled', end_date: endOfEarlier, ...lastTerms }
       : { sum_insured: v.sumInsured, deductible: v.deductible, coinsurance: v.coinsurance, perils: json(v.perils), premium: v.premium, end_date: v.effectiveTo };
     await this.db('policies').where({ policy_no: v.policyNo }).update({ ...terms, updated_at: this.now() });
     return toPolicyVersion(row);

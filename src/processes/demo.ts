@@ -1,7 +1,9 @@
 /**
  * Demo data for a first run (`insureflow demo seed`): three customers, three active home policies and the HOME
- * product launched in the catalogue, so a new user can report a claim or quote a policy at once. Idempotent:
- * seeding twice changes nothing, and the number sequences are moved past the seeded numbers.
+ * product launched in the catalogue, so a new user can report a claim or quote a policy at once. Each policy's
+ * annual premium is in the ledger as a completed premium payment (idempotency key `demo:premium:<policyNo>`,
+ * reference `DEMO-<policyNo>`), so a cancellation refunds the unearned part. Idempotent: seeding twice changes
+ * nothing, and the number sequences are moved past the seeded numbers.
  */
 import type { Knex } from 'knex';
 import { systemClock, type Clock } from '../engine/clock.ts';
@@ -69,6 +71,9 @@ export async function seedDemo(db: Knex, clock: Clock = systemClock): Promise<De
       schedule: { policyNo: p.policyNo, product: 'HOME v1', period: { startDate: p.startDate, endDate: p.endDate }, sumInsured: p.sumInsured, deductible: p.deductible, coinsurance: p.coinsurance, perils: p.perils, premium: p.premium },
       processInstanceId: null,
     });
+    // the premium the customer paid for the term (no process issued these policies: no instance on the row)
+    const paid = await store.recordPayment({ idempotencyKey: `demo:premium:${p.policyNo}`, direction: 'premium', policyNo: p.policyNo, amount: p.premium, counterparty: p.customerId, processInstanceId: null });
+    if (paid.status !== 'completed') await store.completePayment(paid.id, `DEMO-${p.policyNo}`);
   }
   // numbers handed out later must not collide with the seeded ones
   for (const [name, min] of [['customer', customers.length], ['policy', policies.length]] as const) {

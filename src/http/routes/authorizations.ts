@@ -90,7 +90,7 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
   'POST /api/claims/:claimNo/documents': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'claim-documents-received' } },
   'POST /api/policies/:policyNo/changes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-change' } },
-  'POST /api/policies/:policyNo/cancellations': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-cancellation' } },
+  'POST /api/policies/:policyNo/cancellations': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-cancellation' }, note: "also start on the side, 'policy-cancellation:' + body.cancelledBy (customer or insurer): the start form's x-start-grant, checked by the engine at every start" },
   'GET /api/policies/:policyNo': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'policy-change' }, note: 'who may see policy changes sees the policy, its versions and ledger' },
   'GET /api/reports/claims': { permission: { resourceType: 'report', permission: 'read', resourceId: 'claims' }, note: 'auditors by role; claims-supervisors by the shipped grant' },
   'GET /api/reports/sales': { permission: { resourceType: 'report', permission: 'read', resourceId: 'sales' }, note: 'auditors by role; sales-managers by the shipped grant' },

@@ -16,7 +16,7 @@ import type { InsuranceStore, Policy, PolicyVersion } from '../../persistence/in
 import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import { amount, sum, toNumber } from '../money.ts';
 import { durationUntil } from '../claims/rules.ts';
-import { RENEWAL_OFFER_DAYS, addDays, annualPremium, cancellationRefund, cny, daysInclusive, nextTerm, premiumChange, renewalSchedule } from './rules.ts';
+import { RENEWAL_OFFER_DAYS, addDays, annualPremium, cancellationRefund, cny, daysInclusive, nextTerm, premiumChange, renewalSchedule, rescaledPremium } from './rules.ts';
 
 export interface ServicingDeps {
   store: StoreOf;
@@ -119,14 +119,18 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
 
   /**
    * Premium received for the current term less refunds made or owed in it (decimal, from the ledger): rows booked by
-   * the instance that opened the term (the sale or the renewal) and by endorsements of the term.
+   * the instance that opened the term (the sale or the renewal) and by endorsements of the term. A term opened
+   * without a process (a policy seeded or migrated in: its issue version has no instance) also counts the rows
+   * booked on the policy without an instance (the demo seed's premium).
    */
   async function netPaidForTerm(policy: Policy): Promise<number> {
     const { start, version } = await termStart(policy);
     const versions = await store.policyVersions(policy.policyNo);
-    const instances = new Set<string>([version?.processInstanceId ?? policy.processInstanceId ?? ''].filter(Boolean));
+    const opener = version ? version.processInstanceId : policy.processInstanceId;
+    const instances = new Set<string>([opener ?? ''].filter(Boolean));
     for (const v of versions) if (v.reason === 'endorsement' && v.effectiveFrom >= start && v.processInstanceId) instances.add(v.processInstanceId);
-    const rows = (await store.policyLedger(policy.policyNo, policy.quoteNo)).filter((p) => instances.has(p.processInstanceId ?? ''));
+    const ofTerm = (id: string | null) => (id ? instances.has(id) : !opener);
+    const rows = (await store.policyLedger(policy.policyNo, policy.quoteNo)).filter((p) => ofTerm(p.processInstanceId ?? null));
     // premiums count once received; refunds as soon as they are owed (a pending refund of an excess is not premium)
     const premiums = rows.filter((p) => p.direction === 'premium' && p.status === 'completed').map((p) => p.amount);
     const refunds = rows.filter((p) => p.direction === 'refund').map((p) => p.amount);
@@ -174,6 +178,9 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
         propertyType: str(changes.propertyType) ?? basis.propertyType,
         constructionClass: str(changes.constructionClass) ?? basis.constructionClass,
         propertyAddress: str(changes.propertyAddress) ?? basis.propertyAddress,
+        // the current rating inputs: Task_CurrentRiskFactor rates the current terms with them
+        currentPropertyType: basis.propertyType,
+        currentConstructionClass: basis.constructionClass,
         claimsLast3Years: await claimsLast3Years(policyNo, effectiveDate),
         creditGrade: customer?.creditGrade ?? 'C',
         termStart: (await termStart(policy)).start,
@@ -183,16 +190,20 @@ function servicingHandlersOver(deps: ServicingDeps, store: InsuranceStore): Reco
     },
 
     /**
-     * Re-rating: the new annual premium (sum insured x the rate the policy was sold at x the new risk and credit
-     * factors, less the policy's discount) and the pro-rata difference for the rest of the term. The
-     * EndorsementApproval decision then reads premiumChangeAbsPercent, proRataDifferenceAbs and sumInsuredChangePercent.
+     * Re-rating: the new annual premium is the current premium scaled by the rating of the new terms over the
+     * rating of the current terms (rescaledPremium: both at the rate the policy was sold at, with its discount and
+     * the customer's credit factor; riskFactor over the new risk inputs, currentRiskFactor over the current ones),
+     * so a premium that did not come from this tariff (seeded, migrated, negotiated) is kept where nothing rated
+     * changes; and the pro-rata difference for the rest of the term. The EndorsementApproval decision then reads
+     * premiumChangeAbsPercent, proRataDifferenceAbs and sumInsuredChangePercent.
      */
     async 'policyChange.rate'(ctx) {
       const v = ctx.variables;
       const policy = await policyOf(ctx);
       const basis = await ratingBasis(store, policy);
       if (basis.soldRate === null) throw new Error(`policy ${policy.policyNo}: no base rate for product ${policy.productCode}`);
-      const newPremium = annualPremium({ sumInsured: Number(v.newSumInsured), baseRate: basis.soldRate, riskFactor: Number(v.riskFactor), creditFactor: Number(v.creditFactor), discountPercent: basis.discountPercent });
+      const rating = { baseRate: basis.soldRate, creditFactor: Number(v.creditFactor), discountPercent: basis.discountPercent };
+      const newPremium = rescaledPremium(Number(v.currentPremium), { ...rating, sumInsured: Number(v.currentSumInsured), riskFactor: Number(v.currentRiskFactor) }, { ...rating, sumInsured: Number(v.newSumInsured), riskFactor: Number(v.riskFactor) });
       const change = premiumChange(Number(v.currentPremium), newPremium, String(v.effectiveDate), String(v.termStart), String(v.termEnd));
       const oldSum = amount(Number(v.currentSumInsured));
       const sumInsuredChangePercent = oldSum.isZero() ? 0 : amount(Number(v.newSumInsured)).minus(oldSum).dividedBy(oldSum).times(100).toDecimalPlaces(2).toNumber();

@@ -1,7 +1,9 @@
 /**
  * Policy servicing endpoints (registered under /api by domainRoutes): request a change of cover, cancel a policy,
  * and show a policy with its versions and ledger. Each asks the engine first, with the caller as actor: a change
- * needs start on the process policy-change, a cancellation start on policy-cancellation, the policy view
+ * needs start on the process policy-change, a cancellation start on policy-cancellation and on its side
+ * (policy-cancellation:customer or policy-cancellation:insurer: the engine checks it at every start, as the start
+ * form marks cancelledBy x-start-grant; a wrong side is 403 FORBIDDEN), the policy view
  * read-instances on policy-change (processes/authorizations.json grants them to customer-service, sales agents and
  * underwriters). A request that cannot succeed is refused before any instance starts: unknown policy 404
  * NOT_FOUND, a policy that is not active or a date outside its term 400 VALIDATION_FAILED naming the field. The
@@ -15,6 +17,7 @@ import type { InsureflowEngine } from '../../persistence/knex-engine.ts';
 import { InsureflowError } from '../../errors.ts';
 import { InsuranceStore, type Policy } from '../../persistence/insurance.ts';
 import type { Actor } from '../../engine/actor.ts';
+import { dayStart } from './rules.ts';
 
 export const CHANGE_PROCESS = 'policy-change';
 export const CANCELLATION_PROCESS = 'policy-cancellation';
@@ -48,6 +51,7 @@ const versionSchema = {
     premium: { type: 'number', description: 'annual premium, CNY' },
     reason: { type: 'string', description: 'issue | endorsement | renewal | cancellation' },
     processInstanceId: { type: ['string', 'null'] },
+    superseded: { type: 'boolean', description: 'true for a change or renewal that never took effect: a later version (e.g. a cancellation) starts on or before its first day; its span is empty (effectiveTo = the day before effectiveFrom)' },
   },
 };
 
@@ -71,6 +75,16 @@ const caseSchema = {
 
 /** 400 VALIDATION_FAILED naming one field of the request. */
 const invalid = (where: 'params' | 'body' | 'querystring', field: string, message: string) => new InsureflowError('VALIDATION_FAILED', `request ${where} is invalid: ${field} ${message}`, [{ in: where, field, message }]);
+
+/** A date input that must be a real calendar day YYYY-MM-DD (2026-02-30 and 2026-13-45 are not): else 400 VALIDATION_FAILED naming it. */
+function realDay(where: 'body' | 'querystring', field: string, value: unknown): void {
+  if (value === undefined) return;
+  try {
+    dayStart(field, value);
+  } catch {
+    throw invalid(where, field, `must be a real calendar day YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  }
+}
 
 export async function policyRoutes(app: FastifyInstance, engine: InsureflowEngine): Promise<void> {
   const store = new InsuranceStore(engine.db, () => engine.clock.now());
@@ -126,6 +140,7 @@ export async function policyRoutes(app: FastifyInstance, engine: InsureflowEngin
       await engine.authorize(req.actor, 'start', 'process-definition', CHANGE_PROCESS);
       const { policyNo } = req.params as { policyNo: string };
       const body = req.body as Record<string, unknown>;
+      realDay('body', 'effectiveDate', body.effectiveDate);
       const policy = await activePolicy(policyNo, 'changed');
       const date = body.effectiveDate;
       if (typeof date === 'string' && DATE.test(date)) {
@@ -154,6 +169,7 @@ export async function policyRoutes(app: FastifyInstance, engine: InsureflowEngin
       await engine.authorize(req.actor, 'start', 'process-definition', CANCELLATION_PROCESS);
       const { policyNo } = req.params as { policyNo: string };
       const body = req.body as Record<string, unknown>;
+      realDay('body', 'effectiveDate', body.effectiveDate);
       const policy = await activePolicy(policyNo, 'cancelled');
       const date = body.effectiveDate;
       if (body.reason !== 'surrender' && typeof date === 'string' && DATE.test(date)) {
@@ -205,10 +221,10 @@ export async function policyRoutes(app: FastifyInstance, engine: InsureflowEngin
       await engine.authorize(req.actor, 'read-instances', 'process-definition', CHANGE_PROCESS);
       const { policyNo } = req.params as { policyNo: string };
       const on = (req.query as { on?: string }).on ?? today();
-      if (Number.isNaN(Date.parse(`${on}T00:00:00Z`))) throw invalid('querystring', 'on', 'is not a calendar date');
+      realDay('querystring', 'on', on);
       const policy = await store.policy(policyNo);
       if (!policy) throw new InsureflowError('NOT_FOUND', `policy ${JSON.stringify(policyNo)} was not found`);
-      const strip = ({ createdAt: _c, policyNo: _p, ...v }: Awaited<ReturnType<InsuranceStore['policyVersions']>>[number]) => v;
+      const strip = ({ createdAt: _c, policyNo: _p, ...v }: Awaited<ReturnType<InsuranceStore['policyVersions']>>[number]) => ({ ...v, superseded: v.reason !== 'cancellation' && v.effectiveTo < v.effectiveFrom });
       const ledger = await store.policyLedger(policyNo, policy.quoteNo);
       const inForce = await store.policyVersionOn(policyNo, on);
       return {

@@ -60,6 +60,25 @@ export function annualPremium(r: Rating): number {
   return toNumber(gross.minus(off));
 }
 
+/**
+ * The annual premium after a change of cover: the current premium scaled by the ratio of the rating of the new
+ * terms to the rating of the current terms, both on the same tariff (rate, discount), each rating unrounded
+ * (sumInsured x baseRate x riskFactor x creditFactor less the discount). A change that leaves the rating inputs
+ * as they are leaves the premium exactly as it is, whatever tariff the current premium came from; a sum insured
+ * raised by a sixth raises it by a sixth. Decimal, rounded half up to the fen. A current rating of 0 (no sum
+ * insured) cannot be scaled: the new rating is the premium then.
+ */
+export function rescaledPremium(currentPremium: number, current: Rating, next: Rating): number {
+  const gross = (r: Rating) => {
+    annualPremium(r); // the same checks (factors > 0, discount 0..100)
+    const discount = new Money(String(r.discountPercent ?? 0));
+    return new Money(String(r.sumInsured)).times(String(r.baseRate)).times(String(r.riskFactor)).times(String(r.creditFactor)).times(new Money(100).minus(discount)).dividedBy(100);
+  };
+  const was = gross(current);
+  if (was.isZero()) return annualPremium(next);
+  return toNumber(amount(currentPremium).times(gross(next)).dividedBy(was).toDecimalPlaces(2, Money.ROUND_HALF_UP));
+}
+
 /** The share of a term still to run on `from`: days from `from` to the term's end over the term's days (a Decimal). */
 function unexpiredShare(from: string, termStart: string, termEnd: string): Amount {
   const term = daysInclusive(termStart, termEnd);
