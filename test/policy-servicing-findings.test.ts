@@ -49,6 +49,9 @@ s('Given customer service and underwriting, when either starts the other side\'s
 
 s('Given demo policies whose premiums are not the tariff\'s, when only the address changes or the sum insured rises, then the premium stays or scales with the rating', () =>
   withDomain(async (d) => {
+    // amounts of a change are money (newcomer finding: a deductible of 100.555 was stored as such)
+    const fractions = await d.call<any>('cs', 'POST', `/api/policies/${P1}/changes`, { effectiveDate: '2026-11-30', changes: { deductible: 100.555 } });
+    assert.equal([fractions.status, fractions.body.code], [400, 'VALIDATION_FAILED'], JSON.stringify(fractions.body));
     const moved = await d.call<any>('cs', 'POST', `/api/policies/${P1}/changes`, { effectiveDate: '2026-11-30', changes: { propertyAddress: 'No. 8 New Street, Shanghai' } });
     assert.is(moved.status, 201, JSON.stringify(moved.body));
     assert.equal([moved.body.outcome, moved.body.newPremium, moved.body.proRataDifference, moved.body.approvalRequired], ['applied', 2000, 0, false]);
