@@ -119,6 +119,21 @@ export async function stable(ctx: RunContext): Promise<void> {
   }
 }
 
+/**
+ * Tracks a continuation of the run made after an asynchronous call (a handler's or decision's result, an external
+ * task's answer): `stable()` waits for it. The engine continues inside it, so an error thrown there (the next
+ * activity's input mapping names a variable that is not set) fails the run like one thrown while it executes
+ * (runTransition reports ctx.engineError): the transition is refused or its job fails, and the process never
+ * sees an unhandled rejection.
+ */
+export function trackContinuation(ctx: RunContext, p: Promise<unknown>): void {
+  const guarded = p.catch((err: unknown) => {
+    ctx.engineError ??= err;
+  });
+  ctx.inflight.add(guarded);
+  void guarded.finally(() => ctx.inflight.delete(guarded));
+}
+
 export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);

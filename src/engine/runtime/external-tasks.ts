@@ -12,7 +12,7 @@ import { BpmnError } from '../../errors.ts';
 import { handlerBindingOf } from '../../definitions/bindings.ts';
 import type { ActivityInfo } from '../definitions.ts';
 import type { RegisteredHandler, Variables } from '../runtime.ts';
-import { clone, type EngineObject, type RunContext } from './context.ts';
+import { clone, trackContinuation, type EngineObject, type RunContext } from './context.ts';
 import { openScope, scopeOf } from './local-scopes.ts';
 
 type Callback = (err: unknown, out?: unknown) => void;
@@ -91,9 +91,7 @@ export function executeExternal(
     ctx.settled.push(executionId);
     // answered after the resume has settled, as a handler's result is (a callback made during the resume itself
     // leaves a multi-instance body waiting for iterations that are done)
-    const answered = Promise.resolve().then(() => callback(null, variables));
-    ctx.inflight.add(answered);
-    void answered.finally(() => ctx.inflight.delete(answered));
+    trackContinuation(ctx, Promise.resolve().then(() => callback(null, variables)));
     return;
   }
   if (action.outcome === 'bpmnError') {

@@ -11,7 +11,7 @@ import type { ActivityInfo } from '../definitions.ts';
 import { durationMs } from '../iso.ts';
 import type { DecisionCall, HandlerContext, RegisteredHandler, Variables } from '../runtime.ts';
 import type { UnitOfWork } from '../unit-of-work.ts';
-import { clone, errorText, type EngineObject, type RunContext } from './context.ts';
+import { clone, errorText, trackContinuation, type EngineObject, type RunContext } from './context.ts';
 import { mergeVariables } from './variables.ts';
 import { visibleVariables } from './local-scopes.ts';
 import { scopeHooks } from './scope-hooks.ts';
@@ -197,8 +197,7 @@ class ServiceCalls {
   }
 
   private track(p: Promise<unknown>) {
-    this.ctx.inflight.add(p);
-    p.finally(() => this.ctx.inflight.delete(p));
+    trackContinuation(this.ctx, p);
   }
 
   /**
