@@ -101,6 +101,12 @@ export async function main(argv: string[]): Promise<void> {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // a rejection nothing handled is a bug, logged loudly; the server keeps serving (each transition commits or
+      // rolls back as a whole, so no half-done state is left behind) instead of dropping every request in flight
+      process.on('unhandledRejection', (err) => {
+        if (running) running.app.log.error({ err }, 'BUG: a promise was rejected and nothing handled it; the server keeps serving');
+        else process.stderr.write(`insureflow: BUG: unhandled rejection during start-up: ${(err as Error)?.stack ?? String(err)}\n`);
+      });
       running = await serve(config);
       if (signal) shutdown();
       return;
