@@ -257,6 +257,18 @@ paths('Given a direct start of the claims process, When its loss date is in the 
   assert.is(notice.recipient, 'li.wei@example.com');
 });
 
+paths('Given a direct start on a policy not on file without any contact, When the claim is refused, Then customer service gets the notice to reach the reporter (no notice without a recipient)', async ({ d }) => {
+  const res = await d.call<any>('cs', 'POST', '/api/process-definitions/claims/start', {
+    variables: { policyNo: 'POL-HOME-2026-987654', channel: 'phone', lossDate: daysAgo(d, 1), peril: 'glass', claimedAmount: 800, description: 'Window broken by a ball' },
+  });
+  assert.is(res.status, 201, JSON.stringify(res.body));
+  const claimNo = res.body.variables.claimNo;
+  assert.is((await d.store.claim(claimNo))!.rejectionCode, 'POLICY_NOT_FOUND');
+  const notice = await rejectionNotice(d, claimNo);
+  assert.equal([notice.channel, notice.recipient, notice.payload.unreachable], ['internal', 'customer-service', true]);
+  assert.match(notice.subject, '[no customer address]');
+});
+
 // ------------------------------------------------------------------------------------------ rejection notices
 
 paths('Given each way a claim is refused, When it is rejected, Then the policyholder is told on their preferred channel, with a recipient', async ({ d }) => {

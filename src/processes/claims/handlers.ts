@@ -124,16 +124,31 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
 
   async function tellCustomer(ctx: HandlerContext, c: Claim, key: string, topic: string, subject: string, body: string, payload: Record<string, unknown> = {}) {
     const { customerId, address } = await customerAddress(c, ctx.variables);
+    if (!address) {
+      // nobody to write to (a direct start on a policy not on file, without a contact): customer service gets the
+      // notice to reach the reporter another way, so no notice is left without a recipient
+      return store.notify({
+        messageKey: key,
+        channel: 'internal',
+        recipient: 'customer-service',
+        topic,
+        subject: `[no customer address] ${subject}`,
+        body: `The customer of claim ${c.claimNo} has no address on file and gave no contact: please reach the reporter and pass this on.\n\n${body}`,
+        payload: { claimNo: c.claimNo, unreachable: true, ...payload },
+        businessRef: c.claimNo,
+        processInstanceId: ctx.instanceId,
+      });
+    }
     // the outbox keeps recipients up to 320 characters: a longer postal address travels in the payload
-    const recipient = address && address.recipient.length > 320 ? `customer:${customerId}` : (address?.recipient ?? null);
+    const recipient = address.recipient.length > 320 ? `customer:${customerId}` : address.recipient;
     return store.notify({
       messageKey: key,
-      channel: address?.channel ?? 'email',
+      channel: address.channel,
       recipient,
       topic,
       subject,
       body,
-      payload: { claimNo: c.claimNo, ...(address?.channel === 'post' ? { postalAddress: address.recipient } : {}), ...payload },
+      payload: { claimNo: c.claimNo, ...(address.channel === 'post' ? { postalAddress: address.recipient } : {}), ...payload },
       businessRef: c.claimNo,
       processInstanceId: ctx.instanceId,
     });
