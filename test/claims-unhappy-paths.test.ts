@@ -267,6 +267,11 @@ paths('Given a direct start on a policy not on file without any contact, When th
   const notice = await rejectionNotice(d, claimNo);
   assert.equal([notice.channel, notice.recipient, notice.payload.unreachable], ['internal', 'customer-service', true]);
   assert.match(notice.subject, '[no customer address]');
+  // customer service sees what was sent, and to whom, over HTTP
+  const seen = await d.call<any>('cs', 'GET', `/api/claims/${claimNo}/notifications`);
+  assert.is(seen.status, 200, JSON.stringify(seen.body));
+  assert.equal(seen.body.items.map((n: any) => [n.topic, n.channel, n.recipient]), [['claim-rejected', 'internal', 'customer-service']]);
+  assert.is((await d.call<any>('adjuster', 'GET', `/api/claims/${claimNo}/notifications`)).status, 403, 'adjusters have no read-instances grant on claims');
 });
 
 // ------------------------------------------------------------------------------------------ rejection notices

@@ -134,6 +134,44 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
     },
   );
 
+  app.get(
+    '/claims/:claimNo/notifications',
+    {
+      config: { roles: ['admin', 'ops', 'auditor'] },
+      schema: {
+        tags: ['claims'],
+        summary: 'What the customer (or staff) was told about the claim: the notices in the outbox, oldest first',
+        description: 'Each notice: topic (e.g. claim-rejected, claim-paid, claim-documents-requested), channel (email | sms | post | internal), recipient, subject, body, status (pending | sent), createdAt (ISO 8601). Needs read-instances on the process claims.',
+        params: claimNoParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { topic: { type: 'string' }, channel: { type: 'string' }, recipient: { type: ['string', 'null'] }, subject: { type: 'string' }, body: { type: 'string' }, status: { type: 'string' }, createdAt: { type: 'string' } },
+                },
+              },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (req) => {
+      await engine.authorize(req.actor, 'read-instances', 'process-definition', CLAIMS_PROCESS);
+      const claim = await claimOrFail((req.params as { claimNo: string }).claimNo);
+      const sent = await store.notifications({ businessRef: claim.claimNo });
+      return {
+        items: sent
+          .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id)
+          .map((n) => ({ topic: n.topic, channel: n.channel, recipient: n.recipient, subject: n.subject, body: n.body, status: n.status, createdAt: new Date(n.createdAt).toISOString() })),
+      };
+    },
+  );
+
   app.post(
     '/claims/:claimNo/documents',
     {
