@@ -202,6 +202,44 @@ paths('Given an endorsement that raised the deductible twenty days ago, When los
   assert.is((await d.instance(after.processInstanceId)).variables.policyVersion, 2);
 });
 
+// ------------------------------------------------------------------------------------------ second newcomer round
+
+paths('Given a possible duplicate an adjuster approves, When it is settled, Then a claims supervisor must approve it too (four eyes) and the approval may not exceed the claim', async ({ d }) => {
+  const p = await policy(d);
+  const first = await report(d, { policyNo: p, channel: 'phone', peril: 'glass', claimedAmount: 3000, lossDate: daysAgo(d, 3) });
+  assert.is((await d.store.claim(first.claimNo))!.status, 'closed');
+  const second = await report(d, { policyNo: p, channel: 'app', peril: 'glass', claimedAmount: 3100, lossDate: daysAgo(d, 3), description: 'Broken window, reported in the app' });
+  // an approval above the claimed amount is refused (it was stored as 50000 before)
+  const tooMuch = await d.complete('adjuster', second.processInstanceId, 'Task_ManualReview', { reviewDecision: 'partial', approvedAmount: 50_000 }, 400);
+  assert.equal([tooMuch.body.code, tooMuch.body.details?.[0]?.field], ['VALIDATION_FAILED', 'approvedAmount'], JSON.stringify(tooMuch.body));
+  await d.complete('adjuster', second.processInstanceId, 'Task_ManualReview', { reviewDecision: 'approve' });
+  // the payout (2600) is within the adjuster's 20,000, but a possible duplicate needs a supervisor as well
+  assert.equal(await d.store.payments({ claimNo: second.claimNo }), [], 'not paid on the approval of the adjuster alone');
+  const approval = await d.task('supervisor', second.processInstanceId, 'Task_SupervisorApproval');
+  assert.equal(approval.candidateGroups, ['claims-supervisors']);
+  await d.complete('supervisor', second.processInstanceId, 'Task_SupervisorApproval', { supervisorDecision: 'approve' });
+  const paid = (await d.store.claim(second.claimNo))!;
+  assert.is(paid.status, 'closed');
+  assert.equal(paid.approvalChain!.map((e: any) => [e.level, e.group, e.decision]), [[1, 'adjusters', 'approve'], [2, 'claims-supervisors', 'approve']]);
+  assert.is((await d.store.payments({ claimNo: second.claimNo })).length, 1);
+});
+
+paths('Given a claim far above the sum insured, When it is registered, Then its reserve is capped at the sum insured of the version in force, and the status shows it', async ({ d }) => {
+  const p = await policy(d);
+  const r = await report(d, { policyNo: p, peril: 'storm', claimedAmount: 9_999_999_999.99 });
+  const claim = (await d.store.claim(r.claimNo))!;
+  assert.is(claim.reserveOutstanding, 800_000, 'the sum insured, not 1.1 x 9,999,999,999.99');
+  assert.is((await status(d, r.claimNo)).reserveOutstanding, 800_000);
+});
+
+paths('Given a loss below the deductible, When it is accepted, Then the notice says there is nothing to pay; a claim of 0 is refused at intake', async ({ d }) => {
+  const p = await policy(d, { deductible: 500 });
+  const r = await report(d, { policyNo: p, peril: 'glass', claimedAmount: 300 });
+  const notice = (await d.store.notifications({ businessRef: r.claimNo, topic: 'claim-paid' }))[0];
+  assert.match(notice.subject, 'nothing to pay');
+  assert.is((await d.call<any>('cs', 'POST', '/api/claims', { policyNo: p, channel: 'phone', lossDate: daysAgo(d, 1), peril: 'glass', claimedAmount: 0, description: 'Nothing lost' })).status, 400);
+});
+
 // ------------------------------------------------------------------------------------------ intake validation
 
 paths('Given reports with a bad loss date or form, When customer service sends them, Then each is a 400 naming the field and no claim number is used', async ({ d }) => {

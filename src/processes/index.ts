@@ -6,6 +6,7 @@ import { createPaymentRelay, type PaymentRelay } from './claims/payment-relay.ts
 import { claimRoutes } from './claims/routes.ts';
 import { reportRoutes } from './reports/routes.ts';
 import { createScreeningHandlers } from './claims/screening-handlers.ts';
+import { registerClaimGuards } from './claims/guards.ts';
 import { createClaimControlHandlers } from './claims/controls.ts';
 import type { DecideFn } from './claims/reserves.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
@@ -51,6 +52,7 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
   engine.registerHandlers(createClaimHandlers({ ...base, relay, decide, ...options.claims }));
   engine.registerHandlers(createScreeningHandlers(base));
   engine.registerHandlers(createClaimControlHandlers({ ...base, decide }));
+  registerClaimGuards(engine);
   engine.registerHandlers(
     createSalesHandlers({
       ...base,

@@ -31,6 +31,9 @@ export type ApprovalEntry = {
   key: string;
 };
 
+/** The lowest approval level that may approve the payout of a possible duplicate alone (2: claims supervisors). */
+export const DUPLICATE_APPROVAL_LEVEL = 2;
+
 /** The PaymentAuthority decision's row for a level. */
 export interface Authority {
   group: string;
@@ -103,7 +106,8 @@ export function approvalsOf(store: InsuranceStore, ctx: HandlerContext, now: () 
         key: ctx.idempotencyKey,
       };
       const approvalChain = appendApproval(chain, entry);
-      const within = decision === 'reject' || withinAuthority(payout, authority.limit);
+      // a possible duplicate (claims.duplicate_of) is paid only with a claims supervisor's approval at least (four eyes)
+      const within = decision === 'reject' || (withinAuthority(payout, authority.limit) && !(claim.duplicateOf && level < DUPLICATE_APPROVAL_LEVEL));
       await store.updateClaim(claim.claimNo, { approvalChain, ...(decision === 'approve' ? { stage: within ? 'payment' : 'approval' } : {}) });
       return { approvalChain, withinAuthority: within, approvalLevel: within ? level : level + 1, approvedBy: entry.user ?? 'automatic' };
     },

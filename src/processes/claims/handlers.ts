@@ -439,7 +439,7 @@ function claimHandlersOver(deps: ClaimDeps, store: InsuranceStore): Record<Claim
         claim,
         `${claim.claimNo}:paid`,
         'claim-paid',
-        `Claim ${claim.claimNo} has been paid`,
+        amount > 0 ? `Claim ${claim.claimNo} has been paid` : `Claim ${claim.claimNo} is accepted: nothing to pay (below your deductible)`,
         amount > 0
           ? `We have paid ${money(amount)} CNY for your claim ${claim.claimNo} (assessed loss ${money(claim.assessedLoss ?? amount)}, after your deductible and the terms of your policy).`
           : `Your claim ${claim.claimNo} is accepted, but the assessed loss does not exceed your deductible, so there is nothing to pay.`,

@@ -94,7 +94,10 @@ export function reservesOf(store: InsuranceStore, ctx: HandlerContext, decide?: 
     async initial(claim: Claim): Promise<ReserveVariables & { reserveDecision: { decisionKey: string; version: number; matchedRules: string[]; result: unknown } }> {
       if (!decide) throw new Error(`no decision service to evaluate ${RESERVE_DECISION} with: pass decide to the claims handlers`);
       const out = await decide(ctx, RESERVE_DECISION, { peril: claim.peril, claimedAmount: claim.claimedAmount });
-      const amountAfter = initialReserve(claim.claimedAmount, out.result);
+      // the insurer never pays more than the sum insured of the version in force on the loss date: nor does it reserve more
+      const cover = await store.policyVersionOn(claim.policyNo, claim.lossDate);
+      const decided = initialReserve(claim.claimedAmount, out.result);
+      const amountAfter = cover && new Money(decided).greaterThan(cover.sumInsured) ? cover.sumInsured : decided;
       // a retried registration finds the claim's first movement and keeps it
       const first = (await store.reserveMovements(claim.claimNo)).find((m) => m.reason === 'initial');
       const moved = first ? { reserve: claim.reserveOutstanding, reserveMovement: view(first) } : await move(claim, 'initial', amountAfter);

@@ -49,6 +49,7 @@ const statusSchema = {
     slaDeadline: { type: ['string', 'null'], description: 'pay-by time: 72 hours after the survey (or the approval)' },
     slaBreached: { type: 'boolean' },
     payout: { type: ['number', 'null'], description: 'CNY; null until adjudicated and for a rejected claim' },
+    reserveOutstanding: { type: 'number', description: 'CNY: what the insurer still expects to pay on the claim (0 once paid or rejected)' },
     paidAt: { type: ['string', 'null'] },
     rejectionReason: { type: ['string', 'null'] },
     closedAt: { type: ['string', 'null'] },

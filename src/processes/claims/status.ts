@@ -17,6 +17,8 @@ export interface ClaimStatusView {
   slaBreached: boolean;
   /** CNY; null until adjudicated and for a rejected claim */
   payout: number | null;
+  /** the outstanding reserve (CNY, 2 decimals): what the insurer still expects to pay; 0 once paid or rejected */
+  reserveOutstanding: number;
   paidAt: string | null;
   rejectionReason: string | null;
   closedAt: string | null;
@@ -75,6 +77,7 @@ export function claimStatusView(claim: Claim, waitingIn: string[]): ClaimStatusV
     slaBreached: claim.slaBreached,
     // a rejected claim shows no payout, whatever amount was adjudicated before the refusal
     payout: claim.status === 'rejected' ? null : claim.payout,
+    reserveOutstanding: claim.reserveOutstanding,
     paidAt: iso(claim.paidAt),
     rejectionReason: claim.rejectionReason,
     closedAt: iso(claim.closedAt),
