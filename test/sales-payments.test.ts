@@ -114,6 +114,16 @@ payments('an underpayment then the rest: issued, the ledger holds exactly the ne
     assert.is(inst.variables.premiumPaymentRepeated, true);
     assert.is(await d.store.policyByQuote(sale.quoteNo), null);
     assert.is((await d.store.notifications({ businessRef: sale.quoteNo, topic: 'premium-outstanding' })).length, 1);
+    assert.equal(await d.store.notifications({ businessRef: sale.quoteNo, topic: 'premium-reference-conflict' }), [], 'the same amount again is a plain redelivery');
+  });
+  await When('the same reference is reported again with another amount', async () => {
+    assert.is((await pay(d, sale, { paidAmount: 700, paymentReference: 'BANK-1' })).status, 200);
+  });
+  await Then('it is not booked, and finance is told (not silently dropped)', async () => {
+    assert.equal(await ledger(d, sale.quoteNo, 'premium'), [{ amount: 1000, status: 'completed', reference: 'BANK-1' }]);
+    const conflict = await d.store.notifications({ businessRef: sale.quoteNo, topic: 'premium-reference-conflict' });
+    assert.equal(conflict.map((n) => [n.channel, n.recipient]), [['internal', 'finance']]);
+    assert.match(conflict[0].body, '1,000.00 CNY');
   });
   await When('the rest, 181.25, arrives three days later (as a decimal text would, 181.25)', async () => {
     await d.advance(3 * DAY);

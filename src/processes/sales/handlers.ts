@@ -11,7 +11,7 @@ import type { Clock } from '../../engine/clock.ts';
 import type { Handler, HandlerContext } from '../../engine/runtime.ts';
 import { BpmnError } from '../../errors.ts';
 import { InsuranceStore, type Customer, type Quote } from '../../persistence/insurance.ts';
-import { amount, toMinor, toNumber } from '../money.ts';
+import { amount, Money, toMinor, toNumber } from '../money.ts';
 import { perTransition, type StoreOf } from '../unit-of-work.ts';
 import { durationUntil } from '../claims/rules.ts';
 import {
@@ -218,7 +218,22 @@ function salesHandlersOver(deps: SalesDeps, store: InsuranceStore): Record<Sales
       if (paid.isZero()) throw new RangeError(`paidAmount must be more than 0, got ${String(v.paidAmount)}`);
       const reference = str(v.paymentReference);
       const key = reference ? `${q.quoteNo}:premium:${reference}` : ctx.idempotencyKey;
-      const known = (await store.payments({ quoteNo: q.quoteNo, direction: 'premium' })).some((p) => p.idempotencyKey === key);
+      const earlier = (await store.payments({ quoteNo: q.quoteNo, direction: 'premium' })).find((p) => p.idempotencyKey === key);
+      const known = earlier !== undefined;
+      if (earlier && !new Money(earlier.amount).equals(paid)) {
+        // the same reference with another amount: not booked (the reference was), but never silently: finance checks it
+        await store.notify({
+          messageKey: `${key}:conflict:${toMinor(paid)}`,
+          channel: 'internal',
+          recipient: 'finance',
+          topic: 'premium-reference-conflict',
+          subject: `Premium for ${q.quoteNo}: reference ${reference} reported again with another amount`,
+          body: `Payment reference ${reference} was booked with ${money(earlier.amount)} CNY and is now reported with ${money(toNumber(paid))} CNY. The second report was not booked; check it with the payment provider.`,
+          payload: { quoteNo: q.quoteNo, paymentReference: reference, booked: earlier.amount, reported: toNumber(paid) },
+          businessRef: q.quoteNo,
+          processInstanceId: ctx.instanceId,
+        });
+      }
       let payment = await store.recordPayment({ idempotencyKey: key, direction: 'premium', quoteNo: q.quoteNo, amount: toNumber(paid), counterparty: q.customerId, processInstanceId: ctx.instanceId });
       if (payment.status !== 'completed') payment = await store.completePayment(payment.id, reference ?? `PREMIUM-${q.quoteNo}-${payment.id}`);
       const balance = await balanceOf(q);
