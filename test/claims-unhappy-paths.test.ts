@@ -237,6 +237,10 @@ paths('Given a loss below the deductible, When it is accepted, Then the notice s
   const r = await report(d, { policyNo: p, peril: 'glass', claimedAmount: 300 });
   const notice = (await d.store.notifications({ businessRef: r.claimNo, topic: 'claim-paid' }))[0];
   assert.match(notice.subject, 'nothing to pay');
+  // documents for a claim that is already decided: 409 saying so (it was a 404 "no process instance waits")
+  const late = await d.call<any>('cs', 'POST', `/api/claims/${r.claimNo}/documents`, { documents: ['receipt.pdf'] });
+  assert.equal([late.status, late.body.code], [409, 'INSTANCE_NOT_ACTIVE'], JSON.stringify(late.body));
+  assert.match(late.body.message, 'needs no more documents');
   assert.is((await d.call<any>('cs', 'POST', '/api/claims', { policyNo: p, channel: 'phone', lossDate: daysAgo(d, 1), peril: 'glass', claimedAmount: 0, description: 'Nothing lost' })).status, 400);
 });
 

@@ -261,7 +261,7 @@ claims('missing documents arrive: the review resumes, no reminder is sent', asyn
   await d.complete('adjuster', r.processInstanceId, 'Task_ManualReview', { reviewDecision: 'approve' });
   s = await status(d, r.claimNo);
   assert.is(s.status, 'closed');
-  assert.is((await d.call('cs', 'POST', `/api/claims/${r.claimNo}/documents`, { documents: ['late.pdf'] })).status, 404, 'nothing waits for documents any more');
+  assert.is((await d.call('cs', 'POST', `/api/claims/${r.claimNo}/documents`, { documents: ['late.pdf'] })).status, 409, 'a closed claim needs no more documents');
 });
 
 claims('missing documents never arrive: reminder after 7 days, back to the adjuster after 14, who rejects', async ({ d, policy }) => {

@@ -197,6 +197,8 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       await engine.authorize(req.actor, 'correlate', 'message', DOCUMENTS_MESSAGE);
       const claim = await claimOrFail((req.params as { claimNo: string }).claimNo);
       const body = req.body as { documents: string[]; note?: string };
+      // a decided claim waits for nothing: say so, rather than "no process instance waits for the message"
+      if (claim.status !== 'open') throw new InsureflowError('INSTANCE_NOT_ACTIVE', `claim ${claim.claimNo} is ${claim.status}: it needs no more documents; for a review of the decision, register a dispute (POST /api/disputes)`);
       await engine.correlateMessage({ name: DOCUMENTS_MESSAGE, processInstanceId: claim.processInstanceId, variables: { receivedDocuments: body.documents, documentsNote: body.note ?? null } }, req.actor);
       return statusOf(await claimOrFail(claim.claimNo));
     },
