@@ -1,8 +1,9 @@
 /**
  * Claim numbers cannot be squatted: the business key of a claims instance is the claim number intake allocated
- * for it. Intake skips a number whose business key another instance holds; a direct start of the claims process
- * with a claim number ahead of the sequence, or with a completed claim's number, registers no claim (an incident
- * at registration names the key). Through HTTP over a socket; SQLite, or PostgreSQL with DATABASE_URL.
+ * for it. A direct start of the claims process with a claim number ahead of the sequence, a completed claim's
+ * number or a malformed key is refused before anything is written (the claims start guard: 400 naming
+ * businessKey). Intake still skips a number whose business key another instance holds (an engine without the
+ * domain's start guard, or a race), up to MAX_NUMBER_TRIES. Through HTTP; SQLite, or PostgreSQL with DATABASE_URL.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -34,74 +35,68 @@ async function startDirect(d: Domain, businessKey: string, policyNo: string) {
   return res;
 }
 
-numbers('Given claim numbers squatted ahead of the sequence, When customer service reports claims, Then each gets a fresh number equal to its business key, and the squatters register no claim', async ({ d, policy }) => {
+/** The direct start was refused naming businessKey, and left nothing behind (no instance with that key, no claim). */
+async function refusedDirect(d: Domain, key: string, policyNo: string, why: string) {
+  const res = await startDirect(d, key, policyNo);
+  assert.is(res.status, 400, JSON.stringify(res.body));
+  const body = res.body as { code: string; details: { field: string; message: string }[] };
+  assert.is(body.code, 'VALIDATION_FAILED');
+  assert.equal(body.details.map((x) => x.field), ['businessKey']);
+  assert.match(body.details[0].message, why);
+  const byKey = await d.call('admin', 'GET', `/api/process-instances?businessKey=${encodeURIComponent(key)}`);
+  return ((byKey.body as any).items as { id: string; status: string }[]);
+}
+
+numbers('Given claim numbers ahead of the sequence, When claims is started directly with them, Then each start is refused (400 naming businessKey) and reports get the next numbers', async ({ d, policy }) => {
   const first = await report(d, policy[0]);
   const next = seqOf(first.claimNo) + 1;
-  const squatted: string[] = [];
   for (let i = 0; i < 4; i++) {
     const key = numberOf(next + i, first.claimNo);
-    const res = await startDirect(d, key, policy[0]);
-    // the start itself is accepted (the engine has no domain check before its transition) ...
-    assert.is(res.status, 201, JSON.stringify(res.body));
-    const inst = await d.instance((res.body as { id: string }).id);
-    // ... but the registration refuses the key: no claim under that number, an incident names it
-    assert.is((await d.call('cs', 'GET', `/api/claims/${key}/status`)).status, 404, `no claim ${key}`);
-    assert.is(await d.t.tdb.db('claims').where({ process_instance_id: inst.id }).first(), undefined, 'no claim record for the squatter');
-    squatted.push(key);
+    assert.equal(await refusedDirect(d, key, policy[0], 'has not been handed out yet'), [], `no instance holds ${key}`);
   }
   for (let i = 0; i < 4; i++) {
     const r = await report(d, policy[0]);
-    assert.not.ok(squatted.includes(r.claimNo), `${r.claimNo} is not a squatted number`);
+    assert.is(seqOf(r.claimNo), next + i, 'nothing was skipped: the refused starts held no number');
     const inst = await d.instance(r.processInstanceId);
     assert.is(inst.businessKey, r.claimNo, 'business key and claim number agree');
-    const byKey = await d.call('cs', 'GET', `/api/process-instances?businessKey=${r.claimNo}`);
-    assert.is(byKey.status, 200);
-    assert.equal(((byKey.body as any).items as { id: string }[]).map((x) => x.id), [r.processInstanceId]);
   }
 });
 
-numbers('Given a completed claim, When claims is started directly with its number, Then no second claim record is made and the number still finds only the first instance', async ({ d, policy }) => {
+numbers('Given a completed claim, When claims is started directly with its number, Then the start is refused and the number still finds only the first instance', async ({ d, policy }) => {
   const r = await report(d, policy[0]);
-  // a claim whose key is free again: cancel its instance (a completed one frees its key the same way)
   if ((await d.instance(r.processInstanceId)).status === 'active') await d.t.engine.cancelInstance(r.processInstanceId, admin, 'test: frees the business key');
-  const res = await startDirect(d, r.claimNo, policy[0]);
-  assert.is(res.status, 201, JSON.stringify(res.body));
-  const dup = (res.body as { id: string }).id;
-  const claim = await d.call('cs', 'GET', `/api/claims/${r.claimNo}/status`);
-  assert.is(claim.status, 200);
-  const byKey = await d.call('admin', 'GET', `/api/process-instances?businessKey=${r.claimNo}`);
-  assert.is(byKey.status, 200, JSON.stringify(byKey.body));
-  assert.is(((byKey.body as any).items as { id: string }[]).filter((x) => x.id !== dup).length, 1);
-  const rows = await d.t.tdb.db('claims').where({ process_instance_id: dup });
-  assert.equal(rows, [], 'the direct start registered no claim');
-  const inst = await d.t.engine.getInstance(dup);
-  assert.ok(inst.incidents.length === 1 || inst.status === 'active', inst.status);
+  const holders = await refusedDirect(d, r.claimNo, policy[0], `claim ${r.claimNo} exists already`);
+  assert.equal(holders.map((x) => x.id), [r.processInstanceId]);
+  assert.is((await d.call('cs', 'GET', `/api/claims/${r.claimNo}/status`)).status, 200);
 });
 
-numbers('Given a malformed business key, When claims is started directly with it, Then no claim is registered', async ({ d, policy }) => {
-  const res = await startDirect(d, 'MY-OWN-KEY', policy[0]);
+numbers('Given a malformed business key, When claims is started directly with it, Then the start is refused and no claim is registered', async ({ d, policy }) => {
+  assert.equal(await refusedDirect(d, 'MY-OWN-KEY', policy[0], 'not of the form CLM-YYYYMMDD-NNNNNN'), []);
+  // without a business key a direct start is a claim like any other: the next number
+  const res = await d.call('cs', 'POST', '/api/process-definitions/claims/start', { variables: form(d, policy[0]) });
   assert.is(res.status, 201, JSON.stringify(res.body));
-  const rows = await d.t.tdb.db('claims').where({ process_instance_id: (res.body as { id: string }).id });
-  assert.equal(rows, []);
-  const id = (res.body as { id: string }).id;
-  // the registration is retried as any failing handler, then an incident names the key
-  for (let i = 0; i < 20 && !(await d.t.engine.getInstance(id)).incidents.length; i++) await d.advance(DAY);
-  const inst = await d.t.engine.getInstance(id);
-  assert.equal(inst.activeActivities, ['Task_RegisterClaim']);
-  assert.is(inst.incidents.length, 1);
-  assert.match(inst.incidents[0].errorMessage, 'business key "MY-OWN-KEY" is not a claim number that claim intake allocated');
-  assert.equal(await d.t.tdb.db('claims').where({ process_instance_id: id }), []);
+  assert.match(String((res.body as any).variables.claimNo), /^CLM-\d{8}-\d{6}$/);
 });
 
-numbers(`Given the next ${MAX_NUMBER_TRIES} numbers squatted, When a claim is reported, Then 503 CLAIM_NUMBER_UNAVAILABLE`, async ({ d, policy }) => {
-  const r = await report(d, policy[0]);
-  for (let i = 1; i <= MAX_NUMBER_TRIES; i++) assert.is((await startDirect(d, numberOf(seqOf(r.claimNo) + i, r.claimNo), policy[0])).status, 201);
-  const res = await d.call('cs', 'POST', '/api/claims', form(d, policy[0]));
-  assert.is(res.status, 503, JSON.stringify(res.body));
-  assert.is((res.body as { code: string }).code, 'CLAIM_NUMBER_UNAVAILABLE');
-  // the next report after those numbers works again
-  const after = await report(d, policy[0]);
-  assert.ok(seqOf(after.claimNo) > seqOf(r.claimNo) + MAX_NUMBER_TRIES);
+numbers(`Given an engine without the claims start guard (an embedder's) and the next ${MAX_NUMBER_TRIES} numbers held as business keys, When a claim is reported, Then 503 CLAIM_NUMBER_UNAVAILABLE, and the squatters register no claim`, async ({ d, policy }) => {
+  d.t.engine.registerStartGuard('claims', () => undefined);
+  try {
+    const r = await report(d, policy[0]);
+    const squatter = await startDirect(d, numberOf(seqOf(r.claimNo) + 1, r.claimNo), policy[0]);
+    assert.is(squatter.status, 201, JSON.stringify(squatter.body));
+    for (let i = 2; i <= MAX_NUMBER_TRIES; i++) assert.is((await startDirect(d, numberOf(seqOf(r.claimNo) + i, r.claimNo), policy[0])).status, 201);
+    const res = await d.call('cs', 'POST', '/api/claims', form(d, policy[0]));
+    assert.is(res.status, 503, JSON.stringify(res.body));
+    assert.is((res.body as { code: string }).code, 'CLAIM_NUMBER_UNAVAILABLE');
+    // the registration step still refuses such keys: no claim under a squatted number (an incident names the key)
+    assert.equal(await d.t.tdb.db('claims').where({ process_instance_id: (squatter.body as { id: string }).id }), []);
+    const after = await report(d, policy[0]);
+    assert.ok(seqOf(after.claimNo) > seqOf(r.claimNo) + MAX_NUMBER_TRIES);
+  } finally {
+    // the domain's guard again, for any test after this one
+    const { registerClaimGuards } = await import('../src/processes/claims/guards.ts');
+    registerClaimGuards(d.t.engine);
+  }
 });
 
 numbers.run();

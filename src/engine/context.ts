@@ -15,6 +15,7 @@ import type { DefinitionCache } from './definitions.ts';
 import type { FormCache } from './forms.ts';
 import type { RegisteredHandler } from './runtime.ts';
 import type { TaskGuard } from './tasks.ts';
+import type { StartGuard } from './instances.ts';
 import type { DecisionRegistry } from '../decisions/dmn.ts';
 import type { EngineLimits } from './limits.ts';
 import type { DeploymentLinter } from './deployment.ts';
@@ -54,6 +55,8 @@ export interface EngineContext {
   readonly handlers: Map<string, RegisteredHandler>;
   /** domain checks before a user task is claimed or completed, by `<processKey>/<activityId>` (./tasks.ts TaskGuard) */
   readonly taskGuards: Map<string, TaskGuard>;
+  /** domain checks before an instance of a process is started, by process key (./instances.ts StartGuard) */
+  readonly startGuards: Map<string, StartGuard>;
   readonly decisions: DecisionRegistry;
   /** storage of the transition core (instance lock, commit bookkeeping) */
   readonly transitions: TransitionStore;

@@ -63,8 +63,15 @@ export async function checkStart(ctx: EngineContext, key: string, input: { busin
     validateForm(ctx, startForm.id, startForm.schema, input.variables ?? {}, `start variables of "${key}"`);
     for (const variant of startVariants(key, startForm.schema, input.variables ?? {})) await authorize(ctx, actor, 'start', 'process-definition', variant);
   }
+  await ctx.startGuards.get(key)?.({ businessKey: input.businessKey ?? null, variables: input.variables ?? {} }, actor);
   return row;
 }
+
+/**
+ * A domain check before an instance of a process starts (EngineCore.registerStartGuard): throws an InsureflowError
+ * (e.g. VALIDATION_FAILED naming businessKey) to refuse the start; nothing has been written then.
+ */
+export type StartGuard = (start: { businessKey: string | null; variables: Variables }, actor: Actor) => Promise<void> | void;
 
 /**
  * Start variants: a property of a JSON Schema start form marked `"x-start-grant": true` (a string enum) splits the

@@ -65,6 +65,7 @@ export class EngineCore {
   readonly limits: Readonly<EngineLimits>;
   readonly handlers = new Map<string, RegisteredHandler>();
   readonly taskGuards = new Map<string, tasks.TaskGuard>();
+  readonly startGuards = new Map<string, instances.StartGuard>();
   readonly decisions = new DecisionRegistry();
   private readonly ctx: EngineContext;
 
@@ -87,6 +88,7 @@ export class EngineCore {
       lint: opts.lint,
       handlers: this.handlers,
       taskGuards: this.taskGuards,
+      startGuards: this.startGuards,
       decisions: this.decisions,
       transitions: this.stores.transitions,
       deployments: this.stores.deployments,
@@ -117,6 +119,16 @@ export class EngineCore {
    */
   registerTaskGuard(processKey: string, activityId: string, guard: tasks.TaskGuard): this {
     this.taskGuards.set(`${processKey}/${activityId}`, guard);
+    return this;
+  }
+
+  /**
+   * A check the domain runs before an instance of `processKey` is started, after the engine's own start checks
+   * (permission, input, start form) and before anything is written (e.g. a business key the domain's first step
+   * would refuse). The guard throws an InsureflowError to refuse. One per process.
+   */
+  registerStartGuard(processKey: string, guard: instances.StartGuard): this {
+    this.startGuards.set(processKey, guard);
     return this;
   }
 

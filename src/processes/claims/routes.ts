@@ -8,10 +8,10 @@
  * Claim numbers: the business key of a claims instance is the claim number intake allocated for it. Intake takes
  * the next number of the claim sequence and, when another active instance already holds that business key (one
  * started directly with POST /api/process-definitions/claims/start), the next one, up to MAX_NUMBER_TRIES
- * (then 503 CLAIM_NUMBER_UNAVAILABLE). The registration step (claims.register) refuses a business key that is not
- * a handed-out, unregistered claim number, so a direct start cannot create a claim whose number differs from its
- * key, nor a second instance with a completed claim's number: such an instance stops with an incident at
- * registration (the start itself answers 201; the engine has no domain check before the start transition).
+ * (then 503 CLAIM_NUMBER_UNAVAILABLE). A direct start with a business key that is not a handed-out claim number
+ * without a finished claim is refused before anything is written (the claims start guard, ./guards.ts: 400 naming
+ * businessKey; an open claim's key is the engine's 409 BUSINESS_KEY_IN_USE), and the registration step
+ * (claims.register) refuses such a key again (an embedder without the guard: an incident at registration).
  *
  * Intake checks (POST /api/claims) all run before a claim number is allocated, so a refused report uses none: the
  * start form (engine.checkStart), then the loss date (a real YYYY-MM-DD day, not in the future, not after the
