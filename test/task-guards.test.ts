@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { testEngine, ops } from './helpers.ts';
+import { testEngine, ops, admin } from './helpers.ts';
 import { InsureflowError } from '../src/errors.ts';
 
 const REVIEW = `<?xml version="1.0" encoding="UTF-8"?>
@@ -53,6 +53,27 @@ test('given a guard on a task: the user it refuses can neither claim nor complet
     await e.completeTask(task.id, {}, ops('bob', 'reviewers'));
     assert.is((await e.getInstance(inst.id)).status, 'completed');
     assert.equal(calls.slice(2), ['claim:bob:{}', 'complete:bob:{}']);
+  } finally {
+    await t.close();
+  }
+});
+
+test('given a start guard on a process: the start it refuses writes nothing, with the guard seeing the business key, variables and actor; others start', async () => {
+  const t = await testEngine();
+  try {
+    const e = t.engine;
+    await e.deploy([{ name: 'guarded.bpmn', content: REVIEW }]);
+    const seen: string[] = [];
+    e.registerStartGuard('guarded', ({ businessKey, variables }, actor) => {
+      seen.push(`${actor.name}:${businessKey}:${JSON.stringify(variables)}`);
+      if (businessKey?.startsWith('X-')) throw new InsureflowError('VALIDATION_FAILED', `businessKey ${businessKey} is not ours`, [{ field: 'businessKey', message: 'is not ours', keyword: 'guard' }]);
+    });
+    const err = await refused(e.startInstance('guarded', { businessKey: 'X-1', variables: { a: 1 } }, admin));
+    assert.equal([err.code, (err.details as any[])[0].field], ['VALIDATION_FAILED', 'businessKey']);
+    assert.equal((await e.listInstances({ limit: 10 })).items, [], 'nothing was started');
+    const ok = await e.startInstance('guarded', { businessKey: 'K-1' });
+    assert.is(ok.status, 'active');
+    assert.equal(seen, [`${admin.name}:X-1:{"a":1}`, 'system:K-1:{}']);
   } finally {
     await t.close();
   }
