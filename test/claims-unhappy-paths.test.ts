@@ -281,6 +281,10 @@ paths('Given a report the start form refuses, When customer service sends it, Th
   const res = await d.call<any>('cs', 'POST', '/api/claims', { policyNo: p, channel: 'phone', lossDate: daysAgo(d, 1), peril: 'meteor', claimedAmount: -1, description: 'x' });
   assert.is(res.status, 400, JSON.stringify(res.body));
   assert.equal(res.body.details.map((x: any) => x.field).sort(), ['claimedAmount', 'description', 'peril']);
+  // the form's and the intake's problems come in one answer (a form error no longer hides a loss date in the future)
+  const both = await d.call<any>('cs', 'POST', '/api/claims', { policyNo: p, channel: 'phone', lossDate: daysAgo(d, -2), peril: 'meteor', claimedAmount: 100, description: 'Something fell from the sky' });
+  assert.is(both.status, 400, JSON.stringify(both.body));
+  assert.equal(both.body.details.map((x: any) => x.field).sort(), ['lossDate', 'peril']);
   assert.is(await d.store.currentNumber('claim'), before, 'the form is checked before a number is taken');
   const ok = await report(d, { policyNo: p, peril: 'glass', claimedAmount: 900, lossDate: daysAgo(d, 1) });
   assert.is(Number(ok.claimNo.slice(13)), before + 1);

@@ -110,8 +110,19 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       await engine.authorize(req.actor, 'start', 'process-definition', CLAIMS_PROCESS);
       const variables = req.body as Record<string, unknown>;
       // everything that can refuse the report runs before a claim number is allocated: a refusal uses none
-      await engine.checkStart(CLAIMS_PROCESS, { variables }, req.actor);
-      await checkIntake(store, engine.clock.now(), variables);
+      // the form's and the intake's problems are reported together (one field once), so one answer lists them all
+      const problems: { field?: string; message?: string }[] = [];
+      const collect = async (check: () => Promise<unknown>) => {
+        try {
+          await check();
+        } catch (err) {
+          if (!(err instanceof InsureflowError) || err.code !== 'VALIDATION_FAILED' || !Array.isArray(err.details)) throw err;
+          for (const d of err.details as { field?: string; message?: string }[]) if (!problems.some((p) => p.field !== undefined && p.field === d.field)) problems.push(d);
+        }
+      };
+      await collect(() => engine.checkStart(CLAIMS_PROCESS, { variables }, req.actor));
+      await collect(() => checkIntake(store, engine.clock.now(), variables));
+      if (problems.length) throw new InsureflowError('VALIDATION_FAILED', `the report is invalid: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, problems);
       const inst = await startNumbered(variables, req.actor);
       const claim = await store.claimOfInstance(inst.id);
       if (!claim) {
