@@ -355,7 +355,7 @@ const BUILDERS: Record<string, Builder> = {
   'GET /api/history/verify': (fx) => ({ params: {}, query: `?processInstanceId=${fx.claim.instance.id}` }),
   'GET /api/history/digests': () => ({ params: {} }),
   'POST /api/claims': (fx) => ({ params: {}, body: claimReport(fx.d.demo, 'auto', ++claimIndex, fx.d.t.clock.now()), status: 201 }),
-  'GET /api/claims/:claimNo/status': (fx) => ({ params: { claimNo: fx.claim.claimNo } }),
+  'GET /api/claims/:claimNo/status': (fx) => ({ params: { claimNo: fx.claim.claimNo }, instance: fx.claim.instance }),
   'GET /api/claims/:claimNo/notifications': (fx) => ({ params: { claimNo: fx.claim.claimNo } }),
   'POST /api/claims/:claimNo/documents': async (fx) => {
     const c = await waitingForDocuments(fx);

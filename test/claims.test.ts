@@ -172,6 +172,9 @@ claims('on-site survey: the surveyor\'s estimate caps the loss and starts the 72
   s = await status(d, r.claimNo);
   assert.is(s.status, 'closed');
   assert.is(s.slaDeadline, new Date(claim.slaDeadline!).toISOString());
+  // the surveyor who worked the claim reads its status, as the instance (participation); a sales agent does not
+  assert.is((await d.call('surveyor', 'GET', `/api/claims/${r.claimNo}/status`)).status, 200);
+  assert.is((await d.call('agent', 'GET', `/api/claims/${r.claimNo}/status`)).status, 403);
 });
 
 claims('above the authority limit a claims supervisor approves the payout', async ({ d, policy }) => {

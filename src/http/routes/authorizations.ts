@@ -87,7 +87,7 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'GET /api/history/verify': { permission: audit.permission },
   'GET /api/history/digests': { permission: audit.permission },
   'POST /api/claims': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'claims' } },
-  'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
+  'GET /api/claims/:claimNo/status': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' }, participation: true },
   'GET /api/claims/:claimNo/notifications': { permission: { resourceType: 'process-definition', permission: 'read-instances', resourceId: 'claims' } },
   'POST /api/claims/:claimNo/documents': { permission: { resourceType: 'message', permission: 'correlate', resourceId: 'claim-documents-received' } },
   'POST /api/policies/:policyNo/changes': { permission: { resourceType: 'process-definition', permission: 'start', resourceId: 'policy-change' } },

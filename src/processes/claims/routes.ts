@@ -141,7 +141,8 @@ export async function claimRoutes(app: FastifyInstance, engine: InsureflowEngine
       schema: { tags: ['claims'], summary: 'Claim progress: stage, what happens next, settlement deadline', params: claimNoParams, response: { 200: statusSchema, ...errors } },
     },
     async (req) => {
-      await engine.authorize(req.actor, 'read-instances', 'process-definition', CLAIMS_PROCESS);
+      // read as the caller: read-instances on claims, or having held a task of this claim (the surveyor who
+      // surveyed it), as for the instance itself (the engine decides: 403 FORBIDDEN otherwise)
       return statusOf(await claimOrFail((req.params as { claimNo: string }).claimNo), req.actor);
     },
   );
