@@ -1,6 +1,7 @@
 /** The insurance domain: handlers of the flows (claims, sales, product development, customer service) and their HTTP extras, registered on an engine. */
 import type { FastifyInstance } from 'fastify';
 import type { InsureflowEngine } from '../persistence/knex-engine.ts';
+import type { HandlerContext } from '../engine/runtime.ts';
 import { createClaimHandlers, ledgerOnlyGateway, type ClaimDeps, type PaymentGateway } from './claims/handlers.ts';
 import { createPaymentRelay, type PaymentRelay } from './claims/payment-relay.ts';
 import { claimRoutes } from './claims/routes.ts';
@@ -12,15 +13,13 @@ import type { DecideFn } from './claims/reserves.ts';
 import { createSalesHandlers, type SalesDeps } from './sales/handlers.ts';
 import { createProductHandlers } from './product-development/handlers.ts';
 import { insuranceStoreOf } from './unit-of-work.ts';
-import { ANSWER_FIELD_OF_CLAIM, claimReportOf, createCustomerServiceHandlers, salesLeadOf } from './customer-service/handlers.ts';
-import { checkIntake } from './claims/intake.ts';
-import { InsuranceStore } from '../persistence/insurance.ts';
-import { customerServiceRoutes, COMPLAINT_PROCESS, CONSULTATION_PROCESS, DISPUTE_PROCESS } from './customer-service/routes.ts';
-import { disputeExclusions, startFormChecker } from './customer-service/engine-ports.ts';
+import { createCustomerServiceHandlers } from './customer-service/handlers.ts';
+import { registerCustomerServiceGuards } from './customer-service/guards.ts';
+import { customerServiceRoutes } from './customer-service/routes.ts';
+import { startFormChecker } from './customer-service/engine-ports.ts';
 import { CustomerServiceStore } from '../persistence/customer-service.ts';
 import { transactionOf } from '../persistence/unit-of-work.ts';
 import { KnexInstanceStore } from '../persistence/instance-store.ts';
-import { InsureflowError } from '../errors.ts';
 import { createServicingHandlers } from './policy-servicing/handlers.ts';
 import { policyRoutes } from './policy-servicing/routes.ts';
 
@@ -46,6 +45,9 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
   );
   // every handler writes through the repository of its own transition's unit of work
   const base = { store: insuranceStoreOf(engine.clock), clock: engine.clock };
+  // another process instance, started once the calling transition commits (a durable start job)
+  const startAfterCommit = (ctx: HandlerContext, key: string, businessKey: string, variables: Record<string, unknown>): Promise<string> =>
+    engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables });
   // handlers evaluate deployed decisions (the newest version) through the engine's decision service, in their unit of work
   const decide: DecideFn = (ctx, decisionKey, variables) =>
     engine.decisions.evaluate({ decisionKey, binding: 'latest', version: null, versionTag: null, definitionId: `handler:${ctx.activityId}`, activityId: ctx.activityId, unitOfWork: ctx.unitOfWork }, variables);
@@ -59,7 +61,7 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
       ...options.sales,
       // a renewal case is a new sales instance, started once the renewal decision commits (a durable start job)
       processes: {
-        startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }),
+        startAfterCommit,
       },
     }),
   );
@@ -70,61 +72,19 @@ export function registerInsuranceDomain(engine: InsureflowEngine, options: Domai
       ...base,
       service: (ctx) => new CustomerServiceStore(transactionOf(ctx.unitOfWork), () => engine.clock.now()),
       processes: {
-        startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }),
+        startAfterCommit,
         businessKeyHeld: async (ctx, key, businessKey) => (await new KnexInstanceStore(transactionOf(ctx.unitOfWork)).activeWithBusinessKey(key, businessKey)) !== null,
         checkStartForm: (ctx, key, variables) => startForms(key, variables, transactionOf(ctx.unitOfWork)),
       },
     }),
   );
-  // separation of duties: whoever made the contested decision or registered the dispute may not review it
-  const disputes = new CustomerServiceStore(engine.db, () => engine.clock.now());
-  engine.registerTaskGuard(DISPUTE_PROCESS, 'Task_ReviewDispute', async (task, actor) => {
-    const excluded = (await disputeExclusions(engine, disputes, task.processInstanceId)).find((x) => x.user === actor.name);
-    if (excluded) throw new InsureflowError('SEPARATION_OF_DUTIES', `${actor.name} may not review dispute ${task.businessKey ?? task.processInstanceId}: ${actor.name} ${excluded.reason}; a second handler must review it`, { user: actor.name, dispute: task.businessKey, reason: excluded.reason });
-  });
-  // a complaint is assigned to someone who can work it: an active ops user of the handling group
-  engine.registerTaskGuard(COMPLAINT_PROCESS, 'Task_AssignComplaint', async (task, _actor, action, variables) => {
-    if (action !== 'complete' || typeof variables.handler !== 'string') return;
-    const user = await engine.users.get(variables.handler);
-    const fits = user && !user.disabled && user.roles.includes('ops') && user.groups.some((g) => task.candidateGroups.includes(g));
-    if (!fits) {
-      const message = `must be an active ops user of ${task.candidateGroups.join(' or ')}`;
-      throw new InsureflowError('VALIDATION_FAILED', `the form of task "${task.name ?? task.activityId}" is invalid: handler ${JSON.stringify(variables.handler)} ${message}`, [{ field: 'handler', message, keyword: 'handler' }]);
-    }
-  });
-  // a consultation answered as a claim or a sale: the report or lead must pass what the claim or sale will check,
-  // before the answer goes to the customer (else the open step would retry forever after the answer was sent)
-  const insurance = new InsuranceStore(engine.db, () => engine.clock.now());
-  engine.registerTaskGuard(CONSULTATION_PROCESS, 'Task_AnswerConsultation', async (task, _actor, action, variables) => {
-    if (action !== 'complete' || (variables.outcome !== 'claim' && variables.outcome !== 'sale')) return;
-    const c = await disputes.consultationOfInstance(task.processInstanceId);
-    if (!c) return; // not logged yet: consultations.log runs before the task exists; the answer form decides
-    // an incomplete answer is refused by the answer form itself (checked after the guard), naming its fields
-    const needs = variables.outcome === 'claim' ? ['claimPolicyNo', 'lossDate', 'peril', 'claimedAmount', 'lossDescription'] : ['agent', 'agentLevel'];
-    if (needs.some((f) => variables[f] === undefined)) return;
-    const formName = `the form of task "${task.name ?? task.activityId}"`;
-    const refuse = (err: unknown, rename: Readonly<Record<string, string>>): never => {
-      if (!(err instanceof InsureflowError) || err.code !== 'VALIDATION_FAILED' || !Array.isArray(err.details)) throw err;
-      const details = (err.details as { field?: string; message?: string }[]).map((d) => ({ ...d, field: d.field && rename[d.field] ? rename[d.field] : d.field }));
-      throw new InsureflowError('VALIDATION_FAILED', `${formName} is invalid for outcome ${String(variables.outcome)}: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
-    };
-    try {
-      if (variables.outcome === 'claim') {
-        const report = claimReportOf(c, variables);
-        await startForms('claims', report);
-        await checkIntake(insurance, engine.clock.now(), report);
-      } else {
-        await startForms('sales', salesLeadOf(c, variables));
-      }
-    } catch (err) {
-      refuse(err, variables.outcome === 'claim' ? ANSWER_FIELD_OF_CLAIM : {});
-    }
-  });
+  // separation of duties on disputes, fit handlers for complaints, consultations that pass what they open
+  registerCustomerServiceGuards(engine, startForms);
   // policy servicing: endorsements, cancellations, renewals (a renewal starts the next term's case after commit)
   engine.registerHandlers(
     createServicingHandlers({
       ...base,
-      processes: { startAfterCommit: (ctx, key, businessKey, variables) => engine.startInstanceAfterCommit(ctx.unitOfWork, key, { businessKey, variables }) },
+      processes: { startAfterCommit },
     }),
   );
   return { relay };
