@@ -203,11 +203,7 @@ function toPolicy(r: any): Policy {
     status: r.status,
     startDate: r.start_date,
     endDate: r.end_date,
-    sumInsured: Number(r.sum_insured),
-    deductible: Number(r.deductible ?? 0),
-    coinsurance: Number(r.coinsurance),
-    perils: parseJson<string[]>(r.perils, `${what} perils`, []),
-    premium: Number(r.premium ?? 0),
+    ...termsOf(r, what),
     coverChangedAt: num(r.cover_changed_at),
     quoteNo: r.quote_no,
     schedule: parseJson(r.schedule, `${what} schedule`, {}),
@@ -215,17 +211,24 @@ function toPolicy(r: any): Policy {
   };
 }
 
+/** The terms of cover a policy row and a policy version row both carry, to their columns. */
+type Terms = Pick<PolicyVersion, 'sumInsured' | 'deductible' | 'coinsurance' | 'perils' | 'premium'>;
+const termsRow = (t: Terms) => ({ sum_insured: t.sumInsured, deductible: t.deductible, coinsurance: t.coinsurance, perils: json(t.perils), premium: t.premium });
+const termsOf = (r: any, what: string): Terms => ({
+  sumInsured: Number(r.sum_insured),
+  deductible: Number(r.deductible ?? 0),
+  coinsurance: Number(r.coinsurance),
+  perils: parseJson<string[]>(r.perils, `${what} perils`, []),
+  premium: Number(r.premium ?? 0),
+});
+
 function toPolicyVersion(r: any): PolicyVersion {
   return {
     policyNo: r.policy_no,
     version: Number(r.version),
     effectiveFrom: r.effective_from,
     effectiveTo: r.effective_to,
-    sumInsured: Number(r.sum_insured),
-    deductible: Number(r.deductible ?? 0),
-    coinsurance: Number(r.coinsurance),
-    perils: parseJson<string[]>(r.perils, `policy_versions ${r.policy_no} v${r.version} perils`, []),
-    premium: Number(r.premium ?? 0),
+    ...termsOf(r, `policy_versions ${r.policy_no} v${r.version}`),
     reason: r.reason,
     processInstanceId: r.process_instance_id,
     createdAt: Number(r.created_at),
@@ -505,11 +508,7 @@ export class InsuranceStore {
         status: p.status,
         start_date: p.startDate,
         end_date: p.endDate,
-        sum_insured: p.sumInsured,
-        deductible: p.deductible,
-        coinsurance: p.coinsurance,
-        perils: json(p.perils),
-        premium: p.premium,
+        ...termsRow(p),
         cover_changed_at: p.coverChangedAt,
         quote_no: p.quoteNo,
         schedule: json(p.schedule),
@@ -525,11 +524,7 @@ export class InsuranceStore {
         version: 1,
         effective_from: p.startDate,
         effective_to: p.endDate,
-        sum_insured: p.sumInsured,
-        deductible: p.deductible,
-        coinsurance: p.coinsurance,
-        perils: json(p.perils),
-        premium: p.premium,
+        ...termsRow(p),
         reason: 'issue',
         process_instance_id: p.processInstanceId,
         created_at: now,
@@ -592,11 +587,7 @@ export class InsuranceStore {
       version,
       effective_from: v.effectiveFrom,
       effective_to: cancellation ? endOfEarlier : v.effectiveTo,
-      sum_insured: v.sumInsured,
-      deductible: v.deductible,
-      coinsurance: v.coinsurance,
-      perils: json(v.perils),
-      premium: v.premium,
+      ...termsRow(v),
       reason: v.reason,
       process_instance_id: v.processInstanceId,
       created_at: this.now(),
@@ -604,10 +595,10 @@ export class InsuranceStore {
     await this.db('policy_versions').insert(row);
     // after a cancellation the policy shows the terms of the version in force on its last day of cover (if any)
     const lastInForce = cancellation ? await this.policyVersionOn(v.policyNo, endOfEarlier) : null;
-    const lastTerms = lastInForce ? { sum_insured: lastInForce.sumInsured, deductible: lastInForce.deductible, coinsurance: lastInForce.coinsurance, perils: json(lastInForce.perils), premium: lastInForce.premium } : {};
+    const lastTerms = lastInForce ? termsRow(lastInForce) : {};
     const terms = cancellation
       ? { status: 'cancelled', end_date: endOfEarlier, ...lastTerms }
-      : { sum_insured: v.sumInsured, deductible: v.deductible, coinsurance: v.coinsurance, perils: json(v.perils), premium: v.premium, end_date: v.effectiveTo };
+      : { ...termsRow(v), end_date: v.effectiveTo };
     await this.db('policies').where({ policy_no: v.policyNo }).update({ ...terms, updated_at: this.now() });
     return toPolicyVersion(row);
   }
